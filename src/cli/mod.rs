@@ -1,0 +1,292 @@
+//! The command-line layer: clap arguments in, library calls, text or JSON out.
+
+pub mod args;
+mod output;
+
+pub use args::Cli;
+use args::{Command, IdCommand};
+use coffer::diff::{self, Side};
+use coffer::error::{Error, Result};
+use coffer::history;
+use coffer::identity::{Identity, Passphrase};
+use coffer::repo::checkout::{self, CheckoutOptions};
+use coffer::repo::commit::{self, CommitOptions};
+use coffer::repo::index::Index;
+use coffer::repo::read::VersionReader;
+use coffer::repo::worktree::working_side;
+use coffer::repo::{Dataset, Keyring};
+use coffer::verify;
+use output::{human_bytes, print_json};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Exit status of a command that ran.
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: verification found problems.
+    Findings,
+}
+
+struct Ctx {
+    cli: Cli,
+}
+
+impl Ctx {
+    fn dir(&self) -> PathBuf {
+        self.cli.dir.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    fn identity_path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.cli.identity {
+            return Ok(p.clone());
+        }
+        dirs::config_dir()
+            .map(|d| d.join("coffer").join("identity"))
+            .ok_or_else(|| Error::Usage("no config folder; pass --identity PATH".into()))
+    }
+
+    fn passphrase(&self) -> Passphrase {
+        match &self.cli.passphrase_env {
+            Some(v) => Passphrase::Env(v.clone()),
+            None => Passphrase::None,
+        }
+    }
+
+    fn identity(&self) -> Result<Identity> {
+        Identity::load(&self.identity_path()?, &self.passphrase())
+    }
+
+    fn dataset(&self) -> Result<Dataset> {
+        Dataset::find(&self.dir())
+    }
+
+    fn progress(&self) -> bool {
+        !self.cli.quiet && std::io::stderr().is_terminal()
+    }
+
+    fn say(&self, msg: impl AsRef<str>) {
+        if !self.cli.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}
+
+fn open_keys(ds: &Dataset, identity: &Identity) -> Result<Keyring> {
+    let policy = ds.policy()?;
+    ds.keyring(&policy, identity)
+}
+
+fn version_side(ds: &Dataset, keys: &Keyring, index: &mut Index, rev: &str) -> Result<Side> {
+    let id = history::resolve(ds, rev)?;
+    let r = VersionReader::open(ds, keys, index, id)?;
+    Ok(r.flatten()?
+        .iter()
+        .map(|(p, e)| (p.clone(), diff::Node::of(e)))
+        .collect())
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let ctx = Ctx { cli };
+    match &ctx.cli.command {
+        Command::Id(IdCommand::New {
+            name,
+            out,
+            passphrase,
+        }) => {
+            let path = match out {
+                Some(p) => p.clone(),
+                None => ctx.identity_path()?,
+            };
+            let pass = match (passphrase, &ctx.cli.passphrase_env) {
+                (_, Some(v)) => Passphrase::Env(v.clone()),
+                (true, None) => Passphrase::Prompt,
+                (false, None) => Passphrase::None,
+            };
+            let id = Identity::generate(name);
+            id.save(&path, &pass)?;
+            ctx.say(format!(
+                "wrote identity {name:?} to {} (keep it secret; back it up)",
+                path.display()
+            ));
+            ctx.say("your public identity, to give to others:");
+            println!("{}", id.public());
+        }
+        Command::Id(IdCommand::Show(a)) => {
+            let path = ctx.identity_path()?;
+            let id = ctx.identity()?;
+            if a.json {
+                print_json(&serde_json::json!({
+                    "name": id.name,
+                    "public": id.public().to_string(),
+                    "path": path,
+                }));
+            } else {
+                ctx.say(format!("identity {:?} ({})", id.name, path.display()));
+                println!("{}", id.public());
+            }
+        }
+        Command::Init { name } => {
+            let id = ctx.identity()?;
+            let ds = Dataset::init(&ctx.dir(), &id, name.as_deref())?;
+            ctx.say(format!(
+                "initialised dataset in {}, owned by {:?}",
+                ds.root.display(),
+                id.name
+            ));
+            println!("dataset id {}", ds.id);
+        }
+        Command::Commit {
+            message,
+            allow_empty,
+            json,
+        } => {
+            let ds = ctx.dataset()?;
+            let id = ctx.identity()?;
+            let opts = CommitOptions {
+                message: message.clone(),
+                allow_empty: *allow_empty,
+                progress: ctx.progress(),
+            };
+            let o = commit::commit(&ds, &id, &opts)?;
+            for s in &o.skipped {
+                ctx.say(format!("warning: skipped {s}: not a file, folder or link"));
+            }
+            if *json {
+                print_json(&o);
+            } else {
+                match o.version {
+                    Some(v) => println!(
+                        "version {} (seq {}): {} files, {}; read {}, stored {} in {} new pack(s)",
+                        v.short(),
+                        o.seq,
+                        o.files,
+                        human_bytes(o.bytes),
+                        human_bytes(o.bytes_read),
+                        human_bytes(o.bytes_written),
+                        o.packs_written
+                    ),
+                    None => println!("nothing changed since the last version; no version made (--allow-empty makes one)"),
+                }
+            }
+        }
+        Command::Status { json } => {
+            let ds = ctx.dataset()?;
+            let id = ctx.identity()?;
+            let keys = open_keys(&ds, &id)?;
+            let mut index = Index::load(&ds, &keys)?;
+            let head = match ds.head()? {
+                Some(_) => version_side(&ds, &keys, &mut index, "HEAD")?,
+                None => Side::new(),
+            };
+            let hk = keys.current().ok_or(Error::NoVersions)?;
+            let changes = diff::diff(&head, &working_side(&ds, hk)?);
+            if *json {
+                print_json(&changes);
+            } else if changes.is_empty() {
+                println!("clean: the folder matches the last version");
+            } else {
+                output::print_changes(&changes);
+            }
+        }
+        Command::Log { json, max_count } => {
+            let ds = ctx.dataset()?;
+            let policy = ds.policy()?;
+            let keys = ctx
+                .identity()
+                .ok()
+                .and_then(|i| ds.keyring(&policy, &i).ok());
+            let Some(head) = ds.head()? else {
+                if *json {
+                    print_json(&Vec::<()>::new());
+                    return Ok(Outcome::Ok);
+                }
+                return Err(Error::NoVersions);
+            };
+            let mut entries = history::log(&ds, &head)?;
+            if let Some(n) = max_count {
+                entries.truncate(*n);
+            }
+            let rows: Vec<output::LogRow> = entries
+                .iter()
+                .map(|(id, v)| output::LogRow::new(id, v, &policy, keys.as_ref()))
+                .collect();
+            if *json {
+                print_json(&rows);
+            } else {
+                output::print_log(&rows);
+            }
+        }
+        Command::Show { version, json } => {
+            let ds = ctx.dataset()?;
+            let id = ctx.identity()?;
+            let policy = ds.policy()?;
+            let keys = ds.keyring(&policy, &id)?;
+            let vid = history::resolve(&ds, version)?;
+            let mut index = Index::load(&ds, &keys)?;
+            let r = VersionReader::open(&ds, &keys, &mut index, vid)?;
+            let row = output::LogRow::new(&vid, &r.version, &policy, Some(&keys));
+            let flat = r.flatten()?;
+            output::print_show(&row, &flat, *json);
+        }
+        Command::Diff { a, b, json } => {
+            let ds = ctx.dataset()?;
+            let id = ctx.identity()?;
+            let keys = open_keys(&ds, &id)?;
+            let mut index = Index::load(&ds, &keys)?;
+            let left = version_side(&ds, &keys, &mut index, a.as_deref().unwrap_or("HEAD"))?;
+            let right = match b {
+                Some(b) => version_side(&ds, &keys, &mut index, b)?,
+                None => working_side(&ds, keys.current().ok_or(Error::NoVersions)?)?,
+            };
+            let changes = diff::diff(&left, &right);
+            if *json {
+                print_json(&changes);
+            } else if changes.is_empty() {
+                println!("no differences");
+            } else {
+                output::print_changes(&changes);
+            }
+        }
+        Command::Checkout { version, to, force } => {
+            let ds = ctx.dataset()?;
+            let id = ctx.identity()?;
+            let keys = open_keys(&ds, &id)?;
+            let vid = history::resolve(&ds, version)?;
+            let opts = CheckoutOptions {
+                target: to.clone(),
+                force: *force,
+                progress: ctx.progress(),
+            };
+            let o = checkout::checkout(&ds, &keys, vid, &opts)?;
+            println!(
+                "checked out {} into {}: {} file(s) written ({}), {} already matched, {} removed",
+                vid.short(),
+                o.target.display(),
+                o.files_written,
+                human_bytes(o.bytes_written),
+                o.unchanged,
+                o.removed
+            );
+        }
+        Command::Verify { json } => {
+            let ds = ctx.dataset()?;
+            let id = match ctx.identity() {
+                Ok(i) => Some(i),
+                Err(Error::NoIdentity { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let report = verify::verify(&ds, id.as_ref())?;
+            if *json {
+                print_json(&report);
+            } else {
+                output::print_report(&report);
+            }
+            if !report.is_clean() {
+                return Ok(Outcome::Findings);
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}

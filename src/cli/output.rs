@@ -1,0 +1,199 @@
+//! Text and JSON rendering for people and machines.
+
+use coffer::diff::Change;
+use coffer::history::format_time;
+use coffer::id::Id;
+use coffer::object::policy::Policy;
+use coffer::object::tree::{self, Entry};
+use coffer::object::version::Version;
+use coffer::repo::Keyring;
+use coffer::verify::{Level, Report};
+use serde::Serialize;
+
+/// Print a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize + ?Sized>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("coffer: cannot render JSON: {e}"),
+    }
+}
+
+/// 1536 -> "1.5 KiB".
+pub fn human_bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+/// One version as `log --json` prints it.
+#[derive(Serialize)]
+pub struct LogRow {
+    pub id: String,
+    pub seq: u64,
+    pub parents: Vec<String>,
+    pub author: String,
+    pub author_key: String,
+    pub time: String,
+    pub epoch: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+impl LogRow {
+    pub fn new(id: &Id, v: &Version, policy: &Policy, keys: Option<&Keyring>) -> LogRow {
+        let seal = keys
+            .and_then(|k| k.get(v.epoch))
+            .and_then(|k| v.unseal(id, &k).ok());
+        LogRow {
+            id: id.to_hex(),
+            seq: v.seq,
+            parents: v.parents.iter().map(|p| p.to_hex()).collect(),
+            author: policy
+                .member_by_sign_key(&v.author.0)
+                .map(|m| m.label().to_string())
+                .unwrap_or_else(|| "(not a member)".into()),
+            author_key: hex::encode(v.author.0),
+            time: format_time(v.time),
+            epoch: v.epoch,
+            message: seal.as_ref().map(|s| s.message.clone()),
+            files: seal.as_ref().map(|s| s.files),
+            bytes: seal.as_ref().map(|s| s.bytes),
+        }
+    }
+}
+
+pub fn print_log(rows: &[LogRow]) {
+    for r in rows {
+        println!("version {}  (seq {})", r.id, r.seq);
+        println!("Author:  {}", r.author);
+        println!("Date:    {}", r.time);
+        if let (Some(f), Some(b)) = (r.files, r.bytes) {
+            println!("Content: {f} files, {}", human_bytes(b));
+        }
+        println!();
+        match &r.message {
+            Some(m) => {
+                for line in m.lines() {
+                    println!("    {line}");
+                }
+            }
+            None => println!(
+                "    (message sealed: this identity holds no key for epoch {})",
+                r.epoch
+            ),
+        }
+        println!();
+    }
+}
+
+pub fn print_changes(changes: &[Change]) {
+    for c in changes {
+        let size = match (c.old_size, c.new_size) {
+            (Some(a), Some(b)) => format!("{} -> {}", human_bytes(a), human_bytes(b)),
+            (None, Some(b)) => human_bytes(b),
+            (Some(a), None) => human_bytes(a),
+            (None, None) => c.kind.to_string(),
+        };
+        println!("{:<9} {}  ({size})", format!("{}:", c.change), c.path);
+    }
+}
+
+pub fn print_show(row: &LogRow, flat: &[(String, Entry)], json: bool) {
+    #[derive(Serialize)]
+    struct FileRow<'a> {
+        path: &'a str,
+        kind: &'static str,
+        size: u64,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        exec: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    }
+    let files: Vec<FileRow> = flat
+        .iter()
+        .map(|(p, e)| FileRow {
+            path: p,
+            kind: match e.kind() {
+                tree::FILE => "file",
+                tree::DIR => "dir",
+                _ => "symlink",
+            },
+            size: e.size(),
+            exec: e.exec(),
+            target: (e.kind() == tree::SYMLINK)
+                .then(|| String::from_utf8_lossy(e.target()).into_owned()),
+        })
+        .collect();
+    if json {
+        print_json(&serde_json::json!({ "version": row, "paths": files }));
+        return;
+    }
+    print_log(std::slice::from_ref(row));
+    for f in files {
+        match f.kind {
+            "dir" => println!("{:>12}  {}/", "", f.path),
+            "symlink" => println!(
+                "{:>12}  {} -> {}",
+                "link",
+                f.path,
+                f.target.unwrap_or_default()
+            ),
+            _ => println!(
+                "{:>12}  {}{}",
+                f.size,
+                f.path,
+                if f.exec { "*" } else { "" }
+            ),
+        }
+    }
+}
+
+pub fn print_report(r: &Report) {
+    println!(
+        "dataset {}: {} version(s), {} pack(s), {} read, {}",
+        r.dataset,
+        r.versions,
+        r.packs,
+        human_bytes(r.bytes),
+        if r.decrypted {
+            format!("{} blob(s) decrypted and hashed", r.blobs)
+        } else {
+            "no key: contents not decrypted (signatures, chain and object hashes checked)".into()
+        }
+    );
+    for f in &r.findings {
+        let lvl = match f.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Info => "info",
+        };
+        match &f.id {
+            Some(id) => println!(
+                "{lvl}: {} {}: {}",
+                f.kind,
+                &id[..12.min(id.len())],
+                f.message
+            ),
+            None => println!("{lvl}: {}: {}", f.kind, f.message),
+        }
+    }
+    if r.is_clean() {
+        println!("ok: no problems found");
+    } else {
+        let n = r.findings.iter().filter(|f| f.level != Level::Info).count();
+        println!("FAILED: {n} problem(s) found");
+    }
+}

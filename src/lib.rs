@@ -1,0 +1,28 @@
+//! coffer: a content-addressed, versioned, encrypted vault for datasets that organisations
+//! share but may not publish.
+//!
+//! A folder becomes a Merkle tree of content-defined chunks (BLAKE3-addressed, zstd-compressed,
+//! AES-256-GCM-sealed, grouped in packs); each version is a manifest signed with Ed25519; the
+//! dataset's keys are wrapped per member with HPKE. The format is specified in `spec/`.
+//!
+//! Layout: [`codec`] (canonical CBOR), [`crypto`] (primitives and labels), [`chunking`],
+//! [`object`] (one module per stored type), [`store`] (object_store access), [`repo`] (a dataset
+//! on disk: commit, checkout, caches), [`history`], [`diff`], [`verify`], [`identity`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod chunking;
+pub mod codec;
+pub mod crypto;
+pub mod diff;
+pub mod error;
+pub mod history;
+pub mod id;
+pub mod identity;
+pub mod object;
+pub mod repo;
+pub mod store;
+pub mod verify;
+
+pub use error::{Error, Result};
+pub use id::Id;

@@ -1,0 +1,241 @@
+//! Packs: many sealed blobs, then a sealed header listing them, then a 16-byte trailer
+//! (spec/format.md, "Packs"). A pack is named by the BLAKE3 of all its bytes.
+
+use super::blob::SealedBlob;
+use crate::codec;
+use crate::crypto::aead::OVERHEAD;
+use crate::crypto::keys::EpochKeys;
+use crate::crypto::AAD_PACK_HEADER;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use serde::{Deserialize, Serialize};
+
+/// Envelope kind of the (encrypted) pack header.
+pub const KIND: &str = "pack-header";
+/// Trailer magic.
+pub const MAGIC: &[u8; 4] = b"CFPK";
+/// Trailer length.
+pub const TRAILER_LEN: usize = 16;
+/// A pack is closed once its blobs reach this size.
+pub const TARGET_SIZE: usize = 16 * 1024 * 1024;
+/// Largest header accepted from storage.
+pub const MAX_HEADER_LEN: u32 = 16 * 1024 * 1024;
+
+/// One blob in a pack: `[id, kind, comp, offset, length, raw_len]`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BlobEntry(pub Id, pub u8, pub u8, pub u64, pub u32, pub u32);
+
+impl BlobEntry {
+    /// Blob id.
+    pub fn id(&self) -> Id {
+        self.0
+    }
+    /// Blob kind.
+    pub fn kind(&self) -> u8 {
+        self.1
+    }
+    /// Compression.
+    pub fn comp(&self) -> u8 {
+        self.2
+    }
+    /// Offset of the sealed blob in the pack.
+    pub fn offset(&self) -> u64 {
+        self.3
+    }
+    /// Length of the sealed blob.
+    pub fn length(&self) -> u32 {
+        self.4
+    }
+    /// Plaintext length.
+    pub fn raw_len(&self) -> u32 {
+        self.5
+    }
+}
+
+/// The decrypted header of a pack.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PackHeader {
+    /// Blobs in the order they are stored.
+    pub blobs: Vec<BlobEntry>,
+}
+
+/// What the trailer says, readable without keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trailer {
+    /// Epoch whose keys sealed the pack.
+    pub epoch: u32,
+    /// Length of the sealed header just before the trailer.
+    pub header_len: u32,
+}
+
+/// Builds one pack in memory.
+#[derive(Default)]
+pub struct PackBuilder {
+    buf: Vec<u8>,
+    blobs: Vec<BlobEntry>,
+}
+
+impl PackBuilder {
+    /// Append a sealed blob.
+    pub fn add(&mut self, b: SealedBlob) {
+        self.blobs.push(BlobEntry(
+            b.id,
+            b.kind,
+            b.comp,
+            self.buf.len() as u64,
+            b.sealed.len() as u32,
+            b.raw_len,
+        ));
+        if self.buf.is_empty() {
+            self.buf.reserve(TARGET_SIZE + crate::chunking::MAX_SIZE);
+        }
+        self.buf.extend_from_slice(&b.sealed);
+    }
+
+    /// Bytes of blobs so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when no blob was added.
+    pub fn is_empty(&self) -> bool {
+        self.blobs.is_empty()
+    }
+
+    /// Seal the header and trailer. Returns the pack id, its bytes and its header.
+    pub fn finish(self, keys: &EpochKeys) -> (Id, Vec<u8>, PackHeader) {
+        let header = PackHeader { blobs: self.blobs };
+        let mut buf = self.buf;
+        let plain = codec::encode(KIND, &header);
+        let before = buf.len();
+        keys.header
+            .seal_into(&header_aad(keys.epoch), &plain, &mut buf);
+        let header_len = (buf.len() - before) as u32;
+        buf.extend_from_slice(&trailer_bytes(Trailer {
+            epoch: keys.epoch,
+            header_len,
+        }));
+        (Id::of_stored(&buf), buf, header)
+    }
+}
+
+/// Associated data of a pack header.
+pub fn header_aad(epoch: u32) -> Vec<u8> {
+    let mut a = AAD_PACK_HEADER.to_vec();
+    a.extend_from_slice(&epoch.to_be_bytes());
+    a
+}
+
+/// Encode a trailer: magic, version, 3 zero bytes, epoch (LE), header length (LE).
+pub fn trailer_bytes(t: Trailer) -> [u8; TRAILER_LEN] {
+    let mut out = [0u8; TRAILER_LEN];
+    out[..4].copy_from_slice(MAGIC);
+    out[4] = codec::FORMAT_VERSION as u8;
+    out[8..12].copy_from_slice(&t.epoch.to_le_bytes());
+    out[12..16].copy_from_slice(&t.header_len.to_le_bytes());
+    out
+}
+
+/// Parse and bounds-check the trailer of a pack of `pack_len` bytes.
+pub fn parse_trailer(id: &Id, pack_len: u64, tail: &[u8]) -> Result<Trailer> {
+    let corrupt = |reason: String| Error::Corrupt {
+        kind: "pack",
+        id: *id,
+        reason,
+    };
+    if tail.len() < TRAILER_LEN || pack_len < TRAILER_LEN as u64 {
+        return Err(corrupt("shorter than a pack trailer".into()));
+    }
+    let t = &tail[tail.len() - TRAILER_LEN..];
+    if &t[..4] != MAGIC {
+        return Err(corrupt("bad trailer magic".into()));
+    }
+    if t[4] as u64 != codec::FORMAT_VERSION {
+        return Err(Error::UnknownVersion {
+            what: "pack",
+            found: t[4] as u64,
+            supported: codec::FORMAT_VERSION,
+        });
+    }
+    if t[5..8] != [0, 0, 0] {
+        return Err(corrupt("reserved trailer bytes are not zero".into()));
+    }
+    let epoch = u32::from_le_bytes([t[8], t[9], t[10], t[11]]);
+    let header_len = u32::from_le_bytes([t[12], t[13], t[14], t[15]]);
+    if header_len as usize <= OVERHEAD
+        || header_len > MAX_HEADER_LEN
+        || header_len as u64 + TRAILER_LEN as u64 > pack_len
+    {
+        return Err(corrupt(format!("header length {header_len} out of bounds")));
+    }
+    Ok(Trailer { epoch, header_len })
+}
+
+/// Decrypt and validate a pack header. `sealed_header` is exactly the header bytes;
+/// `blobs_len` is the pack length minus header and trailer.
+pub fn open_header(
+    keys: &EpochKeys,
+    id: &Id,
+    sealed_header: &[u8],
+    blobs_len: u64,
+) -> Result<PackHeader> {
+    let corrupt = |reason: String| Error::Corrupt {
+        kind: "pack",
+        id: *id,
+        reason,
+    };
+    let plain = keys
+        .header
+        .open(&header_aad(keys.epoch), sealed_header)
+        .ok_or_else(|| corrupt("header decryption failed".into()))?;
+    let header: PackHeader = codec::decode(KIND, &plain).map_err(|e| corrupt(e.to_string()))?;
+    let mut expect = 0u64;
+    for b in &header.blobs {
+        if b.offset() != expect {
+            return Err(corrupt("blobs are not contiguous".into()));
+        }
+        if (b.length() as usize) < OVERHEAD || b.raw_len() as usize > super::MAX_BLOB_SIZE {
+            return Err(corrupt("blob length out of bounds".into()));
+        }
+        if b.kind() > super::blob::KIND_TREE || b.comp() > super::blob::COMP_ZSTD {
+            return Err(corrupt("unknown blob kind or compression".into()));
+        }
+        expect += b.length() as u64;
+    }
+    if expect != blobs_len {
+        return Err(corrupt("header does not cover the pack".into()));
+    }
+    Ok(header)
+}
+
+/// Open a whole pack held in memory: check its id, trailer and header.
+pub fn open_pack(
+    keys_for: impl Fn(u32) -> Option<EpochKeys>,
+    id: &Id,
+    bytes: &[u8],
+) -> Result<(Trailer, PackHeader)> {
+    if Id::of_stored(bytes) != *id {
+        return Err(Error::Corrupt {
+            kind: "pack",
+            id: *id,
+            reason: "content does not hash to its name".into(),
+        });
+    }
+    let t = parse_trailer(id, bytes.len() as u64, bytes)?;
+    let keys = keys_for(t.epoch).ok_or_else(|| Error::Corrupt {
+        kind: "pack",
+        id: *id,
+        reason: format!(
+            "sealed under epoch {} whose key this identity does not hold",
+            t.epoch
+        ),
+    })?;
+    let hstart = bytes.len() - TRAILER_LEN - t.header_len as usize;
+    let header = open_header(
+        &keys,
+        id,
+        &bytes[hstart..bytes.len() - TRAILER_LEN],
+        hstart as u64,
+    )?;
+    Ok((t, header))
+}

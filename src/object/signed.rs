@@ -1,0 +1,67 @@
+//! Signed objects: `envelope("signed", {payload, signature})`, where `payload` is itself an
+//! envelope and the signature is Ed25519 over `SIGN_PREFIX || payload` (spec/format.md).
+
+use crate::codec;
+use crate::crypto::sign;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use serde::{Deserialize, Serialize};
+
+/// Envelope kind of the outer wrapper.
+pub const KIND: &str = "signed";
+
+#[derive(Serialize, Deserialize)]
+struct SignedBody {
+    #[serde(with = "serde_bytes")]
+    payload: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    signature: Vec<u8>,
+}
+
+/// Sign `payload` (an encoded envelope) and wrap it. Returns `(id, stored bytes)`.
+pub fn seal(key: &ed25519_dalek::SigningKey, payload: Vec<u8>) -> (Id, Vec<u8>) {
+    let signature = sign::sign(key, &payload).to_vec();
+    let bytes = codec::encode(KIND, &SignedBody { payload, signature });
+    (Id::of_stored(&bytes), bytes)
+}
+
+/// Unwrap stored bytes of an object of `kind` named `id`: check the name, the encoding and
+/// hand back `(payload, signature)`; the caller decodes the payload to learn who must have
+/// signed it and then calls [`check_signature`].
+pub fn open(kind: &'static str, id: &Id, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let corrupt = |reason: String| Error::Corrupt {
+        kind,
+        id: *id,
+        reason,
+    };
+    if Id::of_stored(bytes) != *id {
+        return Err(corrupt("content does not hash to its name".into()));
+    }
+    let b: SignedBody = codec::decode(KIND, bytes).map_err(|e| match e {
+        Error::UnknownVersion { .. } => e,
+        other => corrupt(other.to_string()),
+    })?;
+    if b.signature.len() != 64 {
+        return Err(corrupt("signature is not 64 bytes".into()));
+    }
+    Ok((b.payload, b.signature))
+}
+
+/// Check a signature over a payload, naming the object on failure.
+pub fn check_signature(
+    kind: &'static str,
+    id: &Id,
+    signer: &[u8; 32],
+    payload: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    if sign::verify(signer, payload, signature) {
+        Ok(())
+    } else {
+        Err(Error::Corrupt {
+            kind,
+            id: *id,
+            reason: "signature does not verify".into(),
+        })
+    }
+}

@@ -1,0 +1,419 @@
+//! Checkout: write a version's files into a folder, pack by pack, without ever writing
+//! outside it: names are checked, ancestors must be real folders, files are assembled in
+//! temporary names and renamed into place, and links (checked to stay inside) come last.
+
+use super::commit::chunk_file;
+use super::index::Index;
+use super::read::VersionReader;
+use super::worktree::working_side;
+use super::{Dataset, Keyring};
+use crate::crypto::keys::EpochKeys;
+use crate::diff::{self, Node, Side};
+use crate::error::{Error, IoContext, Result};
+use crate::id::Id;
+use crate::object::blob::{self, KIND_CHUNK};
+use crate::object::tree::{DIR, FILE, SYMLINK};
+use crate::store;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// How to check out.
+pub struct CheckoutOptions {
+    /// Write here instead of the working folder.
+    pub target: Option<PathBuf>,
+    /// Overwrite files that differ.
+    pub force: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// What a checkout did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct CheckoutOutcome {
+    /// Where it wrote.
+    pub target: PathBuf,
+    /// Files written.
+    pub files_written: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Paths left as they were because they already matched.
+    pub unchanged: u64,
+    /// Paths removed (in-place checkout of files the version does not have).
+    pub removed: u64,
+}
+
+/// Whether a link at `link_rel` with `target` stays inside the checkout folder, without
+/// passing through another link of the version (`links`).
+pub fn link_is_safe(link_rel: &str, target: &[u8], links: &HashSet<&str>) -> bool {
+    let Ok(t) = std::str::from_utf8(target) else {
+        return false;
+    };
+    if t.is_empty() || t.starts_with('/') || t.contains('\0') || t.contains('\\') {
+        return false;
+    }
+    let mut cur: Vec<&str> = link_rel.split('/').collect();
+    cur.pop();
+    let comps: Vec<&str> = t.split('/').collect();
+    for (i, c) in comps.iter().enumerate() {
+        match *c {
+            "" | "." => {}
+            ".." => {
+                if cur.pop().is_none() {
+                    return false;
+                }
+            }
+            name => {
+                cur.push(name);
+                if i + 1 < comps.len() && links.contains(cur.join("/").as_str()) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Hash an existing file in the target to compare it with the version's node.
+fn disk_node(path: &Path, keys: &EpochKeys) -> Result<Option<Node>> {
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return Ok(None);
+    };
+    let ft = m.file_type();
+    Ok(Some(if ft.is_dir() {
+        Node {
+            kind: DIR,
+            size: 0,
+            exec: false,
+            chunks: vec![],
+            target: vec![],
+        }
+    } else if ft.is_symlink() {
+        let t = std::fs::read_link(path).at(path)?;
+        Node {
+            kind: SYMLINK,
+            size: 0,
+            exec: false,
+            chunks: vec![],
+            target: t.into_os_string().into_encoded_bytes(),
+        }
+    } else if ft.is_file() {
+        let (chunks, size) = chunk_file(path, keys, |_, _| Ok(()))?;
+        Node {
+            kind: FILE,
+            size,
+            exec: m.permissions().mode() & 0o111 != 0,
+            chunks,
+            target: vec![],
+        }
+    } else {
+        Node {
+            kind: u8::MAX,
+            size: 0,
+            exec: false,
+            chunks: vec![],
+            target: vec![],
+        }
+    }))
+}
+
+fn remove_any(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).at(path),
+        Ok(_) => std::fs::remove_file(path).at(path),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Check out version `vid`.
+pub fn checkout(
+    ds: &Dataset,
+    keys: &Keyring,
+    vid: Id,
+    opts: &CheckoutOptions,
+) -> Result<CheckoutOutcome> {
+    let mut index = Index::load(ds, keys)?;
+    let reader = VersionReader::open(ds, keys, &mut index, vid)?;
+    let flat = reader.flatten()?;
+    let hash_keys = keys
+        .current()
+        .cloned()
+        .or_else(|| keys.get(reader.version.epoch))
+        .ok_or(Error::NoVersions)?;
+
+    let in_place = match &opts.target {
+        None => true,
+        Some(t) => std::fs::canonicalize(t).ok().as_deref() == Some(ds.root.as_path()),
+    };
+    let root = if in_place {
+        ds.root.clone()
+    } else {
+        let t = opts.target.clone().unwrap_or_default();
+        std::fs::create_dir_all(&t).at(&t)?;
+        let t = std::fs::canonicalize(&t).at(&t)?;
+        if t.starts_with(ds.root.join(super::DOT)) {
+            return Err(Error::Usage("refusing to check out inside .coffer/".into()));
+        }
+        t
+    };
+    let _lock = if in_place { Some(ds.lock()?) } else { None };
+
+    let want: Side = flat.iter().map(|(p, e)| (p.clone(), Node::of(e))).collect();
+    let links: HashSet<&str> = flat
+        .iter()
+        .filter(|(_, e)| e.kind() == SYMLINK)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    for (p, e) in &flat {
+        if e.kind() == SYMLINK && !link_is_safe(p, e.target(), &links) {
+            return Err(Error::UnsafePath(format!(
+                "{p} is a link to {:?}, which points outside the checkout folder",
+                String::from_utf8_lossy(e.target())
+            )));
+        }
+    }
+
+    // What is there now, and what of it may be replaced without --force.
+    let (current, replaceable): (Side, Side) = if in_place {
+        let working = working_side(ds, &hash_keys)?;
+        let head_side: Side = match ds.head()? {
+            Some(h) => {
+                let hr = VersionReader::open(ds, keys, &mut index, h)?;
+                hr.flatten()?
+                    .iter()
+                    .map(|(p, e)| (p.clone(), Node::of(e)))
+                    .collect()
+            }
+            None => Side::new(),
+        };
+        let dirty = diff::diff(&head_side, &working);
+        if !dirty.is_empty() && !opts.force {
+            let first = &dirty[0];
+            return Err(Error::Dirty(format!(
+                "{} change(s), first: {} {}",
+                dirty.len(),
+                first.change,
+                first.path
+            )));
+        }
+        (working, head_side)
+    } else {
+        let mut cur = Side::new();
+        for p in want.keys() {
+            if let Some(d) = disk_node(&root.join(p), &hash_keys)? {
+                cur.insert(p.clone(), d);
+            }
+        }
+        (cur, Side::new())
+    };
+
+    let mut conflicts: Vec<&str> = Vec::new();
+    let mut to_write: Vec<(&str, &Node)> = Vec::new();
+    let mut outcome = CheckoutOutcome {
+        target: root.clone(),
+        ..Default::default()
+    };
+    for (p, n) in &want {
+        match current.get(p) {
+            Some(c) if c == n || (c.kind == DIR && n.kind == DIR) => outcome.unchanged += 1,
+            Some(c) => {
+                let committed = replaceable.get(p) == Some(c);
+                if !committed && !opts.force {
+                    conflicts.push(p);
+                }
+                to_write.push((p, n));
+            }
+            None => {
+                // Something not in the scan (an ignored file) may still be on disk.
+                if std::fs::symlink_metadata(root.join(p)).is_ok() && !opts.force && n.kind != DIR {
+                    conflicts.push(p);
+                }
+                to_write.push((p, n));
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(Error::WouldOverwrite {
+            count: conflicts.len(),
+            first: conflicts[0].to_string(),
+        });
+    }
+
+    // In place: remove what the version does not have (deepest first).
+    if in_place {
+        let mut gone: Vec<&String> = replaceable
+            .keys()
+            .filter(|p| !want.contains_key(*p))
+            .collect();
+        gone.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+        for p in gone {
+            let path = root.join(p);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    let _ = std::fs::remove_dir(&path);
+                }
+                Ok(_) => std::fs::remove_file(&path).at(&path)?,
+                Err(_) => {}
+            }
+            outcome.removed += 1;
+        }
+    }
+
+    // Folders first, in pre-order, refusing any that is a link on disk.
+    for (p, n) in &to_write {
+        if n.kind != DIR {
+            continue;
+        }
+        let path = root.join(p);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                remove_any(&path)?;
+                std::fs::create_dir(&path).at(&path)?;
+            }
+            Err(_) => std::fs::create_dir(&path).at(&path)?,
+        }
+    }
+    for (p, _) in &to_write {
+        let mut anc = root.clone();
+        let parts: Vec<&str> = p.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            anc.push(part);
+            let m = std::fs::symlink_metadata(&anc).at(&anc)?;
+            if !m.is_dir() {
+                return Err(Error::UnsafePath(format!(
+                    "{} is not a real folder",
+                    anc.display()
+                )));
+            }
+        }
+    }
+
+    // Files: temporary names, filled pack by pack, then renamed into place.
+    let files: Vec<(&str, &Node, PathBuf)> = to_write
+        .iter()
+        .filter(|(_, n)| n.kind == FILE)
+        .enumerate()
+        .map(|(i, (p, n))| {
+            let path = root.join(p);
+            let tmp = path.with_file_name(format!(".coffer-checkout.{}.{i}", std::process::id()));
+            (*p, *n, tmp)
+        })
+        .collect();
+    let mut per_pack: BTreeMap<Id, HashMap<Id, Vec<(usize, u64)>>> = BTreeMap::new();
+    for (fi, (_, n, tmp)) in files.iter().enumerate() {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(if n.exec { 0o755 } else { 0o644 })
+            .open(tmp)
+            .at(tmp)?;
+        f.set_len(n.size).at(tmp)?;
+        let mut off = 0u64;
+        for c in &n.chunks {
+            let loc = reader.locs.get(c).ok_or(Error::Missing {
+                kind: "chunk",
+                id: *c,
+            })?;
+            per_pack
+                .entry(loc.pack)
+                .or_default()
+                .entry(*c)
+                .or_default()
+                .push((fi, off));
+            off += loc.entry.raw_len() as u64;
+        }
+        if off != n.size {
+            return Err(Error::Corrupt {
+                kind: "tree",
+                id: reader.seal.root,
+                reason: format!(
+                    "{}: chunks add up to {off} bytes, the entry says {}",
+                    files[fi].0, n.size
+                ),
+            });
+        }
+    }
+    let cleanup = |files: &[(&str, &Node, PathBuf)]| {
+        for (_, _, tmp) in files {
+            let _ = std::fs::remove_file(tmp);
+        }
+    };
+    let total: u64 = files.iter().map(|(_, n, _)| n.size).sum();
+    let pb = if opts.progress {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let r: Result<()> = per_pack.par_iter().try_for_each(|(pack, blobs)| {
+        let locs: Vec<_> = blobs.keys().map(|id| &reader.locs[id]).collect();
+        let start = locs.iter().map(|l| l.entry.offset()).min().unwrap_or(0);
+        let end = locs
+            .iter()
+            .map(|l| l.entry.offset() + l.entry.length() as u64)
+            .max()
+            .unwrap_or(0);
+        let bytes = ds.store.get_range(&store::pack_path(pack), start..end)?;
+        for (id, targets) in blobs {
+            let l = &reader.locs[id];
+            let k = keys.get(l.epoch).ok_or(Error::Missing {
+                kind: "epoch key",
+                id: *pack,
+            })?;
+            let s = (l.entry.offset() - start) as usize;
+            let sealed = &bytes[s..s + l.entry.length() as usize];
+            let plain = blob::open(
+                &k,
+                KIND_CHUNK,
+                l.entry.comp(),
+                l.entry.raw_len(),
+                id,
+                sealed,
+            )?;
+            for (fi, off) in targets {
+                let tmp = &files[*fi].2;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(tmp)
+                    .at(tmp)?;
+                f.write_all_at(&plain, *off).at(tmp)?;
+                pb.inc(plain.len() as u64);
+            }
+        }
+        Ok(())
+    });
+    pb.finish_and_clear();
+    if let Err(e) = r {
+        cleanup(&files);
+        return Err(e);
+    }
+    for (p, n, tmp) in &files {
+        let path = root.join(p);
+        if let Ok(m) = std::fs::symlink_metadata(&path) {
+            if m.is_dir() {
+                std::fs::remove_dir_all(&path).at(&path)?;
+            }
+        }
+        // The mode given at creation is filtered by the umask; set it exactly.
+        std::fs::set_permissions(
+            tmp,
+            std::fs::Permissions::from_mode(if n.exec { 0o755 } else { 0o644 }),
+        )
+        .at(tmp)?;
+        std::fs::rename(tmp, &path).at(&path)?;
+        outcome.files_written += 1;
+        outcome.bytes_written += n.size;
+    }
+    for (p, n) in &to_write {
+        if n.kind == SYMLINK {
+            let path = root.join(p);
+            remove_any(&path)?;
+            let target = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&n.target);
+            std::os::unix::fs::symlink(target, &path).at(&path)?;
+        }
+    }
+    Ok(outcome)
+}

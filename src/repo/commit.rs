@@ -1,0 +1,380 @@
+//! Commit: scan the folder, chunk and seal what is new on all cores, pack it, build trees,
+//! then sign a version. Write order: packs, then the version object, then the branch ref,
+//! so a crash at any point leaves the previous version intact (spec/format.md, "Ordering").
+
+use super::index::Index;
+use super::scan::{self, FileStat, Kind};
+use super::statcache::{now_ns, StatCache};
+use super::{Dataset, Keyring};
+use crate::chunking::Chunker;
+use crate::crypto::keys::EpochKeys;
+use crate::error::{Error, IoContext, Result};
+use crate::id::{Bytes32, Id};
+use crate::identity::Identity;
+use crate::object::blob::{self, SealedBlob, KIND_CHUNK, KIND_TREE};
+use crate::object::pack::{PackBuilder, PackHeader, TARGET_SIZE};
+use crate::object::tree::{self, Entry};
+use crate::object::version::{Seal, Version};
+use crate::object::MAX_BLOB_SIZE;
+use crate::store;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// What to commit.
+pub struct CommitOptions {
+    /// The message.
+    pub message: String,
+    /// Make a version even when nothing changed.
+    pub allow_empty: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// What a commit did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct CommitOutcome {
+    /// The new version, or `None` when nothing changed.
+    pub version: Option<Id>,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Regular files in the version.
+    pub files: u64,
+    /// Bytes of regular files in the version.
+    pub bytes: u64,
+    /// Bytes read from files that were new or changed.
+    pub bytes_read: u64,
+    /// Files whose stat matched the cache and were not read.
+    pub files_unchanged: u64,
+    /// New packs written.
+    pub packs_written: u64,
+    /// Bytes of new packs.
+    pub bytes_written: u64,
+    /// Paths skipped (not a file, folder or link).
+    pub skipped: Vec<String>,
+}
+
+/// Chunk one file and return its chunk ids and length. Each chunk goes to `sink` with its id.
+pub fn chunk_file(
+    path: &Path,
+    keys: &EpochKeys,
+    mut sink: impl FnMut(Id, &[u8]) -> Result<()>,
+) -> Result<(Vec<Id>, u64)> {
+    let f = open_nofollow(path)?;
+    let mut c = Chunker::new(f, keys.gear.clone());
+    let mut ids = Vec::new();
+    let mut len = 0u64;
+    while let Some(chunk) = c.next_chunk().at(path)? {
+        let id = keys.id_key.blob_id(KIND_CHUNK, chunk);
+        len += chunk.len() as u64;
+        sink(id, chunk)?;
+        ids.push(id);
+    }
+    Ok((ids, len))
+}
+
+/// Open a file for reading without following a final symlink.
+pub fn open_nofollow(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .at(path)
+}
+
+/// Packs sealed blobs and writes each full pack to the store.
+struct Packer {
+    tx: Option<Sender<SealedBlob>>,
+    handle: Option<std::thread::JoinHandle<Result<Vec<(Id, u64, PackHeader)>>>>,
+}
+
+impl Packer {
+    fn start(ds_store: store::Store, keys: EpochKeys) -> Packer {
+        let (tx, rx): (Sender<SealedBlob>, Receiver<SealedBlob>) = bounded(32);
+        let handle = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut cur = PackBuilder::default();
+            let flush = |b: PackBuilder, out: &mut Vec<(Id, u64, PackHeader)>| -> Result<()> {
+                let (id, bytes, header) = b.finish(&keys);
+                let size = bytes.len() as u64;
+                ds_store.put_new(&store::pack_path(&id), bytes)?;
+                out.push((id, size, header));
+                Ok(())
+            };
+            for b in rx {
+                cur.add(b);
+                if cur.len() >= TARGET_SIZE {
+                    flush(std::mem::take(&mut cur), &mut out)?;
+                }
+            }
+            if !cur.is_empty() {
+                flush(cur, &mut out)?;
+            }
+            Ok(out)
+        });
+        Packer {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    fn sender(&self) -> Sender<SealedBlob> {
+        self.tx.clone().unwrap_or_else(|| bounded(0).0)
+    }
+
+    fn finish(mut self) -> Result<Vec<(Id, u64, PackHeader)>> {
+        drop(self.tx.take());
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            _ => Err(Error::Usage("the pack writer thread panicked".into())),
+        }
+    }
+}
+
+/// Blob ids already stored or being stored by this commit.
+struct Seen<'a> {
+    index: &'a Index,
+    new: Mutex<HashSet<Id>>,
+}
+
+impl Seen<'_> {
+    /// True if the caller must store this blob (first time seen).
+    fn claim(&self, id: &Id) -> bool {
+        !self.index.contains(id) && self.new.lock().map(|mut s| s.insert(*id)).unwrap_or(false)
+    }
+}
+
+fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Make a new version of the working folder.
+pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result<CommitOutcome> {
+    let _lock = ds.lock()?;
+    let policy = ds.policy()?;
+    let me = identity.public();
+    let member = policy.member_by_sign_key(&me.sign);
+    if !member.is_some_and(|m| m.can_write()) {
+        return Err(Error::NotAllowed {
+            who: member
+                .map(|m| m.label().to_string())
+                .unwrap_or_else(|| me.to_string()),
+            role: "a writer",
+            dataset: ds.id,
+        });
+    }
+    let keyring: Keyring = ds.keyring(&policy, identity)?;
+    let keys = keyring
+        .current()
+        .cloned()
+        .ok_or_else(|| Error::NotAllowed {
+            who: identity.name.clone(),
+            role: "a recipient of the current epoch",
+            dataset: ds.id,
+        })?;
+    let parent = match ds.head()? {
+        Some(h) => Some((h, ds.version(&h)?)),
+        None => None,
+    };
+    let scan_start = now_ns();
+    let scanned = scan::scan(&ds.root)?;
+    let mut index = Index::load(ds, &keyring)?;
+    let mut cache = StatCache::load(ds);
+
+    // Files whose stat matches the cache and whose chunks are all stored are not read.
+    let mut file_chunks: HashMap<usize, Vec<Id>> = HashMap::new();
+    let mut todo: Vec<(usize, FileStat)> = Vec::new();
+    for (i, e) in scanned.entries.iter().enumerate() {
+        if let Kind::File(st) = &e.kind {
+            match cache.lookup(&e.rel, st) {
+                Some(ids) if ids.iter().all(|id| index.contains(id)) => {
+                    file_chunks.insert(i, ids.to_vec());
+                }
+                _ => todo.push((i, *st)),
+            }
+        }
+    }
+    let files_unchanged = file_chunks.len() as u64;
+    todo.sort_by_key(|(_, st)| std::cmp::Reverse(st.size));
+    let total: u64 = todo.iter().map(|(_, s)| s.size).sum();
+    let pb = progress_bar(opts.progress, total);
+
+    let packer = Packer::start(ds.store.clone(), keys.clone());
+    let seen = Seen {
+        index: &index,
+        new: Mutex::new(HashSet::new()),
+    };
+    let results: Vec<Result<(usize, Vec<Id>, u64)>> = todo
+        .par_iter()
+        .map(|(i, _)| {
+            let tx = packer.sender();
+            let path = ds.root.join(&scanned.entries[*i].rel);
+            let (ids, len) = chunk_file(&path, &keys, |id, data| {
+                if seen.claim(&id) {
+                    let b = blob::seal(&keys, KIND_CHUNK, id, data);
+                    tx.send(b)
+                        .map_err(|_| Error::Usage("the pack writer stopped".into()))?;
+                }
+                pb.inc(data.len() as u64);
+                Ok(())
+            })?;
+            Ok((*i, ids, len))
+        })
+        .collect();
+    drop(seen);
+    let new_packs = packer.finish();
+    pb.finish_and_clear();
+    let new_packs = new_packs?;
+    let mut bytes_read = 0;
+    for r in results {
+        let (i, ids, len) = r?;
+        bytes_read += len;
+        file_chunks.insert(i, ids);
+    }
+    let mut outcome = CommitOutcome {
+        files_unchanged,
+        bytes_read,
+        skipped: scanned.skipped.clone(),
+        ..Default::default()
+    };
+    for (id, size, header) in new_packs {
+        outcome.packs_written += 1;
+        outcome.bytes_written += size;
+        index.add_pack(id, keys.epoch, size, header);
+    }
+
+    // Trees, bottom-up: in pre-order, walking backwards visits every child before its folder.
+    let mut tree_pack = PackBuilder::default();
+    let mut tree_ids_new: HashSet<Id> = HashSet::new();
+    let mut referenced: BTreeSet<Id> = BTreeSet::new();
+    let mut pending: HashMap<String, Vec<Entry>> = HashMap::new();
+    let mut new_stat: BTreeMap<String, (FileStat, Vec<Id>)> = BTreeMap::new();
+    let mut tree_packs_written: Vec<(Id, u64, PackHeader)> = Vec::new();
+    let mut emit_tree = |entries: Vec<Entry>,
+                         tree_pack: &mut PackBuilder,
+                         referenced: &mut BTreeSet<Id>|
+     -> Result<Id> {
+        let bytes = tree::encode(&entries);
+        if bytes.len() > MAX_BLOB_SIZE {
+            return Err(Error::Limit(format!(
+                "a folder with {} entries encodes to more than {} MiB",
+                entries.len(),
+                MAX_BLOB_SIZE >> 20
+            )));
+        }
+        let id = keys.id_key.blob_id(KIND_TREE, &bytes);
+        referenced.insert(id);
+        if !index.contains(&id) && tree_ids_new.insert(id) {
+            tree_pack.add(blob::seal(&keys, KIND_TREE, id, &bytes));
+            if tree_pack.len() >= TARGET_SIZE {
+                let (pid, pbytes, header) = std::mem::take(tree_pack).finish(&keys);
+                let size = pbytes.len() as u64;
+                ds.store.put_new(&store::pack_path(&pid), pbytes)?;
+                tree_packs_written.push((pid, size, header));
+            }
+        }
+        Ok(id)
+    };
+    for (i, e) in scanned.entries.iter().enumerate().rev() {
+        let (parent_rel, name) = match e.rel.rsplit_once('/') {
+            Some((p, n)) => (p.to_string(), n.to_string()),
+            None => (String::new(), e.rel.clone()),
+        };
+        let entry = match &e.kind {
+            Kind::File(st) => {
+                let ids = file_chunks.remove(&i).unwrap_or_default();
+                referenced.extend(ids.iter().copied());
+                outcome.files += 1;
+                outcome.bytes += st.size;
+                new_stat.insert(e.rel.clone(), (*st, ids.clone()));
+                Entry::file(name, st.exec, st.size, ids)
+            }
+            Kind::Symlink(t) => Entry::symlink(name, t.clone()),
+            Kind::Dir => {
+                let mut children = pending.remove(&e.rel).unwrap_or_default();
+                children.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
+                let id = emit_tree(children, &mut tree_pack, &mut referenced)?;
+                Entry::dir(name, id)
+            }
+        };
+        pending.entry(parent_rel).or_default().push(entry);
+    }
+    let mut top = pending.remove("").unwrap_or_default();
+    top.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
+    let root = emit_tree(top, &mut tree_pack, &mut referenced)?;
+    if !tree_pack.is_empty() {
+        let (pid, pbytes, header) = tree_pack.finish(&keys);
+        let size = pbytes.len() as u64;
+        ds.store.put_new(&store::pack_path(&pid), pbytes)?;
+        tree_packs_written.push((pid, size, header));
+    }
+    for (id, size, header) in tree_packs_written {
+        outcome.packs_written += 1;
+        outcome.bytes_written += size;
+        index.add_pack(id, keys.epoch, size, header);
+    }
+    cache.replace(new_stat, scan_start);
+
+    let unchanged = match &parent {
+        Some((pid, pv)) => {
+            pv.unseal(pid, keyring.get(pv.epoch).as_ref().unwrap_or(&keys))?
+                .root
+                == root
+        }
+        None => false,
+    };
+    if unchanged && !opts.allow_empty {
+        index.save(ds)?;
+        cache.save(ds)?;
+        return Ok(outcome);
+    }
+
+    let mut packs: BTreeSet<Id> = BTreeSet::new();
+    for id in &referenced {
+        let loc = index.locate(id).ok_or(Error::Missing {
+            kind: "blob",
+            id: *id,
+        })?;
+        packs.insert(loc.pack);
+    }
+    let seq = parent.as_ref().map(|(_, v)| v.seq + 1).unwrap_or(1);
+    let time = super::now().max(parent.as_ref().map(|(_, v)| v.time).unwrap_or(0));
+    let seal = Seal {
+        root,
+        bytes: outcome.bytes,
+        files: outcome.files,
+        message: opts.message.clone(),
+    };
+    let version = Version {
+        seq,
+        time,
+        epoch: keys.epoch,
+        packs: packs.into_iter().collect(),
+        author: Bytes32(me.sign),
+        sealed: seal.seal(&keys, &ds.id, seq),
+        dataset: ds.id,
+        parents: parent.iter().map(|(id, _)| *id).collect(),
+    };
+    let (vid, vbytes) = version.sign(identity.signing_key());
+    ds.store.put_new(&store::version_path(&vid), vbytes)?;
+    ds.set_head(&vid)?;
+    // Caches last: losing them costs time, never data.
+    index.save(ds)?;
+    cache.save(ds)?;
+    outcome.version = Some(vid);
+    outcome.seq = seq;
+    Ok(outcome)
+}

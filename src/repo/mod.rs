@@ -1,0 +1,289 @@
+//! A dataset on disk: the working folder, `.coffer/` (config, refs, caches, lock) and its
+//! embedded store; and the keys the caller's identity unlocks in it.
+
+pub mod checkout;
+pub mod commit;
+pub mod index;
+pub mod read;
+pub mod scan;
+pub mod statcache;
+pub mod worktree;
+
+use crate::crypto::keys::{EpochKeys, EpochSecret};
+use crate::error::{Error, IoContext, Result};
+use crate::id::Id;
+use crate::identity::Identity;
+use crate::object::policy::Policy;
+use crate::object::version::Version;
+use crate::store::{self, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Name of the dataset folder inside the working folder.
+pub const DOT: &str = ".coffer";
+/// Name of the ignore file at the top of the working folder.
+pub const IGNORE_FILE: &str = ".cofferignore";
+/// Branch used until branches arrive.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// `.coffer/config.json`.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Config {
+    /// Layout version of `.coffer/`.
+    pub format: u32,
+    /// Dataset id (hex).
+    pub dataset: String,
+    /// Current branch.
+    pub branch: String,
+}
+
+/// An open dataset.
+pub struct Dataset {
+    /// The working folder.
+    pub root: PathBuf,
+    /// `root/.coffer`.
+    pub dot: PathBuf,
+    /// Parsed config.
+    pub config: Config,
+    /// Dataset id.
+    pub id: Id,
+    /// The embedded store.
+    pub store: Store,
+}
+
+/// Epoch keys the caller holds, by epoch.
+pub struct Keyring {
+    /// Keys by epoch number.
+    pub epochs: BTreeMap<u32, EpochKeys>,
+    /// The epoch new data is sealed under.
+    pub current: u32,
+}
+
+impl Keyring {
+    /// Keys of one epoch.
+    pub fn get(&self, epoch: u32) -> Option<EpochKeys> {
+        self.epochs.get(&epoch).cloned()
+    }
+    /// Keys of the current epoch.
+    pub fn current(&self) -> Option<&EpochKeys> {
+        self.epochs.get(&self.current)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Write a small file atomically: temp file, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).at(&tmp)?;
+    f.write_all(bytes).at(&tmp)?;
+    f.sync_all().at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)?;
+    Ok(())
+}
+
+/// Exclusive lock on the dataset, released on drop.
+pub struct Lock(#[allow(dead_code)] std::fs::File);
+
+impl Dataset {
+    /// Find the dataset containing `start` (it or a parent holds `.coffer/`).
+    pub fn find(start: &Path) -> Result<Dataset> {
+        let abs = std::fs::canonicalize(start).at(start)?;
+        let mut cur = Some(abs.as_path());
+        while let Some(dir) = cur {
+            if dir.join(DOT).join("config.json").is_file() {
+                return Dataset::open(dir);
+            }
+            cur = dir.parent();
+        }
+        Err(Error::NotADataset(abs))
+    }
+
+    fn open(root: &Path) -> Result<Dataset> {
+        let dot = root.join(DOT);
+        let cfg_path = dot.join("config.json");
+        let bytes = std::fs::read(&cfg_path).at(&cfg_path)?;
+        let config: Config = serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
+            what: "dataset config",
+            reason: format!("{}: {e}", cfg_path.display()),
+        })?;
+        if config.format != 1 {
+            return Err(Error::UnknownVersion {
+                what: "dataset config",
+                found: config.format as u64,
+                supported: 1,
+            });
+        }
+        let id = Id::from_hex(&config.dataset).ok_or_else(|| Error::Malformed {
+            what: "dataset config",
+            reason: "dataset id is not 64 hex digits".into(),
+        })?;
+        let store = Store::open_local(&dot.join("store"))?;
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            dot,
+            config,
+            id,
+            store,
+        })
+    }
+
+    /// Make `root` a dataset owned by `identity`.
+    pub fn init(root: &Path, identity: &Identity, name: Option<&str>) -> Result<Dataset> {
+        let root = std::fs::canonicalize(root).at(root)?;
+        let dot = root.join(DOT);
+        if dot.exists() {
+            return Err(Error::AlreadyADataset(root));
+        }
+        let name = name
+            .map(str::to_string)
+            .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "dataset".into());
+        let public = identity.public();
+        let secret = EpochSecret::generate();
+        let policy = Policy::genesis(
+            name,
+            now(),
+            identity.name.clone(),
+            public.sign,
+            public.kx,
+            &secret,
+        )?;
+        let (id, bytes) = policy.sign(identity.signing_key());
+        // Build in a temp folder and rename, so a crash leaves no half-made dataset.
+        let tmp = root.join(".coffer.init-tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        for d in ["refs", "cache"] {
+            std::fs::create_dir_all(tmp.join(d)).at(tmp.join(d))?;
+        }
+        let store = Store::open_local(&tmp.join("store"))?;
+        store.put_new(&store::policy_path(&id), bytes)?;
+        let config = Config {
+            format: 1,
+            dataset: id.to_hex(),
+            branch: DEFAULT_BRANCH.into(),
+        };
+        let json = serde_json::to_vec_pretty(&config).unwrap_or_default();
+        write_atomic(&tmp.join("config.json"), &json)?;
+        drop(store);
+        std::fs::rename(&tmp, &dot).at(&dot)?;
+        Dataset::open(&root)
+    }
+
+    /// Take the writer lock; fails at once if another process holds it.
+    pub fn lock(&self) -> Result<Lock> {
+        let p = self.dot.join("lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .at(&p)?;
+        match f.try_lock() {
+            Ok(()) => Ok(Lock(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(p)),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::Io { path: p, source: e }),
+        }
+    }
+
+    fn ref_path(&self) -> PathBuf {
+        self.dot.join("refs").join(&self.config.branch)
+    }
+
+    /// The branch head, if any version exists.
+    pub fn head(&self) -> Result<Option<Id>> {
+        let p = self.ref_path();
+        match std::fs::read_to_string(&p) {
+            Ok(s) => Id::from_hex(s.trim())
+                .map(Some)
+                .ok_or_else(|| Error::Malformed {
+                    what: "branch ref",
+                    reason: format!("{} does not hold a version id", p.display()),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io { path: p, source: e }),
+        }
+    }
+
+    /// Move the branch head (atomically).
+    pub fn set_head(&self, id: &Id) -> Result<()> {
+        write_atomic(&self.ref_path(), format!("{id}\n").as_bytes())
+    }
+
+    /// The genesis policy, checked against the dataset id.
+    pub fn policy(&self) -> Result<Policy> {
+        let bytes = self
+            .store
+            .get(&store::policy_path(&self.id))?
+            .ok_or(Error::Missing {
+                kind: "policy",
+                id: self.id,
+            })?;
+        Policy::open(&self.id, &bytes)
+    }
+
+    /// Unwrap the epoch keys `identity` holds.
+    pub fn keyring(&self, policy: &Policy, identity: &Identity) -> Result<Keyring> {
+        let public = identity.public();
+        let label = policy
+            .members
+            .iter()
+            .find(|m| m.sign_key() == &public.sign)
+            .map(|m| m.label().to_string())
+            .unwrap_or_else(|| public.to_string());
+        let epochs: BTreeMap<u32, EpochKeys> = policy
+            .unwrap_for(&public.kx, identity.kx_secret())
+            .into_iter()
+            .map(|(e, s)| (e, EpochKeys::derive(e, &s)))
+            .collect();
+        if epochs.is_empty() {
+            return Err(Error::NotAllowed {
+                who: label,
+                role: "a recipient",
+                dataset: self.id,
+            });
+        }
+        Ok(Keyring {
+            epochs,
+            current: policy.epoch,
+        })
+    }
+
+    /// Read and check one version object.
+    pub fn version(&self, id: &Id) -> Result<Version> {
+        let bytes = self
+            .store
+            .get(&store::version_path(id))?
+            .ok_or(Error::Missing {
+                kind: "version",
+                id: *id,
+            })?;
+        let v = Version::open(id, &bytes)?;
+        if v.dataset != self.id {
+            return Err(Error::Corrupt {
+                kind: "version",
+                id: *id,
+                reason: format!("belongs to dataset {}, not this one", v.dataset.short()),
+            });
+        }
+        Ok(v)
+    }
+
+    /// Ids of every version object in the store.
+    pub fn version_ids(&self) -> Result<Vec<Id>> {
+        Ok(self
+            .store
+            .list_ids("versions")?
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect())
+    }
+}

@@ -1,0 +1,118 @@
+//! Reading one version: its seal, its trees and its blobs, only from the packs it lists.
+
+use super::index::{BlobLoc, Index};
+use super::{Dataset, Keyring};
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::object::blob::{self, KIND_TREE};
+use crate::object::tree::{self, Entry, DIR};
+use crate::object::version::{Seal, Version};
+use crate::store;
+use std::collections::HashMap;
+
+/// Deepest folder nesting accepted from a tree.
+pub const MAX_DEPTH: usize = 512;
+/// Most entries accepted in one flattened version (guards against tree bombs).
+pub const MAX_ENTRIES: usize = 50_000_000;
+
+/// An open version.
+pub struct VersionReader<'a> {
+    ds: &'a Dataset,
+    keys: &'a Keyring,
+    /// The version id.
+    pub id: Id,
+    /// The signed manifest.
+    pub version: Version,
+    /// The sealed part.
+    pub seal: Seal,
+    /// Where its blobs are.
+    pub locs: HashMap<Id, BlobLoc>,
+}
+
+/// A path in a version with its entry; folders included, before their contents.
+pub type Flat = Vec<(String, Entry)>;
+
+impl<'a> VersionReader<'a> {
+    /// Open `id`, decrypting its seal and reading the headers of its packs.
+    pub fn open(ds: &'a Dataset, keys: &'a Keyring, index: &mut Index, id: Id) -> Result<Self> {
+        let version = ds.version(&id)?;
+        let k = keys.get(version.epoch).ok_or(Error::NotAllowed {
+            who: "this identity".into(),
+            role: "a reader of this version's epoch",
+            dataset: ds.id,
+        })?;
+        let seal = version.unseal(&id, &k)?;
+        let locs = index.view(ds, keys, &version.packs)?;
+        Ok(VersionReader {
+            ds,
+            keys,
+            id,
+            version,
+            seal,
+            locs,
+        })
+    }
+
+    /// Read, decrypt and check one blob.
+    pub fn blob(&self, id: &Id, kind: u8) -> Result<Vec<u8>> {
+        let loc = self.locs.get(id).ok_or(Error::Missing {
+            kind: blob::kind_name(kind),
+            id: *id,
+        })?;
+        let e = &loc.entry;
+        if e.kind() != kind {
+            return Err(Error::Corrupt {
+                kind: blob::kind_name(kind),
+                id: *id,
+                reason: format!("stored as a {}", blob::kind_name(e.kind())),
+            });
+        }
+        let sealed = self.ds.store.get_range(
+            &store::pack_path(&loc.pack),
+            e.offset()..e.offset() + e.length() as u64,
+        )?;
+        let k = self.keys.get(loc.epoch).ok_or(Error::Missing {
+            kind: "epoch key",
+            id: loc.pack,
+        })?;
+        blob::open(&k, kind, e.comp(), e.raw_len(), id, &sealed)
+    }
+
+    /// Read and validate one tree.
+    pub fn tree(&self, id: &Id) -> Result<Vec<Entry>> {
+        tree::decode(id, &self.blob(id, KIND_TREE)?)
+    }
+
+    /// Every path of the version in pre-order.
+    pub fn flatten(&self) -> Result<Flat> {
+        let mut out = Vec::new();
+        self.walk(&self.seal.root, "", 0, &mut out)?;
+        Ok(out)
+    }
+
+    fn walk(&self, tree_id: &Id, prefix: &str, depth: usize, out: &mut Flat) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::Limit(format!(
+                "folders nested deeper than {MAX_DEPTH}"
+            )));
+        }
+        for e in self.tree(tree_id)? {
+            if out.len() >= MAX_ENTRIES {
+                return Err(Error::Limit(format!(
+                    "more than {MAX_ENTRIES} paths in a version"
+                )));
+            }
+            let path = if prefix.is_empty() {
+                e.name().to_string()
+            } else {
+                format!("{prefix}/{}", e.name())
+            };
+            let sub = (e.kind() == DIR).then(|| e.ids()[0]);
+            out.push((path.clone(), e));
+            if let Some(sub) = sub {
+                self.walk(&sub, &path, depth + 1, out)?;
+            }
+        }
+        Ok(())
+    }
+}

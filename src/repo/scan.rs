@@ -1,0 +1,153 @@
+//! Walking the working folder: what a commit or status sees, in tree order, honouring
+//! `.cofferignore` (gitignore syntax) and never following links.
+
+use super::{DOT, IGNORE_FILE};
+use crate::error::{Error, Result};
+use crate::object::tree::is_safe_name;
+use std::path::{Path, PathBuf};
+
+/// What a scanned path is.
+#[derive(Clone, Debug)]
+pub enum Kind {
+    /// A regular file with its metadata.
+    File(FileStat),
+    /// A folder.
+    Dir,
+    /// A symbolic link and its target.
+    Symlink(Vec<u8>),
+}
+
+/// The metadata a stat cache compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Change time, nanoseconds since the epoch.
+    pub ctime_ns: i64,
+    /// Inode number.
+    pub ino: u64,
+    /// Whether any execute bit is set.
+    pub exec: bool,
+}
+
+impl FileStat {
+    /// From file metadata.
+    pub fn of(m: &std::fs::Metadata) -> FileStat {
+        use std::os::unix::fs::MetadataExt;
+        FileStat {
+            size: m.len(),
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+            ino: m.ino(),
+            exec: m.mode() & 0o111 != 0,
+        }
+    }
+}
+
+/// One scanned path.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Path relative to the root, `/`-separated.
+    pub rel: String,
+    /// Nesting depth (1 = directly in the root).
+    pub depth: usize,
+    /// What it is.
+    pub kind: Kind,
+}
+
+/// The result of a scan.
+pub struct Scan {
+    /// Entries in pre-order, siblings sorted by name bytes.
+    pub entries: Vec<Entry>,
+    /// Paths skipped because they are neither file, folder nor link.
+    pub skipped: Vec<String>,
+}
+
+/// Walk `root`.
+pub fn scan(root: &Path) -> Result<Scan> {
+    let mut gb = ignore::gitignore::GitignoreBuilder::new(root);
+    let ig = root.join(IGNORE_FILE);
+    if ig.is_file() {
+        if let Some(e) = gb.add(&ig) {
+            return Err(Error::Usage(format!("{}: {e}", ig.display())));
+        }
+    }
+    let gi = gb
+        .build()
+        .map_err(|e| Error::Usage(format!("{}: {e}", ig.display())))?;
+    let walker = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by(|a, b| {
+            a.file_name()
+                .as_encoded_bytes()
+                .cmp(b.file_name().as_encoded_bytes())
+        })
+        .into_iter()
+        .filter_entry(|e| {
+            if e.depth() == 1 && e.file_name() == DOT {
+                return false;
+            }
+            !gi.matched(e.path(), e.file_type().is_dir()).is_ignore()
+        });
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    for item in walker {
+        let e = item.map_err(|err| {
+            let path = err.path().map(PathBuf::from).unwrap_or_else(|| root.into());
+            let source = err
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+            Error::Io { path, source }
+        })?;
+        let rel_path = e.path().strip_prefix(root).unwrap_or(e.path());
+        let mut rel = String::new();
+        for c in rel_path.components() {
+            let s = c.as_os_str().to_str().ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: file name is not valid UTF-8; rename it or add it to {IGNORE_FILE}",
+                    e.path().display()
+                ))
+            })?;
+            if !is_safe_name(s) {
+                return Err(Error::Usage(format!(
+                    "{}: file name contains a backslash; rename it or add it to {IGNORE_FILE}",
+                    e.path().display()
+                )));
+            }
+            if !rel.is_empty() {
+                rel.push('/');
+            }
+            rel.push_str(s);
+        }
+        let ft = e.file_type();
+        let kind = if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_symlink() {
+            let t = std::fs::read_link(e.path()).map_err(|source| Error::Io {
+                path: e.path().into(),
+                source,
+            })?;
+            Kind::Symlink(t.into_os_string().into_encoded_bytes())
+        } else if ft.is_file() {
+            let m = e.metadata().map_err(|err| Error::Io {
+                path: e.path().into(),
+                source: err
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("stat failed")),
+            })?;
+            Kind::File(FileStat::of(&m))
+        } else {
+            skipped.push(rel);
+            continue;
+        };
+        entries.push(Entry {
+            rel,
+            depth: e.depth(),
+            kind,
+        });
+    }
+    Ok(Scan { entries, skipped })
+}

@@ -1,0 +1,65 @@
+//! The stat cache: for each file committed, the metadata it had and its chunk ids, so an
+//! unchanged file is not read again (as git's index does).
+
+use super::scan::FileStat;
+use super::{write_atomic, Dataset};
+use crate::codec;
+use crate::error::Result;
+use crate::id::Id;
+use std::collections::BTreeMap;
+
+/// Path -> (metadata, chunk ids).
+#[derive(Default)]
+pub struct StatCache {
+    map: BTreeMap<String, (FileStat, Vec<Id>)>,
+}
+
+/// A file whose mtime is this close to the scan is "racily clean": a write in the same
+/// timestamp tick would be invisible, so it is not cached.
+const RACY_NS: i64 = 2_000_000_000;
+
+impl StatCache {
+    fn path(ds: &Dataset) -> std::path::PathBuf {
+        ds.dot.join("cache").join("stat")
+    }
+
+    /// Load, or start empty if missing or unreadable.
+    pub fn load(ds: &Dataset) -> StatCache {
+        let map = std::fs::read(Self::path(ds))
+            .ok()
+            .and_then(|b| codec::decode_bare("stat cache", &b).ok())
+            .unwrap_or_default();
+        StatCache { map }
+    }
+
+    /// Chunk ids of `rel` if its metadata is unchanged.
+    pub fn lookup(&self, rel: &str, st: &FileStat) -> Option<&[Id]> {
+        match self.map.get(rel) {
+            Some((s, ids)) if s == st => Some(ids),
+            _ => None,
+        }
+    }
+
+    /// Replace the whole cache with what a scan saw; `scan_start_ns` guards against races.
+    pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>)>, scan_start_ns: i64) {
+        self.map = entries
+            .into_iter()
+            .filter(|(_, (s, _))| {
+                s.mtime_ns < scan_start_ns - RACY_NS && s.ctime_ns < scan_start_ns - RACY_NS
+            })
+            .collect();
+    }
+
+    /// Save.
+    pub fn save(&self, ds: &Dataset) -> Result<()> {
+        write_atomic(&Self::path(ds), &codec::encode_bare(&self.map))
+    }
+}
+
+/// Now, in nanoseconds since the epoch.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}

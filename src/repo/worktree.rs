@@ -1,0 +1,55 @@
+//! The working folder seen as a diff side: unchanged files from the stat cache, the rest
+//! chunked and hashed (not sealed) on all cores.
+
+use super::commit::chunk_file;
+use super::scan::{self, Kind};
+use super::statcache::StatCache;
+use super::Dataset;
+use crate::crypto::keys::EpochKeys;
+use crate::diff::{Node, Side};
+use crate::error::Result;
+use crate::object::tree::{DIR, FILE, SYMLINK};
+use rayon::prelude::*;
+
+/// The working folder's state.
+pub fn working_side(ds: &Dataset, keys: &EpochKeys) -> Result<Side> {
+    let scanned = scan::scan(&ds.root)?;
+    let cache = StatCache::load(ds);
+    let nodes: Vec<Result<(String, Node)>> = scanned
+        .entries
+        .par_iter()
+        .map(|e| {
+            let node = match &e.kind {
+                Kind::Dir => Node {
+                    kind: DIR,
+                    size: 0,
+                    exec: false,
+                    chunks: vec![],
+                    target: vec![],
+                },
+                Kind::Symlink(t) => Node {
+                    kind: SYMLINK,
+                    size: 0,
+                    exec: false,
+                    chunks: vec![],
+                    target: t.clone(),
+                },
+                Kind::File(st) => {
+                    let chunks = match cache.lookup(&e.rel, st) {
+                        Some(ids) => ids.to_vec(),
+                        None => chunk_file(&ds.root.join(&e.rel), keys, |_, _| Ok(()))?.0,
+                    };
+                    Node {
+                        kind: FILE,
+                        size: st.size,
+                        exec: st.exec,
+                        chunks,
+                        target: vec![],
+                    }
+                }
+            };
+            Ok((e.rel.clone(), node))
+        })
+        .collect();
+    nodes.into_iter().collect()
+}

@@ -1,0 +1,456 @@
+//! Verify: check signatures, the version chain, and presence and integrity of every stored
+//! object; with a key, also decrypt every blob and walk every tree. Collects all findings.
+
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::identity::Identity;
+use crate::object::blob::{self, KIND_CHUNK, KIND_TREE};
+use crate::object::pack::{self, TRAILER_LEN};
+use crate::object::policy::Policy;
+use crate::object::tree::{self, DIR, FILE};
+use crate::object::version::Version;
+use crate::repo::index::BlobLoc;
+use crate::repo::{Dataset, Keyring};
+use crate::store;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// How serious a finding is.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Data is missing, altered or unauthorised.
+    Error,
+    /// Suspicious but not proof of damage (clock went backwards).
+    Warning,
+    /// Harmless (unreferenced objects an interrupted commit left behind).
+    Info,
+}
+
+/// One finding.
+#[derive(Serialize, Debug, Clone)]
+pub struct Finding {
+    /// Severity.
+    pub level: Level,
+    /// Object kind.
+    pub kind: &'static str,
+    /// Object id, where one applies.
+    pub id: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The result of a verification.
+#[derive(Serialize, Debug, Default)]
+pub struct Report {
+    /// Dataset id.
+    pub dataset: String,
+    /// Whether blobs and trees were decrypted (a key was available).
+    pub decrypted: bool,
+    /// Versions checked.
+    pub versions: usize,
+    /// Packs checked.
+    pub packs: usize,
+    /// Blobs decrypted and hashed.
+    pub blobs: usize,
+    /// Stored bytes read.
+    pub bytes: u64,
+    /// The branch head.
+    pub head: Option<String>,
+    /// All findings, errors first.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// True when nothing at warning level or worse was found.
+    pub fn is_clean(&self) -> bool {
+        self.findings.iter().all(|f| f.level == Level::Info)
+    }
+
+    fn add(
+        &mut self,
+        level: Level,
+        kind: &'static str,
+        id: Option<&Id>,
+        message: impl Into<String>,
+    ) {
+        self.findings.push(Finding {
+            level,
+            kind,
+            id: id.map(|i| i.to_hex()),
+            message: message.into(),
+        });
+    }
+
+    fn add_err(&mut self, e: &Error) {
+        match e {
+            Error::Corrupt { kind, id, reason } => {
+                self.add(Level::Error, kind, Some(id), reason.clone())
+            }
+            Error::Missing { kind, id } => {
+                self.add(Level::Error, kind, Some(id), "missing from the store")
+            }
+            other => self.add(Level::Error, "object", None, other.to_string()),
+        }
+    }
+}
+
+/// Verify the dataset. With `identity` (a recipient), blobs are decrypted and trees walked.
+pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
+    let mut r = Report {
+        dataset: ds.id.to_hex(),
+        ..Default::default()
+    };
+    let policy = match ds.store.get(&store::policy_path(&ds.id))? {
+        None => {
+            r.add(
+                Level::Error,
+                "policy",
+                Some(&ds.id),
+                "genesis policy is missing from the store",
+            );
+            None
+        }
+        Some(b) => match Policy::open(&ds.id, &b) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                r.add_err(&e);
+                None
+            }
+        },
+    };
+    let keys: Option<Keyring> = match (identity, &policy) {
+        (Some(id), Some(p)) => ds.keyring(p, id).ok(),
+        _ => None,
+    };
+    r.decrypted = keys.is_some();
+
+    // Versions: signature, dataset, author's role, parents, sequence numbers.
+    let mut versions: BTreeMap<Id, Version> = BTreeMap::new();
+    for id in ds.version_ids()? {
+        match ds.version(&id) {
+            Ok(v) => {
+                versions.insert(id, v);
+            }
+            Err(e) => r.add_err(&e),
+        }
+    }
+    r.versions = versions.len();
+    for (id, v) in &versions {
+        if let Some(p) = &policy {
+            match p.member_by_sign_key(&v.author.0) {
+                Some(m) if m.can_write() => {}
+                Some(m) => r.add(
+                    Level::Error,
+                    "version",
+                    Some(id),
+                    format!(
+                        "signed by {}, who is a {}, not a writer",
+                        m.label(),
+                        m.role()
+                    ),
+                ),
+                None => r.add(
+                    Level::Error,
+                    "version",
+                    Some(id),
+                    "signed by a key that is not a member of the dataset",
+                ),
+            }
+        }
+        let mut max_seq = 0;
+        for p in &v.parents {
+            match versions.get(p) {
+                Some(pv) => {
+                    max_seq = max_seq.max(pv.seq);
+                    if pv.time > v.time {
+                        r.add(
+                            Level::Warning,
+                            "version",
+                            Some(id),
+                            format!("dated before its parent {}", p.short()),
+                        );
+                    }
+                }
+                None => r.add(
+                    Level::Error,
+                    "version",
+                    Some(id),
+                    format!("parent {} is missing", p.short()),
+                ),
+            }
+        }
+        if v.seq != max_seq + 1 && v.parents.iter().all(|p| versions.contains_key(p)) {
+            r.add(
+                Level::Error,
+                "version",
+                Some(id),
+                format!("sequence number {} should be {}", v.seq, max_seq + 1),
+            );
+        }
+    }
+    let head = ds.head()?;
+    r.head = head.map(|h| h.to_hex());
+    let mut reachable = HashSet::new();
+    if let Some(h) = head {
+        if !versions.contains_key(&h) {
+            r.add(
+                Level::Error,
+                "version",
+                Some(&h),
+                "the branch head is missing or invalid",
+            );
+        }
+        let mut stack = vec![h];
+        while let Some(x) = stack.pop() {
+            if reachable.insert(x) {
+                if let Some(v) = versions.get(&x) {
+                    stack.extend(v.parents.iter().copied());
+                }
+            }
+        }
+    }
+    for id in versions.keys() {
+        if !reachable.contains(id) {
+            r.add(
+                Level::Info,
+                "version",
+                Some(id),
+                "not reachable from the branch head (left by an interrupted commit?)",
+            );
+        }
+    }
+
+    // Packs: present, named by their hash, well-formed; with keys, every blob opens.
+    let listed: HashMap<Id, u64> = ds.store.list_ids("packs")?.into_iter().collect();
+    let mut needed: BTreeSet<Id> = BTreeSet::new();
+    for (id, v) in &versions {
+        for p in &v.packs {
+            needed.insert(*p);
+            if !listed.contains_key(p) {
+                r.add(
+                    Level::Error,
+                    "pack",
+                    Some(p),
+                    format!("missing from the store (needed by version {})", id.short()),
+                );
+            }
+        }
+    }
+    for p in listed.keys() {
+        if !needed.contains(p) {
+            r.add(
+                Level::Info,
+                "pack",
+                Some(p),
+                "not used by any version (removable by gc)",
+            );
+        }
+    }
+    struct PackResult {
+        id: Id,
+        bytes: u64,
+        blobs: Vec<(Id, BlobLoc)>,
+        errors: Vec<Error>,
+    }
+    let checks: Vec<PackResult> = listed
+        .par_iter()
+        .map(|(id, _)| {
+            let mut pr = PackResult {
+                id: *id,
+                bytes: 0,
+                blobs: vec![],
+                errors: vec![],
+            };
+            let bytes = match ds.store.get(&store::pack_path(id)) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    pr.errors.push(Error::Missing {
+                        kind: "pack",
+                        id: *id,
+                    });
+                    return pr;
+                }
+                Err(e) => {
+                    pr.errors.push(e);
+                    return pr;
+                }
+            };
+            pr.bytes = bytes.len() as u64;
+            if Id::of_stored(&bytes) != *id {
+                pr.errors.push(Error::Corrupt {
+                    kind: "pack",
+                    id: *id,
+                    reason: "content does not hash to its name".into(),
+                });
+                return pr;
+            }
+            let t = match pack::parse_trailer(id, bytes.len() as u64, &bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    pr.errors.push(e);
+                    return pr;
+                }
+            };
+            let Some(k) = keys.as_ref().and_then(|k| k.get(t.epoch)) else {
+                return pr;
+            };
+            let hstart = bytes.len() - TRAILER_LEN - t.header_len as usize;
+            let header = match pack::open_header(
+                &k,
+                id,
+                &bytes[hstart..bytes.len() - TRAILER_LEN],
+                hstart as u64,
+            ) {
+                Ok(h) => h,
+                Err(e) => {
+                    pr.errors.push(e);
+                    return pr;
+                }
+            };
+            for e in header.blobs {
+                let s = e.offset() as usize;
+                let sealed = &bytes[s..s + e.length() as usize];
+                match blob::open(&k, e.kind(), e.comp(), e.raw_len(), &e.id(), sealed) {
+                    Ok(_) => pr.blobs.push((
+                        e.id(),
+                        BlobLoc {
+                            pack: *id,
+                            epoch: t.epoch,
+                            entry: e,
+                        },
+                    )),
+                    Err(err) => pr.errors.push(err),
+                }
+            }
+            pr
+        })
+        .collect();
+    let mut good: HashMap<Id, HashMap<Id, BlobLoc>> = HashMap::new();
+    for pr in checks {
+        r.packs += 1;
+        r.bytes += pr.bytes;
+        r.blobs += pr.blobs.len();
+        for e in &pr.errors {
+            r.add_err(e);
+        }
+        good.insert(pr.id, pr.blobs.into_iter().collect());
+    }
+
+    // With keys: every version's trees and chunks are in the packs it lists, and sizes add up.
+    if let Some(keys) = &keys {
+        for (vid, v) in &versions {
+            let Some(k) = keys.get(v.epoch) else {
+                r.add(
+                    Level::Info,
+                    "version",
+                    Some(vid),
+                    format!("epoch {} key not held; contents not checked", v.epoch),
+                );
+                continue;
+            };
+            let seal = match v.unseal(vid, &k) {
+                Ok(s) => s,
+                Err(e) => {
+                    r.add_err(&e);
+                    continue;
+                }
+            };
+            let locs: HashMap<Id, &BlobLoc> = v
+                .packs
+                .iter()
+                .filter_map(|p| good.get(p))
+                .flat_map(|m| m.iter().map(|(k, v)| (*k, v)))
+                .collect();
+            let mut problems = Vec::new();
+            let mut files = 0u64;
+            let mut total = 0u64;
+            let mut seen_trees = HashSet::new();
+            let mut stack = vec![(seal.root, 0usize)];
+            while let Some((tid, depth)) = stack.pop() {
+                if !seen_trees.insert(tid) {
+                    // A repeated subtree is checked once but counted every time.
+                }
+                if depth > crate::repo::read::MAX_DEPTH {
+                    problems.push(format!(
+                        "folders nested deeper than {}",
+                        crate::repo::read::MAX_DEPTH
+                    ));
+                    break;
+                }
+                let Some(loc) = locs.get(&tid).filter(|l| l.entry.kind() == KIND_TREE) else {
+                    problems.push(format!(
+                        "tree {} is not in the packs the version lists",
+                        tid.short()
+                    ));
+                    continue;
+                };
+                let entries = match read_tree(ds, &k, &tid, loc) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        continue;
+                    }
+                };
+                for e in entries {
+                    match e.kind() {
+                        DIR => stack.push((e.ids()[0], depth + 1)),
+                        FILE => {
+                            files += 1;
+                            total += e.size();
+                            let mut sum = 0u64;
+                            for c in e.ids() {
+                                match locs.get(c).filter(|l| l.entry.kind() == KIND_CHUNK) {
+                                    Some(l) => sum += l.entry.raw_len() as u64,
+                                    None => problems.push(format!(
+                                        "chunk {} of {:?} is not in the packs the version lists",
+                                        c.short(),
+                                        e.name()
+                                    )),
+                                }
+                            }
+                            if sum != e.size() && problems.is_empty() {
+                                problems.push(format!(
+                                    "{:?}: chunks add up to {sum} bytes, the entry says {}",
+                                    e.name(),
+                                    e.size()
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if problems.len() > 20 {
+                    break;
+                }
+            }
+            if files != seal.files || total != seal.bytes {
+                problems.push(format!(
+                    "holds {files} files / {total} bytes, its seal says {} / {}",
+                    seal.files, seal.bytes
+                ));
+            }
+            for p in problems {
+                r.add(Level::Error, "version", Some(vid), p);
+            }
+        }
+    }
+    r.findings.sort_by(|a, b| a.level.cmp(&b.level));
+    Ok(r)
+}
+
+fn read_tree(
+    ds: &Dataset,
+    k: &crate::crypto::keys::EpochKeys,
+    id: &Id,
+    loc: &BlobLoc,
+) -> Result<Vec<tree::Entry>> {
+    let e = &loc.entry;
+    let sealed = ds.store.get_range(
+        &store::pack_path(&loc.pack),
+        e.offset()..e.offset() + e.length() as u64,
+    )?;
+    let plain = blob::open(k, KIND_TREE, e.comp(), e.raw_len(), id, &sealed)?;
+    tree::decode(id, &plain)
+}
