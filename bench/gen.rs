@@ -1,1 +1,369 @@
-fn main() {}
+//! Benchmark data: `coffer-bench-data gen DIR [SCALE]` writes a deterministic ~1 GiB (times
+//! SCALE) folder of council-like data; `coffer-bench-data edit DIR` applies realistic edits
+//! (rows appended, rows changed in the middle of large CSVs, files added, deleted, renamed),
+//! about 1-3% of the bytes.
+
+use std::fs;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64: deterministic across platforms and crate versions.
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &'a [&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+const BOROUGHS: &[&str] = &[
+    "Barking and Dagenham",
+    "Barnet",
+    "Bexley",
+    "Brent",
+    "Bromley",
+    "Camden",
+    "City of London",
+    "Croydon",
+    "Ealing",
+    "Enfield",
+    "Greenwich",
+    "Hackney",
+    "Hammersmith and Fulham",
+    "Haringey",
+    "Harrow",
+    "Havering",
+    "Hillingdon",
+    "Hounslow",
+    "Islington",
+    "Kensington and Chelsea",
+    "Kingston upon Thames",
+    "Lambeth",
+    "Lewisham",
+    "Merton",
+    "Newham",
+    "Redbridge",
+    "Richmond upon Thames",
+    "Southwark",
+    "Sutton",
+    "Tower Hamlets",
+    "Waltham Forest",
+    "Wandsworth",
+    "Westminster",
+];
+const SERVICES: &[&str] = &[
+    "school-places",
+    "housing",
+    "adult-care",
+    "child-care",
+    "waste",
+    "licensing",
+    "planning",
+];
+const STATUS: &[&str] = &[
+    "open",
+    "closed",
+    "pending",
+    "referred",
+    "escalated",
+    "withdrawn",
+];
+const WORDS: &[&str] = &[
+    "resident",
+    "requested",
+    "visit",
+    "review",
+    "placement",
+    "temporary",
+    "accommodation",
+    "assessment",
+    "completed",
+    "waiting",
+    "list",
+    "priority",
+    "band",
+    "school",
+    "transfer",
+    "application",
+    "received",
+    "follow",
+    "up",
+    "needed",
+    "carer",
+    "support",
+    "package",
+    "repair",
+    "damp",
+    "mould",
+    "reported",
+    "tenant",
+    "officer",
+    "notes",
+    "case",
+    "closed",
+];
+
+fn row(r: &mut Rng, id: u64, out: &mut impl Write) -> std::io::Result<()> {
+    let b = r.pick(BOROUGHS);
+    let y = 2015 + r.below(11);
+    let m = 1 + r.below(12);
+    let d = 1 + r.below(28);
+    write!(
+        out,
+        "{id},{b},E0{:07},{y}-{m:02}-{d:02},{},{},{}.{:02},{},\"",
+        r.below(10_000_000),
+        r.pick(SERVICES),
+        r.below(40),
+        r.below(100_000),
+        r.below(100),
+        r.pick(STATUS)
+    )?;
+    for i in 0..(3 + r.below(12)) {
+        if i > 0 {
+            out.write_all(b" ")?;
+        }
+        out.write_all(r.pick(WORDS).as_bytes())?;
+    }
+    out.write_all(b"\"\n")
+}
+
+const HEADER: &[u8] = b"id,borough,uprn,date,service,category,amount,status,notes\n";
+
+fn csv(path: &Path, r: &mut Rng, bytes: u64, first_id: u64) -> std::io::Result<u64> {
+    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    let f = fs::File::create(path)?;
+    let mut w = CountingWriter {
+        inner: BufWriter::with_capacity(1 << 20, f),
+        n: 0,
+    };
+    w.write_all(HEADER)?;
+    let mut id = first_id;
+    while w.n < bytes {
+        row(r, id, &mut w)?;
+        id += 1;
+    }
+    w.flush()?;
+    Ok(id)
+}
+
+fn json(path: &Path, r: &mut Rng, features: u64) -> std::io::Result<()> {
+    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    let mut w = BufWriter::new(fs::File::create(path)?);
+    w.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")?;
+    for i in 0..features {
+        let lon = -0.5 + r.below(1_000_000) as f64 / 1_600_000.0;
+        let lat = 51.28 + r.below(1_000_000) as f64 / 2_500_000.0;
+        write!(
+            w,
+            "{}{{\"type\":\"Feature\",\"properties\":{{\"id\":{i},\"borough\":\"{}\",\"service\":\"{}\",\"capacity\":{}}},\"geometry\":{{\"type\":\"Point\",\"coordinates\":[{lon:.6},{lat:.6}]}}}}\n",
+            if i > 0 { "," } else { "" },
+            r.pick(BOROUGHS),
+            r.pick(SERVICES),
+            r.below(2000)
+        )?;
+    }
+    w.write_all(b"]}\n")?;
+    w.flush()
+}
+
+fn binary(path: &Path, r: &mut Rng, bytes: u64) -> std::io::Result<()> {
+    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    let mut w = BufWriter::with_capacity(1 << 20, fs::File::create(path)?);
+    let mut left = bytes;
+    while left > 0 {
+        let v = r.next().to_le_bytes();
+        let k = left.min(8) as usize;
+        w.write_all(&v[..k])?;
+        left -= k as u64;
+    }
+    w.flush()
+}
+
+struct CountingWriter<W> {
+    inner: W,
+    n: u64,
+}
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(b)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.to_lowercase().replace(' ', "-")
+}
+
+fn gen(dir: &Path, scale: u64) -> std::io::Result<()> {
+    let mut r = Rng(2026);
+    const MB: u64 = 1 << 20;
+    // A few very large extracts (~390 MB).
+    for (i, name) in [
+        "housing/register-full.csv",
+        "adult-care/visits-2015-2025.csv",
+        "school-places/applications-history.csv",
+    ]
+    .iter()
+    .enumerate()
+    {
+        csv(
+            &dir.join("gla").join(name),
+            &mut r,
+            (110 + 20 * i as u64) * MB * scale,
+            1,
+        )?;
+    }
+    // Per-borough monthly service extracts: many small CSVs (~80 MB, 6,600 files).
+    for b in BOROUGHS {
+        for s in SERVICES {
+            for m in 0..(28 * scale) {
+                let p = dir.join(slug(b)).join(s).join(format!(
+                    "{}-{:02}.csv",
+                    2024 + m / 12,
+                    1 + m % 12
+                ));
+                let size = 4 * 1024 + r.below(16 * 1024);
+                csv(&p, &mut r, size, 1)?;
+            }
+        }
+    }
+    // Medium CSVs (~200 MB).
+    for i in 0..(100 * scale) {
+        let size = MB + r.below(2 * MB);
+        csv(
+            &dir.join("extracts").join(format!("extract-{i:04}.csv")),
+            &mut r,
+            size,
+            1,
+        )?;
+    }
+    // GeoJSON: many small and one large (~80 MB).
+    for b in BOROUGHS {
+        for k in 0..(100 * scale) {
+            let n = 20 + r.below(60);
+            json(
+                &dir.join(slug(b))
+                    .join("geo")
+                    .join(format!("sites-{k:03}.geojson")),
+                &mut r,
+                n,
+            )?;
+        }
+    }
+    json(
+        &dir.join("gla").join("all-sites.geojson"),
+        &mut r,
+        300_000 * scale,
+    )?;
+    // Incompressible stand-ins for XLSX and PDF (~260 MB).
+    for i in 0..(260 * scale) {
+        let ext = if i % 2 == 0 { "xlsx" } else { "pdf" };
+        let size = 200 * 1024 + r.below(1600 * 1024);
+        binary(
+            &dir.join("reports").join(format!("report-{i:04}.{ext}")),
+            &mut r,
+            size,
+        )?;
+    }
+    Ok(())
+}
+
+fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == ext))
+        .filter(|e| !e.path().components().any(|c| c.as_os_str() == ".coffer"))
+        .map(|e| e.into_path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn edit(dir: &Path) -> std::io::Result<()> {
+    let mut r = Rng(7);
+    // Change a few rows in the middle of each large CSV (same length, so offsets stay).
+    for f in files_under(&dir.join("gla"), "csv") {
+        let len = fs::metadata(&f)?.len();
+        let mut h = fs::OpenOptions::new().write(true).open(&f)?;
+        for k in 1..=3u64 {
+            h.seek(SeekFrom::Start(len * k / 4))?;
+            h.write_all(b"CORRECTED,ROW,AFTER,AUDIT")?;
+        }
+    }
+    // Append rows to some monthly CSVs and to a large one.
+    let small = files_under(dir, "csv");
+    for f in small.iter().step_by(40) {
+        let mut h = fs::OpenOptions::new().append(true).open(f)?;
+        for i in 0..20 {
+            row(&mut r, 900_000 + i, &mut h)?;
+        }
+    }
+    {
+        let mut h = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("gla/housing/register-full.csv"))?;
+        let mut w = BufWriter::new(&mut h);
+        for i in 0..40_000 {
+            row(&mut r, 5_000_000 + i, &mut w)?;
+        }
+        w.flush()?;
+    }
+    // New files: a month of extracts and a new report.
+    for b in BOROUGHS.iter().take(20) {
+        csv(
+            &dir.join(slug(b)).join("housing").join("2026-05.csv"),
+            &mut r,
+            30 * 1024,
+            1,
+        )?;
+    }
+    csv(&dir.join("extracts/extract-new.csv"), &mut r, 4 << 20, 1)?;
+    binary(&dir.join("reports/report-new.pdf"), &mut r, 2 << 20)?;
+    // Deletions and renames.
+    let reports = files_under(&dir.join("reports"), "xlsx");
+    for f in reports.iter().step_by(50) {
+        fs::remove_file(f)?;
+    }
+    let extracts = files_under(&dir.join("extracts"), "csv");
+    for f in extracts.iter().take(5) {
+        let to = f.with_file_name(format!(
+            "renamed-{}",
+            f.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        fs::rename(f, to)?;
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let res = match (args.get(1).map(String::as_str), args.get(2)) {
+        (Some("gen"), Some(d)) => {
+            let scale = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+            gen(Path::new(d), scale)
+        }
+        (Some("edit"), Some(d)) => edit(Path::new(d)),
+        _ => {
+            eprintln!("usage: coffer-bench-data gen DIR [SCALE] | edit DIR");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = res {
+        eprintln!("coffer-bench-data: {e}");
+        std::process::exit(2);
+    }
+}

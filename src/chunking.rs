@@ -64,10 +64,17 @@ const READ_BLOCK: usize = 4 * 1024 * 1024;
 impl<R: Read> Chunker<R> {
     /// Chunk `reader` with `gear`.
     pub fn new(reader: R, gear: std::sync::Arc<[u64; 256]>) -> Self {
+        Self::with_size_hint(reader, gear, u64::MAX)
+    }
+
+    /// Like [`Chunker::new`], sizing the buffer for an input of about `hint` bytes (it grows
+    /// if the input turns out longer), so small files do not pay for a large buffer.
+    pub fn with_size_hint(reader: R, gear: std::sync::Arc<[u64; 256]>, hint: u64) -> Self {
+        let cap = (hint.saturating_add(1)).min((MAX_SIZE + READ_BLOCK) as u64) as usize;
         Chunker {
             reader,
             gear,
-            buf: vec![0; MAX_SIZE + READ_BLOCK],
+            buf: vec![0; cap.max(4096)],
             start: 0,
             end: 0,
             eof: false,
@@ -78,9 +85,14 @@ impl<R: Read> Chunker<R> {
     pub fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>> {
         while !self.eof && self.end - self.start < MAX_SIZE {
             if self.end == self.buf.len() {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
+                if self.start == 0 {
+                    let grown = (self.buf.len() * 2).min(MAX_SIZE + READ_BLOCK);
+                    self.buf.resize(grown, 0);
+                } else {
+                    self.buf.copy_within(self.start..self.end, 0);
+                    self.end -= self.start;
+                    self.start = 0;
+                }
             }
             match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,

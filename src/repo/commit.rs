@@ -63,7 +63,8 @@ pub fn chunk_file(
     mut sink: impl FnMut(Id, &[u8]) -> Result<()>,
 ) -> Result<(Vec<Id>, u64)> {
     let f = open_nofollow(path)?;
-    let mut c = Chunker::new(f, keys.gear.clone());
+    let hint = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    let mut c = Chunker::with_size_hint(f, keys.gear.clone(), hint);
     let mut ids = Vec::new();
     let mut len = 0u64;
     while let Some(chunk) = c.next_chunk().at(path)? {
@@ -95,23 +96,49 @@ impl Packer {
     fn start(ds_store: store::Store, keys: EpochKeys) -> Packer {
         let (tx, rx): (Sender<SealedBlob>, Receiver<SealedBlob>) = bounded(32);
         let handle = std::thread::spawn(move || {
+            // Finished packs go to writer threads, so packing never waits on storage; the
+            // bounded queue caps memory at a few packs.
+            let (wtx, wrx) = bounded::<(Id, Vec<u8>)>(2);
+            let writers: Vec<_> = (0..2)
+                .map(|_| {
+                    let wrx = wrx.clone();
+                    let st = ds_store.clone();
+                    std::thread::spawn(move || -> Result<()> {
+                        for (id, bytes) in wrx {
+                            st.put_new(&store::pack_path(&id), bytes)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            drop(wrx);
             let mut out = Vec::new();
             let mut cur = PackBuilder::default();
-            let flush = |b: PackBuilder, out: &mut Vec<(Id, u64, PackHeader)>| -> Result<()> {
+            let mut send_ok = true;
+            let mut flush = |b: PackBuilder, out: &mut Vec<(Id, u64, PackHeader)>| {
                 let (id, bytes, header) = b.finish(&keys);
-                let size = bytes.len() as u64;
-                ds_store.put_new(&store::pack_path(&id), bytes)?;
-                out.push((id, size, header));
-                Ok(())
+                out.push((id, bytes.len() as u64, header));
+                send_ok &= wtx.send((id, bytes)).is_ok();
             };
             for b in rx {
                 cur.add(b);
                 if cur.len() >= TARGET_SIZE {
-                    flush(std::mem::take(&mut cur), &mut out)?;
+                    flush(std::mem::take(&mut cur), &mut out);
                 }
             }
             if !cur.is_empty() {
-                flush(cur, &mut out)?;
+                flush(cur, &mut out);
+            }
+            drop(flush);
+            drop(wtx);
+            for w in writers {
+                match w.join() {
+                    Ok(r) => r?,
+                    Err(_) => return Err(Error::Usage("a pack writer thread panicked".into())),
+                }
+            }
+            if !send_ok {
+                return Err(Error::Usage("the pack writers stopped".into()));
             }
             Ok(out)
         });
@@ -217,8 +244,11 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         index: &index,
         new: Mutex::new(HashSet::new()),
     };
+    // One file per work item: with files sorted largest first, rayon's default splitting
+    // would leave most bytes in one thread's leaf.
     let results: Vec<Result<(usize, Vec<Id>, u64)>> = todo
         .par_iter()
+        .with_max_len(1)
         .map(|(i, _)| {
             let tx = packer.sender();
             let path = ds.root.join(&scanned.entries[*i].rel);

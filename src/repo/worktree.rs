@@ -18,6 +18,7 @@ pub fn working_side(ds: &Dataset, keys: &EpochKeys) -> Result<Side> {
     let nodes: Vec<Result<(String, Node)>> = scanned
         .entries
         .par_iter()
+        .with_max_len(1)
         .map(|e| {
             let node = match &e.kind {
                 Kind::Dir => Node {
