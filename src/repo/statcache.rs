@@ -44,9 +44,7 @@ impl StatCache {
     pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>)>, scan_start_ns: i64) {
         self.map = entries
             .into_iter()
-            .filter(|(_, (s, _))| {
-                s.mtime_ns < scan_start_ns - RACY_NS && s.ctime_ns < scan_start_ns - RACY_NS
-            })
+            .filter(|(_, (s, _))| s.mtime_ns < scan_start_ns - RACY_NS)
             .collect();
     }
 

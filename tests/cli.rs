@@ -1,0 +1,446 @@
+//! End-to-end tests of the real `coffer` binary.
+
+mod util;
+
+use predicates::prelude::*;
+use serde_json::Value;
+use util::*;
+
+#[test]
+fn tour_commit_edit_log_diff_checkout_verify() {
+    let e = Env::new();
+    e.write(
+        "schools/places.csv",
+        b"borough,places\nCamden,120\nHackney,98\n",
+    );
+    e.write("big.bin", &noise(5_000_000, 1));
+    e.write("empty.txt", b"");
+    std::fs::create_dir_all(e.data.join("empty/folder")).unwrap();
+    e.write("run.sh", b"#!/bin/sh\necho hi\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        e.data.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("schools/places.csv", e.data.join("latest.csv")).unwrap();
+
+    e.ok(&["init", "--name", "schools"]);
+    let v1_snapshot = snapshot(&e.data);
+    let out = e.ok(&["commit", "-m", "March export"]);
+    assert!(out.contains("(seq 1)"), "{out}");
+    assert!(e.ok(&["status"]).contains("clean"));
+
+    e.write(
+        "schools/places.csv",
+        b"borough,places\nCamden,121\nHackney,98\n",
+    );
+    e.write("new.csv", b"a,b\n");
+    std::fs::remove_file(e.data.join("empty.txt")).unwrap();
+    let status: Value = serde_json::from_str(&e.ok(&["status", "--json"])).unwrap();
+    let changes: Vec<(String, String)> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap().into(),
+                c["path"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("removed".into(), "empty.txt".into()),
+            ("added".into(), "new.csv".into()),
+            ("modified".into(), "schools/places.csv".into())
+        ]
+    );
+    e.ok(&["commit", "-m", "April export"]);
+
+    let log: Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 2);
+    for key in ["id", "seq", "parents", "author", "time", "message"] {
+        assert!(log[0].get(key).is_some(), "log lacks {key}");
+    }
+    assert_eq!(log[0]["seq"], 2);
+    assert_eq!(log[0]["message"], "April export");
+    assert_eq!(log[0]["author"], "camden");
+    assert_eq!(log[0]["parents"][0], log[1]["id"]);
+    assert!(log[1]["parents"].as_array().unwrap().is_empty());
+
+    let diff: Value = serde_json::from_str(&e.ok(&["diff", "HEAD~1", "HEAD", "--json"])).unwrap();
+    assert_eq!(diff.as_array().unwrap().len(), 3);
+    assert_eq!(diff[2]["path"], "schools/places.csv");
+    assert_eq!(diff[2]["old_size"], 37);
+    assert_eq!(diff[2]["new_size"], 37);
+
+    // By prefix, and byte for byte with modes, links and empty folders.
+    let v1 = log[1]["id"].as_str().unwrap();
+    let out = e.tmp.path().join("out");
+    e.ok(&["checkout", &v1[..10], "--to", out.to_str().unwrap()]);
+    assert_eq!(snapshot(&out), v1_snapshot);
+
+    let show = e.ok(&["show", "HEAD~1"]);
+    assert!(
+        show.contains("March export") && show.contains("empty/folder/"),
+        "{show}"
+    );
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+}
+
+#[test]
+fn in_place_checkout_restores_and_refuses_dirty_folder() {
+    let e = Env::new();
+    e.write("a.csv", b"one\n");
+    e.write("keep/b.csv", b"two\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let v1 = snapshot(&e.data);
+    e.write("a.csv", b"one changed\n");
+    e.write("c.csv", b"three\n");
+    e.ok(&["commit", "-m", "v2"]);
+
+    e.write("a.csv", b"uncommitted\n");
+    let err = e.fails(&["checkout", "HEAD~1"], 2);
+    assert!(err.contains("uncommitted changes"), "{err}");
+    e.write("a.csv", b"one changed\n");
+    e.ok(&["checkout", "HEAD~1"]);
+    assert_eq!(snapshot(&e.data), v1);
+    // The head did not move: committing records the restored content as version 3.
+    let out = e.ok(&["commit", "-m", "restore v1"]);
+    assert!(out.contains("(seq 3)"), "{out}");
+}
+
+#[test]
+fn checkout_to_folder_with_different_files_needs_force() {
+    let e = Env::new();
+    e.write("a.csv", b"committed\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let to = e.tmp.path().join("to");
+    std::fs::create_dir(&to).unwrap();
+    std::fs::write(to.join("a.csv"), b"someone else's file\n").unwrap();
+    std::fs::write(to.join("unrelated.txt"), b"left alone\n").unwrap();
+    let err = e.fails(&["checkout", "HEAD", "--to", to.to_str().unwrap()], 2);
+    assert!(
+        err.contains("would overwrite 1 file") && err.contains("a.csv") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(to.join("a.csv")).unwrap(),
+        b"someone else's file\n"
+    );
+    e.ok(&["checkout", "HEAD", "--to", to.to_str().unwrap(), "--force"]);
+    assert_eq!(std::fs::read(to.join("a.csv")).unwrap(), b"committed\n");
+    assert_eq!(
+        std::fs::read(to.join("unrelated.txt")).unwrap(),
+        b"left alone\n"
+    );
+    // Same content already there: no conflict.
+    e.ok(&["checkout", "HEAD", "--to", to.to_str().unwrap()]);
+}
+
+#[test]
+fn errors_are_clear_and_exit_2() {
+    let e = Env::new();
+    let err = e.fails(&["log"], 2);
+    assert!(err.starts_with("coffer: not a coffer dataset"), "{err}");
+    assert!(err.contains("coffer init"), "{err}");
+
+    e.ok(&["init"]);
+    let err = e.fails(&["init"], 2);
+    assert!(err.contains("already exists"), "{err}");
+    let err = e.fails(&["log"], 2);
+    assert!(err.contains("no versions yet"), "{err}");
+
+    let missing = e.tmp.path().join("nobody.id");
+    let err = e
+        .coffer(&["commit", "-m", "x"])
+        .env("COFFER_IDENTITY", &missing)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(
+        err.contains("no identity at") && err.contains("coffer id new"),
+        "{err}"
+    );
+
+    // Another identity is not a member of the dataset.
+    let other = e.tmp.path().join("islington.id");
+    e.ok(&[
+        "id",
+        "new",
+        "--name",
+        "islington",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    e.write("a.csv", b"x\n");
+    let out = e
+        .coffer(&["commit", "-m", "x"])
+        .env("COFFER_IDENTITY", &other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a writer of dataset"), "{err}");
+
+    e.ok(&["commit", "-m", "v1"]);
+    let err = e.fails(&["show", "HEAD~5"], 2);
+    assert!(err.contains("unknown version `HEAD~5`"), "{err}");
+    let err = e.fails(&["show", "zzzz"], 2);
+    assert!(err.contains("unknown version"), "{err}");
+    let err = e.fails(&["checkout"], 2);
+    assert!(err.contains("Usage"), "{err}");
+}
+
+#[test]
+fn identity_file_is_private_and_passphrase_works() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    let mode = std::fs::metadata(&e.id).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let public = e.ok(&["id", "show"]);
+    assert!(public.trim().starts_with("coffer1") && public.trim().lines().count() == 1);
+    // Refuses to overwrite.
+    let err = e.fails(
+        &["id", "new", "--name", "x", "--out", e.id.to_str().unwrap()],
+        2,
+    );
+    assert!(err.contains("refusing to overwrite"), "{err}");
+
+    let locked = e.tmp.path().join("locked.id");
+    e.coffer(&[
+        "id",
+        "new",
+        "--name",
+        "gla",
+        "--passphrase",
+        "--passphrase-env",
+        "PW",
+        "--out",
+        locked.to_str().unwrap(),
+    ])
+    .env("PW", "correct horse")
+    .assert()
+    .success();
+    let bytes = std::fs::read(&locked).unwrap();
+    assert!(
+        !bytes.windows(4).any(|w| w == b"sign"),
+        "secret fields in clear"
+    );
+    e.coffer(&["id", "show", "--passphrase-env", "PW"])
+        .env("COFFER_IDENTITY", &locked)
+        .env("PW", "correct horse")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("coffer1"));
+    e.coffer(&["id", "show", "--passphrase-env", "PW"])
+        .env("COFFER_IDENTITY", &locked)
+        .env("PW", "wrong")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("wrong passphrase"));
+    e.coffer(&["id", "show"])
+        .env("COFFER_IDENTITY", &locked)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--passphrase-env"));
+}
+
+#[test]
+fn unchanged_files_are_not_read_again() {
+    let e = Env::new();
+    for i in 0..50 {
+        e.write(
+            &format!("f{i}.csv"),
+            format!("row {i}\n").repeat(1000).as_bytes(),
+        );
+    }
+    e.ok(&["init"]);
+    for i in 0..50 {
+        age(&e.data.join(format!("f{i}.csv")));
+    }
+    let first: Value = serde_json::from_str(&e.ok(&["commit", "-m", "v1", "--json"])).unwrap();
+    assert_eq!(first["files_unchanged"], 0);
+    e.write("f7.csv", b"changed\n");
+    let second: Value = serde_json::from_str(&e.ok(&["commit", "-m", "v2", "--json"])).unwrap();
+    assert_eq!(second["files_unchanged"], 49);
+    assert_eq!(second["bytes_read"], 8);
+    let third = e.ok(&["commit", "-m", "v3"]);
+    assert!(third.contains("nothing changed"), "{third}");
+}
+
+#[test]
+fn cofferignore_is_honoured() {
+    let e = Env::new();
+    e.write(".cofferignore", b"*.tmp\nscratch/\n");
+    e.write("keep.csv", b"x\n");
+    e.write("drop.tmp", b"x\n");
+    e.write("scratch/a.csv", b"x\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let show: Value = serde_json::from_str(&e.ok(&["show", "HEAD", "--json"])).unwrap();
+    let paths: Vec<&str> = show["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec![".cofferignore", "keep.csv"]);
+}
+
+#[test]
+fn store_holds_no_plaintext_and_no_names() {
+    let e = Env::new();
+    let marker = b"MARKER-CAMDEN-SAFEGUARDING-7731";
+    let mut body = Vec::new();
+    for i in 0..2000 {
+        body.extend_from_slice(format!("{i},").as_bytes());
+        body.extend_from_slice(marker);
+        body.push(b'\n');
+    }
+    e.write("secret-folder-name/secret-file-name.csv", &body);
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "MESSAGE-MARKER-9911"]);
+    for f in files_under(&e.store()) {
+        let b = std::fs::read(&f).unwrap();
+        for needle in [
+            &marker[..],
+            b"MARKER-CAMDEN",
+            b"secret-file-name",
+            b"secret-folder-name",
+            b"MESSAGE-MARKER",
+        ] {
+            assert!(
+                !b.windows(needle.len()).any(|w| w == needle),
+                "{} contains {:?}",
+                f.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+#[test]
+fn tampered_pack_is_reported_with_its_id_and_kind() {
+    let e = Env::new();
+    e.write("a.bin", &noise(3_000_000, 9));
+    e.write("b.csv", b"hello\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let packs = e.packs();
+    let victim = packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let name = victim.file_name().unwrap().to_str().unwrap().to_string();
+    let mut b = std::fs::read(victim).unwrap();
+    b[1000] ^= 0x40;
+    std::fs::write(victim, &b).unwrap();
+
+    let out = e.coffer(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &report["findings"][0];
+    assert_eq!(f["level"], "error");
+    assert_eq!(f["kind"], "pack");
+    assert_eq!(f["id"], name.as_str());
+    assert!(f["message"].as_str().unwrap().contains("does not hash"));
+    let text = e.fails(&["verify"], 1);
+    let _ = text;
+    let err = e.fails(
+        &[
+            "checkout",
+            "HEAD",
+            "--to",
+            e.tmp.path().join("o").to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("chunk") && err.contains("decryption failed"),
+        "{err}"
+    );
+    assert!(
+        !e.tmp.path().join("o/a.bin").exists(),
+        "a damaged file must not be left in place"
+    );
+}
+
+#[test]
+fn deleted_pack_and_forged_version_are_findings() {
+    let e = Env::new();
+    e.write("a.csv", b"x\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    e.write("b.csv", &noise(100_000, 3));
+    e.ok(&["commit", "-m", "v2"]);
+    // Alter one byte inside the signed payload of the newest version (its message is sealed,
+    // so flip a byte of the time field).
+    let head = std::fs::read_to_string(e.data.join(".coffer/refs/main")).unwrap();
+    let vpath = e.store().join("versions").join(head.trim());
+    let mut v = std::fs::read(&vpath).unwrap();
+    let pos = v.windows(4).position(|w| w == b"time").unwrap() + 6;
+    v[pos] ^= 1;
+    std::fs::write(&vpath, &v).unwrap();
+    let newest_pack = e
+        .packs()
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .unwrap();
+    std::fs::remove_file(&newest_pack).unwrap();
+    let out = e.coffer(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let msgs: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["level"] == "error")
+        .map(|f| format!("{} {} {}", f["kind"], f["id"], f["message"]))
+        .collect();
+    assert!(
+        msgs.iter().any(|m| m.contains("version")
+            && m.contains(head.trim())
+            && m.contains("does not hash")),
+        "{msgs:?}"
+    );
+    assert!(msgs.iter().any(|m| m.contains("branch head")), "{msgs:?}");
+}
+
+#[test]
+fn verify_without_a_key_checks_what_it_can() {
+    let e = Env::new();
+    e.write("a.csv", b"x\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let out = e
+        .coffer(&["verify"])
+        .env("COFFER_IDENTITY", e.tmp.path().join("none"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no key"));
+}
+
+#[test]
+fn help_teaches() {
+    let e = Env::new();
+    let h = e.ok(&["--help"]);
+    for w in [
+        "commit",
+        "checkout",
+        "verify",
+        "Exit codes",
+        "A first session",
+    ] {
+        assert!(h.contains(w), "--help lacks {w}");
+    }
+}

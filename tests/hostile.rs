@@ -1,0 +1,220 @@
+//! A hostile writer (one holding valid keys) crafts trees that try to escape the checkout
+//! folder; the real binary must refuse them and write nothing outside.
+
+mod util;
+
+use coffer::id::Bytes32;
+use coffer::identity::{Identity, Passphrase};
+use coffer::object::blob::{self, KIND_TREE};
+use coffer::object::pack::PackBuilder;
+use coffer::object::tree::{self, Entry};
+use coffer::object::version::{Seal, Version};
+use coffer::repo::Dataset;
+use coffer::store;
+use util::*;
+
+/// Commit a version whose root tree is `root` plus extra `subtrees` (id computed here).
+fn craft(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>) {
+    let ds = Dataset::find(&e.data).unwrap();
+    let me = Identity::load(&e.id, &Passphrase::None).unwrap();
+    let policy = ds.policy().unwrap();
+    let keys = ds.keyring(&policy, &me).unwrap();
+    let k = keys.current().unwrap().clone();
+    let mut pack = PackBuilder::default();
+    for t in subtrees {
+        let bytes = tree::encode(&t);
+        pack.add(blob::seal(
+            &k,
+            KIND_TREE,
+            k.id_key.blob_id(KIND_TREE, &bytes),
+            &bytes,
+        ));
+    }
+    let bytes = tree::encode(&root);
+    let root_id = k.id_key.blob_id(KIND_TREE, &bytes);
+    pack.add(blob::seal(&k, KIND_TREE, root_id, &bytes));
+    let (pid, pbytes, _) = pack.finish(&k);
+    ds.store.put_new(&store::pack_path(&pid), pbytes).unwrap();
+    let head = ds.head().unwrap();
+    let seq = head.map(|h| ds.version(&h).unwrap().seq + 1).unwrap_or(1);
+    let seal = Seal {
+        root: root_id,
+        bytes: 0,
+        files: 0,
+        message: "hostile".into(),
+    };
+    let v = Version {
+        seq,
+        time: 1,
+        epoch: k.epoch,
+        packs: vec![pid],
+        author: Bytes32(me.public().sign),
+        sealed: seal.seal(&k, &ds.id, seq),
+        dataset: ds.id,
+        parents: head.into_iter().collect(),
+    };
+    let (vid, vb) = v.sign(me.signing_key());
+    ds.store.put_new(&store::version_path(&vid), vb).unwrap();
+    ds.set_head(&vid).unwrap();
+}
+
+fn setup() -> Env {
+    let e = Env::new();
+    e.ok(&["init"]);
+    e
+}
+
+fn checkout_refused(e: &Env, expect: &str) {
+    let outside = e.tmp.path().join("victim");
+    std::fs::create_dir_all(&outside).unwrap();
+    let to = outside.join("checkout");
+    let err = e.fails(&["checkout", "HEAD", "--to", to.to_str().unwrap()], 2);
+    assert!(err.contains(expect), "{err}");
+    // Nothing was written beside or above the target.
+    let stray: Vec<_> = files_under(e.tmp.path())
+        .into_iter()
+        .filter(|p| {
+            !p.starts_with(&e.data)
+                && !p.starts_with(&to)
+                && p.extension().is_none_or(|x| x != "id")
+        })
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+    assert!(
+        files_under(&to).is_empty(),
+        "partial checkout left files: {:?}",
+        files_under(&to)
+    );
+}
+
+#[test]
+fn dot_dot_name_is_refused() {
+    let e = setup();
+    craft(&e, vec![Entry::file("..".into(), false, 0, vec![])], vec![]);
+    checkout_refused(&e, "unsafe path");
+    let out = e.coffer(&["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("escape"));
+}
+
+#[test]
+fn slash_in_name_is_refused() {
+    let e = setup();
+    craft(
+        &e,
+        vec![Entry::file("a/../../evil".into(), false, 0, vec![])],
+        vec![],
+    );
+    checkout_refused(&e, "unsafe path");
+}
+
+#[test]
+fn nul_and_empty_names_are_refused() {
+    let e = setup();
+    craft(
+        &e,
+        vec![Entry::file("a\0b".into(), false, 0, vec![])],
+        vec![],
+    );
+    checkout_refused(&e, "unsafe path");
+    craft(
+        &e,
+        vec![Entry::file(String::new(), false, 0, vec![])],
+        vec![],
+    );
+    checkout_refused(&e, "unsafe path");
+}
+
+#[test]
+fn links_pointing_outside_are_refused() {
+    for target in [
+        "../../etc",
+        "/etc/passwd",
+        "sub/../../x",
+        "..",
+        "a\\..\\..\\x",
+    ] {
+        let e = setup();
+        craft(
+            &e,
+            vec![Entry::symlink("link".into(), target.as_bytes().to_vec())],
+            vec![],
+        );
+        checkout_refused(&e, "points outside");
+    }
+}
+
+#[test]
+fn link_through_link_is_refused() {
+    // s -> . is harmless alone; t -> s/.. would resolve to the checkout's parent.
+    let e = setup();
+    craft(
+        &e,
+        vec![
+            Entry::symlink("s".into(), b".".to_vec()),
+            Entry::symlink("t".into(), b"s/..".to_vec()),
+        ],
+        vec![],
+    );
+    checkout_refused(&e, "points outside");
+}
+
+#[test]
+fn nested_escape_in_a_subtree_is_refused() {
+    let e = setup();
+    let sub = vec![Entry::symlink("up".into(), b"../../..".to_vec())];
+    let k = {
+        let ds = Dataset::find(&e.data).unwrap();
+        let me = Identity::load(&e.id, &Passphrase::None).unwrap();
+        let p = ds.policy().unwrap();
+        ds.keyring(&p, &me).unwrap().current().unwrap().clone()
+    };
+    let sub_id = k.id_key.blob_id(KIND_TREE, &tree::encode(&sub));
+    craft(&e, vec![Entry::dir("dir".into(), sub_id)], vec![sub]);
+    checkout_refused(&e, "points outside");
+}
+
+#[test]
+fn safe_relative_links_are_created() {
+    let e = setup();
+    craft(
+        &e,
+        vec![Entry::symlink("here".into(), b"./x/../y".to_vec())],
+        vec![],
+    );
+    let to = e.tmp.path().join("ok");
+    e.ok(&["checkout", "HEAD", "--to", to.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_link(to.join("here"))
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "./x/../y"
+    );
+}
+
+#[test]
+fn unsorted_or_duplicate_entries_are_corrupt() {
+    let e = setup();
+    craft(
+        &e,
+        vec![
+            Entry::file("b".into(), false, 0, vec![]),
+            Entry::file("a".into(), false, 0, vec![]),
+        ],
+        vec![],
+    );
+    let err = e.fails(
+        &[
+            "checkout",
+            "HEAD",
+            "--to",
+            e.tmp.path().join("o").to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("tree") && err.contains("not strictly sorted"),
+        "{err}"
+    );
+}

@@ -1,0 +1,144 @@
+//! Test helpers: a fresh temp folder per test, the real `coffer` binary, file builders.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub id: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Env {
+    /// A temp folder with an identity "camden" and an empty `data/` folder.
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let id = tmp.path().join("camden.id");
+        let data = tmp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let e = Env { tmp, id, data };
+        e.coffer(&["id", "new", "--name", "camden", "--out"])
+            .arg(&e.id)
+            .assert()
+            .success();
+        e
+    }
+
+    /// `coffer ARGS` with this env's identity, run in `data/`.
+    pub fn coffer(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("coffer").unwrap();
+        c.env("COFFER_IDENTITY", &self.id)
+            .env_remove("COFFER_PASSPHRASE")
+            .current_dir(&self.data)
+            .args(args);
+        c
+    }
+
+    /// Run and return stdout, asserting success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.coffer(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "coffer {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Run, expect exit `code`, return stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.coffer(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "coffer {args:?}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn write(&self, rel: &str, bytes: &[u8]) {
+        let p = self.data.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.data.join(".coffer/store")
+    }
+
+    /// Paths of all packs in the store.
+    pub fn packs(&self) -> Vec<PathBuf> {
+        files_under(&self.store().join("packs"))
+    }
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Deterministic pseudo-random bytes (xorshift), incompressible.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+/// Every file, link and folder below `dir` (excluding `.coffer`), with contents and modes.
+pub fn snapshot(dir: &Path) -> Vec<(String, String, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut v = Vec::new();
+    for e in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel == ".coffer" || rel.starts_with(".coffer/") {
+            continue;
+        }
+        let m = std::fs::symlink_metadata(e.path()).unwrap();
+        let (kind, body) = if m.file_type().is_symlink() {
+            (
+                "link".to_string(),
+                std::fs::read_link(e.path())
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes(),
+            )
+        } else if m.is_dir() {
+            ("dir".to_string(), vec![])
+        } else {
+            (
+                format!("file exec={}", m.permissions().mode() & 0o111 != 0),
+                std::fs::read(e.path()).unwrap(),
+            )
+        };
+        v.push((rel, kind, body));
+    }
+    v
+}
+
+/// Set a file's mtime to an hour ago, so the stat cache's racy-clean guard does not apply.
+pub fn age(path: &Path) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
+}
