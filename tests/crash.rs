@@ -18,9 +18,11 @@ fn kill_9_during_commit_never_breaks_the_dataset() {
     let bin = assert_cmd::cargo::cargo_bin("coffer");
     let mut finished = 0;
     let mut killed = 0;
-    for (round, delay_ms) in [1u64, 5, 10, 20, 40, 60, 90, 130, 200, 300, 500, 800]
-        .iter()
-        .enumerate()
+    for (round, delay_ms) in [
+        1u64, 10, 40, 90, 200, 400, 700, 1000, 1300, 1500, 1650, 1750, 1800, 1850, 1900, 2100,
+    ]
+    .iter()
+    .enumerate()
     {
         for i in 0..6 {
             e.write(

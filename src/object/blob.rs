@@ -69,13 +69,27 @@ fn compress(data: &[u8]) -> Option<Vec<u8>> {
 
 /// Compress (where it pays) and seal a blob whose id is already known.
 pub fn seal(keys: &EpochKeys, kind: u8, id: Id, data: &[u8]) -> SealedBlob {
+    seal_with_nonce(keys, kind, id, data, None)
+}
+
+/// [`seal`] with a chosen nonce (known-answer vectors only); `None` draws a random one.
+pub fn seal_with_nonce(
+    keys: &EpochKeys,
+    kind: u8,
+    id: Id,
+    data: &[u8],
+    nonce: Option<&[u8; 12]>,
+) -> SealedBlob {
     let (comp, body) = match compress(data) {
         Some(c) => (COMP_ZSTD, std::borrow::Cow::Owned(c)),
         None => (COMP_NONE, std::borrow::Cow::Borrowed(data)),
     };
     let mut sealed = Vec::new();
-    keys.blob
-        .seal_into(&aad(kind, comp, &id), &body, &mut sealed);
+    let aad = aad(kind, comp, &id);
+    match nonce {
+        Some(n) => keys.blob.seal_with_nonce_into(n, &aad, &body, &mut sealed),
+        None => keys.blob.seal_into(&aad, &body, &mut sealed),
+    }
     SealedBlob {
         id,
         kind,

@@ -104,12 +104,24 @@ impl PackBuilder {
 
     /// Seal the header and trailer. Returns the pack id, its bytes and its header.
     pub fn finish(self, keys: &EpochKeys) -> (Id, Vec<u8>, PackHeader) {
+        self.finish_with_nonce(keys, None)
+    }
+
+    /// [`PackBuilder::finish`] with a chosen header nonce (known-answer vectors only).
+    pub fn finish_with_nonce(
+        self,
+        keys: &EpochKeys,
+        nonce: Option<&[u8; 12]>,
+    ) -> (Id, Vec<u8>, PackHeader) {
         let header = PackHeader { blobs: self.blobs };
         let mut buf = self.buf;
         let plain = codec::encode(KIND, &header);
         let before = buf.len();
-        keys.header
-            .seal_into(&header_aad(keys.epoch), &plain, &mut buf);
+        let aad = header_aad(keys.epoch);
+        match nonce {
+            Some(n) => keys.header.seal_with_nonce_into(n, &aad, &plain, &mut buf),
+            None => keys.header.seal_into(&aad, &plain, &mut buf),
+        }
         let header_len = (buf.len() - before) as u32;
         buf.extend_from_slice(&trailer_bytes(Trailer {
             epoch: keys.epoch,

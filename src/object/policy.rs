@@ -81,7 +81,28 @@ impl Policy {
         kx_key: [u8; 32],
         secret: &EpochSecret,
     ) -> Result<Policy> {
-        let (enc, ct) = wrap::wrap(&kx_key, 0, secret, &mut rand_core::OsRng)
+        Self::genesis_with_rng(
+            name,
+            time,
+            owner_label,
+            sign_key,
+            kx_key,
+            secret,
+            &mut rand_core::OsRng,
+        )
+    }
+
+    /// [`Policy::genesis`] with a chosen RNG for the HPKE wrap (known-answer vectors only).
+    pub fn genesis_with_rng<R: rand_core::CryptoRng + rand_core::RngCore>(
+        name: String,
+        time: u64,
+        owner_label: String,
+        sign_key: [u8; 32],
+        kx_key: [u8; 32],
+        secret: &EpochSecret,
+        rng: &mut R,
+    ) -> Result<Policy> {
+        let (enc, ct) = wrap::wrap(&kx_key, 0, secret, rng)
             .ok_or_else(|| Error::Usage("the identity's X25519 key is invalid".into()))?;
         Ok(Policy {
             seq: 0,

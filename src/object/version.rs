@@ -70,6 +70,21 @@ impl Seal {
             &codec::encode(SEAL_KIND, self),
         )
     }
+
+    /// [`Seal::seal`] with a chosen nonce (known-answer vectors only).
+    pub fn seal_with_nonce(
+        &self,
+        keys: &EpochKeys,
+        dataset: &Id,
+        seq: u64,
+        nonce: &[u8; 12],
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let aad = seal_aad(dataset, seq, keys.epoch);
+        keys.seal
+            .seal_with_nonce_into(nonce, &aad, &codec::encode(SEAL_KIND, self), &mut out);
+        out
+    }
 }
 
 impl Version {
