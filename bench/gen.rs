@@ -162,9 +162,9 @@ fn json(path: &Path, r: &mut Rng, features: u64) -> std::io::Result<()> {
     for i in 0..features {
         let lon = -0.5 + r.below(1_000_000) as f64 / 1_600_000.0;
         let lat = 51.28 + r.below(1_000_000) as f64 / 2_500_000.0;
-        write!(
+        writeln!(
             w,
-            "{}{{\"type\":\"Feature\",\"properties\":{{\"id\":{i},\"borough\":\"{}\",\"service\":\"{}\",\"capacity\":{}}},\"geometry\":{{\"type\":\"Point\",\"coordinates\":[{lon:.6},{lat:.6}]}}}}\n",
+            "{}{{\"type\":\"Feature\",\"properties\":{{\"id\":{i},\"borough\":\"{}\",\"service\":\"{}\",\"capacity\":{}}},\"geometry\":{{\"type\":\"Point\",\"coordinates\":[{lon:.6},{lat:.6}]}}}}",
             if i > 0 { "," } else { "" },
             r.pick(BOROUGHS),
             r.pick(SERVICES),

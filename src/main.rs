@@ -1,6 +1,6 @@
 //! The `coffer` binary: parse, run, map errors to messages and exit codes
 //! (0 ok, 1 verify found problems, 2 error).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod cli;
 
@@ -17,7 +17,18 @@ fn hint(e: &coffer::Error) -> Option<&'static str> {
     }
 }
 
+/// Die quietly on a closed pipe (`coffer log | head`), as Unix tools do, instead of panicking
+/// in `println!`.
+#[allow(unsafe_code)]
+fn reset_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    reset_sigpipe();
     let cli = cli::Cli::parse();
     let code = match cli::run(cli) {
         Ok(cli::Outcome::Ok) => 0,

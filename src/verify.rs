@@ -436,7 +436,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
             }
         }
     }
-    r.findings.sort_by(|a, b| a.level.cmp(&b.level));
+    r.findings.sort_by_key(|f| f.level);
     Ok(r)
 }
 

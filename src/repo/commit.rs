@@ -86,10 +86,13 @@ pub fn open_nofollow(path: &Path) -> Result<std::fs::File> {
         .at(path)
 }
 
+/// A pack written by this commit: id, size, header.
+type NewPack = (Id, u64, PackHeader);
+
 /// Packs sealed blobs and writes each full pack to the store.
 struct Packer {
     tx: Option<Sender<SealedBlob>>,
-    handle: Option<std::thread::JoinHandle<Result<Vec<(Id, u64, PackHeader)>>>>,
+    handle: Option<std::thread::JoinHandle<Result<Vec<NewPack>>>>,
 }
 
 impl Packer {
@@ -115,7 +118,7 @@ impl Packer {
             let mut out = Vec::new();
             let mut cur = PackBuilder::default();
             let mut send_ok = true;
-            let mut flush = |b: PackBuilder, out: &mut Vec<(Id, u64, PackHeader)>| {
+            let mut flush = |b: PackBuilder, out: &mut Vec<NewPack>| {
                 let (id, bytes, header) = b.finish(&keys);
                 out.push((id, bytes.len() as u64, header));
                 send_ok &= wtx.send((id, bytes)).is_ok();
@@ -129,7 +132,6 @@ impl Packer {
             if !cur.is_empty() {
                 flush(cur, &mut out);
             }
-            drop(flush);
             drop(wtx);
             for w in writers {
                 match w.join() {
@@ -152,7 +154,7 @@ impl Packer {
         self.tx.clone().unwrap_or_else(|| bounded(0).0)
     }
 
-    fn finish(mut self) -> Result<Vec<(Id, u64, PackHeader)>> {
+    fn finish(mut self) -> Result<Vec<NewPack>> {
         drop(self.tx.take());
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
@@ -292,7 +294,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let mut referenced: BTreeSet<Id> = BTreeSet::new();
     let mut pending: HashMap<String, Vec<Entry>> = HashMap::new();
     let mut new_stat: BTreeMap<String, (FileStat, Vec<Id>)> = BTreeMap::new();
-    let mut tree_packs_written: Vec<(Id, u64, PackHeader)> = Vec::new();
+    let mut tree_packs_written: Vec<NewPack> = Vec::new();
     let mut emit_tree = |entries: Vec<Entry>,
                          tree_pack: &mut PackBuilder,
                          referenced: &mut BTreeSet<Id>|

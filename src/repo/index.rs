@@ -87,7 +87,8 @@ impl Index {
             }
         }
         use rayon::prelude::*;
-        let read: Vec<(Id, u64, Result<(u32, PackHeader)>)> = missing
+        type Read = (Id, u64, Result<(u32, PackHeader)>);
+        let read: Vec<Read> = missing
             .par_iter()
             .map(|(id, size)| (*id, *size, read_header(&ds.store, keys, id, *size)))
             .collect();

@@ -1,0 +1,87 @@
+//! A full disk during commit: a clear error, the previous version intact, nothing visible
+//! half-written. Uses a real 8 MiB tmpfs (needs root, as CI runs).
+
+mod util;
+
+use util::*;
+
+struct Mount(std::path::PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_during_commit_keeps_the_previous_version() {
+    let e = Env::new();
+    let small = e.tmp.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        // Not silently green: say loudly why this property was not exercised.
+        assert_ne!(
+            euid_is_root(),
+            true,
+            "running as root but could not mount a tmpfs: the full-disk test cannot run"
+        );
+        eprintln!(
+            "SKIPPED full_disk_during_commit_keeps_the_previous_version: needs root to mount tmpfs"
+        );
+        return;
+    }
+    let _m = Mount(small.clone());
+    let data = small.join("data");
+    std::fs::create_dir(&data).unwrap();
+    let run = |args: &[&str]| {
+        let mut c = assert_cmd::Command::cargo_bin("coffer").unwrap();
+        c.env("COFFER_IDENTITY", &e.id)
+            .current_dir(&data)
+            .args(args);
+        c.output().unwrap()
+    };
+    std::fs::write(data.join("a.csv"), b"one\n").unwrap();
+    assert!(run(&["init"]).status.success());
+    assert!(run(&["commit", "-m", "v1"]).status.success());
+    // 5 MiB of incompressible data cannot be stored next to itself in 8 MiB.
+    std::fs::write(data.join("big.bin"), noise(5 << 20, 5)).unwrap();
+    let out = run(&["commit", "-m", "v2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("No space left on device") && err.contains("store"),
+        "{err}"
+    );
+    std::fs::remove_file(data.join("big.bin")).unwrap();
+    let log = String::from_utf8(run(&["log", "--json"]).stdout).unwrap();
+    let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+    assert_eq!(
+        log.as_array().unwrap().len(),
+        1,
+        "the failed commit left a version"
+    );
+    let v = run(&["verify"]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    std::fs::write(data.join("b.csv"), b"two\n").unwrap();
+    assert!(run(&["commit", "-m", "v2 after freeing space"])
+        .status
+        .success());
+}
+
+fn euid_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
