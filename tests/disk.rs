@@ -25,9 +25,8 @@ fn full_disk_during_commit_keeps_the_previous_version() {
         .unwrap_or(false);
     if !ok {
         // Not silently green: say loudly why this property was not exercised.
-        assert_ne!(
-            euid_is_root(),
-            true,
+        assert!(
+            !euid_is_root(),
             "running as root but could not mount a tmpfs: the full-disk test cannot run"
         );
         eprintln!(
