@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A short tour of coffer on the embedded local store: identities, init, commit, edit, commit,
+# status, log, diff, show, checkout of an old version, verify. Run from the repository:
+#
+#   bash examples/tour.sh
+#
+# Everything happens in a fresh temporary folder; nothing outside it is touched.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release -q --manifest-path "$here/Cargo.toml" --bin coffer
+coffer="$here/target/release/coffer"
+work=$(mktemp -d /tmp/coffer-tour.XXXXXX)
+export COFFER_IDENTITY="$work/camden.id"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+in_data() { printf '\n\033[1m$ %s\033[0m\n' "$*"; (cd "$work/export" && "$@"); }
+
+echo "tour folder: $work"
+step "$coffer" id new --name "Camden data office"
+step "$coffer" id show
+
+# A folder as a legacy system would export it.
+mkdir -p "$work/export/schools" "$work/export/housing" "$work/export/maps"
+printf 'school,ward,places,offers\nAcland Burghley,Highgate,1200,1180\nHaverstock,Haverstock,1100,1093\n' > "$work/export/schools/places.csv"
+for i in $(seq 1 20000); do echo "$i,Camden,E0$((7000000 + i)),2026-03-$((1 + i % 28)),band $((1 + i % 4)),waiting"; done > "$work/export/housing/register.csv"
+printf '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"ward":"Highgate"},"geometry":{"type":"Point","coordinates":[-0.147,51.571]}}]}\n' > "$work/export/maps/wards.geojson"
+head -c 300000 /dev/urandom > "$work/export/report.pdf"
+
+in_data "$coffer" init --name "camden-services"
+in_data "$coffer" commit -m "March export from the housing system"
+
+# Realistic edits: a row changed in the middle, rows appended, a file added, one removed.
+sed -i 's/^10000,Camden,\(.*\),waiting$/10000,Camden,\1,offered/' "$work/export/housing/register.csv"
+for i in $(seq 20001 20100); do echo "$i,Camden,E0$((7000000 + i)),2026-04-01,band 2,waiting"; done >> "$work/export/housing/register.csv"
+printf 'school,ward,places,offers\nAcland Burghley,Highgate,1200,1190\nHaverstock,Haverstock,1100,1099\n' > "$work/export/schools/places.csv"
+printf 'care home,beds\nWesthorpe,40\n' > "$work/export/care.csv"
+rm "$work/export/report.pdf"
+
+in_data "$coffer" status
+in_data "$coffer" commit -m "April export: offers updated, new care data"
+in_data "$coffer" log
+in_data "$coffer" diff HEAD~1 HEAD
+in_data "$coffer" show HEAD~1
+in_data "$coffer" checkout HEAD~1 --to "$work/march"
+step diff -r --exclude=.coffer "$work/march/housing" "$work/export/housing" --brief || true
+in_data "$coffer" verify
+echo
+echo "Stored bytes contain no plaintext:"
+if grep -rq "Acland Burghley" "$work/export/.coffer/store"; then echo "FOUND PLAINTEXT"; exit 1; else echo "  grep for 'Acland Burghley' in .coffer/store: no match"; fi
+echo
+echo "tour finished; files are in $work"
