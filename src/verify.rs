@@ -300,6 +300,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
             let header = match pack::open_header(
                 &k,
                 id,
+                t.epoch,
                 &bytes[hstart..bytes.len() - TRAILER_LEN],
                 hstart as u64,
             ) {

@@ -184,10 +184,12 @@ pub fn parse_trailer(id: &Id, pack_len: u64, tail: &[u8]) -> Result<Trailer> {
 }
 
 /// Decrypt and validate a pack header. `sealed_header` is exactly the header bytes;
-/// `blobs_len` is the pack length minus header and trailer.
+/// `blobs_len` is the pack length minus header and trailer; `epoch` is what the trailer says,
+/// and is authenticated here (it is part of the associated data).
 pub fn open_header(
     keys: &EpochKeys,
     id: &Id,
+    epoch: u32,
     sealed_header: &[u8],
     blobs_len: u64,
 ) -> Result<PackHeader> {
@@ -196,9 +198,15 @@ pub fn open_header(
         id: *id,
         reason,
     };
+    if keys.epoch != epoch {
+        return Err(corrupt(format!(
+            "trailer says epoch {epoch}, keys are for epoch {}",
+            keys.epoch
+        )));
+    }
     let plain = keys
         .header
-        .open(&header_aad(keys.epoch), sealed_header)
+        .open(&header_aad(epoch), sealed_header)
         .ok_or_else(|| corrupt("header decryption failed".into()))?;
     let header: PackHeader = codec::decode(KIND, &plain).map_err(|e| corrupt(e.to_string()))?;
     let mut expect = 0u64;
@@ -246,6 +254,7 @@ pub fn open_pack(
     let header = open_header(
         &keys,
         id,
+        t.epoch,
         &bytes[hstart..bytes.len() - TRAILER_LEN],
         hstart as u64,
     )?;

@@ -118,9 +118,24 @@ fn disk_node(path: &Path, keys: &EpochKeys) -> Result<Option<Node>> {
     }))
 }
 
-fn remove_any(path: &Path) -> Result<()> {
+/// Clear `path` so something else can be put there. A folder is removed only if empty (its
+/// tracked contents are gone by now), so files no version holds are never deleted without
+/// `force`.
+fn clear_path(path: &Path, force: bool) -> Result<()> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).at(path),
+        Ok(m) if m.is_dir() => {
+            if force {
+                std::fs::remove_dir_all(path).at(path)
+            } else {
+                std::fs::remove_dir(path).map_err(|_| Error::WouldOverwrite {
+                    count: 1,
+                    first: format!(
+                        "{} (a folder holding files that no version has)",
+                        path.display()
+                    ),
+                })
+            }
+        }
         Ok(_) => std::fs::remove_file(path).at(path),
         Err(_) => Ok(()),
     }
@@ -269,7 +284,7 @@ pub fn checkout(
         match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
-                remove_any(&path)?;
+                clear_path(&path, opts.force)?;
                 std::fs::create_dir(&path).at(&path)?;
             }
             Err(_) => std::fs::create_dir(&path).at(&path)?,
@@ -392,9 +407,10 @@ pub fn checkout(
     }
     for (p, n, tmp) in &files {
         let path = root.join(p);
-        if let Ok(m) = std::fs::symlink_metadata(&path) {
-            if m.is_dir() {
-                std::fs::remove_dir_all(&path).at(&path)?;
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            if let Err(e) = clear_path(&path, opts.force) {
+                cleanup(&files);
+                return Err(e);
             }
         }
         // The mode given at creation is filtered by the umask; set it exactly.
@@ -410,7 +426,7 @@ pub fn checkout(
     for (p, n) in &to_write {
         if n.kind == SYMLINK {
             let path = root.join(p);
-            remove_any(&path)?;
+            clear_path(&path, opts.force)?;
             let target = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&n.target);
             std::os::unix::fs::symlink(target, &path).at(&path)?;
         }

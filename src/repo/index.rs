@@ -58,7 +58,7 @@ pub fn read_header(store: &Store, keys: &Keyring, id: &Id, size: u64) -> Result<
             t.epoch
         ),
     })?;
-    let header = pack::open_header(&k, id, &sealed, size - need)?;
+    let header = pack::open_header(&k, id, t.epoch, &sealed, size - need)?;
     Ok((t.epoch, header))
 }
 
