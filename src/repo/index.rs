@@ -32,6 +32,8 @@ struct PackInfo(u32, u64, PackHeader);
 pub struct Index {
     packs: BTreeMap<Id, PackInfo>,
     blobs: HashMap<Id, (Id, u32)>,
+    /// Differs from the cache file (saving is skipped otherwise).
+    dirty: bool,
 }
 
 /// Bytes read from the end of a pack in the first request for its header.
@@ -75,6 +77,7 @@ impl Index {
             .unwrap_or_default();
         let mut cached: HashMap<Id, PackInfo> = cached.into_iter().collect();
         let mut idx = Index::default();
+        let cached_count = cached.len();
         let listed = ds.store.list_ids("packs")?;
         let missing: Vec<(Id, u64)> = listed
             .iter()
@@ -92,6 +95,7 @@ impl Index {
             .par_iter()
             .map(|(id, size)| (*id, *size, read_header(&ds.store, keys, id, *size)))
             .collect();
+        idx.dirty = !missing.is_empty() || idx.packs.len() != cached_count;
         for (id, size, r) in read {
             // An unreadable pack is verify's business; commit just does not dedup against it.
             if let Ok((epoch, header)) = r {
@@ -110,6 +114,7 @@ impl Index {
 
     /// Record a pack just written.
     pub fn add_pack(&mut self, id: Id, epoch: u32, size: u64, header: PackHeader) {
+        self.dirty = true;
         self.insert(id, PackInfo(epoch, size, header));
     }
 
@@ -131,6 +136,9 @@ impl Index {
 
     /// Save the cache.
     pub fn save(&self, ds: &Dataset) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
         let v: Vec<(&Id, &PackInfo)> = self.packs.iter().collect();
         write_atomic(&Self::cache_path(ds), &codec::encode_bare(&v))
     }
@@ -150,6 +158,7 @@ impl Index {
                     id: *p,
                 })?;
                 let (epoch, header) = read_header(&ds.store, keys, p, size)?;
+                self.dirty = true;
                 self.insert(*p, PackInfo(epoch, size, header));
             }
             let info = &self.packs[p];

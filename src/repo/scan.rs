@@ -18,7 +18,7 @@ pub enum Kind {
 }
 
 /// The metadata a stat cache compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileStat {
     /// Size in bytes.
     pub size: u64,
@@ -94,6 +94,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
         });
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
+    let mut files: Vec<usize> = Vec::new();
     for item in walker {
         let e = item.map_err(|err| {
             let path = err.path().map(PathBuf::from).unwrap_or_else(|| root.into());
@@ -132,13 +133,9 @@ pub fn scan(root: &Path) -> Result<Scan> {
             })?;
             Kind::Symlink(t.into_os_string().into_encoded_bytes())
         } else if ft.is_file() {
-            let m = e.metadata().map_err(|err| Error::Io {
-                path: e.path().into(),
-                source: err
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("stat failed")),
-            })?;
-            Kind::File(FileStat::of(&m))
+            // Stat later, on all cores.
+            files.push(entries.len());
+            Kind::File(FileStat::default())
         } else {
             skipped.push(rel);
             continue;
@@ -148,6 +145,20 @@ pub fn scan(root: &Path) -> Result<Scan> {
             depth: e.depth(),
             kind,
         });
+    }
+    use rayon::prelude::*;
+    let stats: Vec<Result<FileStat>> = files
+        .par_iter()
+        .with_min_len(256)
+        .map(|&i| {
+            let p = root.join(&entries[i].rel);
+            std::fs::symlink_metadata(&p)
+                .map(|m| FileStat::of(&m))
+                .map_err(|source| Error::Io { path: p, source })
+        })
+        .collect();
+    for (i, st) in files.into_iter().zip(stats) {
+        entries[i].kind = Kind::File(st?);
     }
     Ok(Scan { entries, skipped })
 }

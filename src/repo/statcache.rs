@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 #[derive(Default)]
 pub struct StatCache {
     map: BTreeMap<String, (FileStat, Vec<Id>)>,
+    /// Differs from the cache file (saving is skipped otherwise).
+    dirty: bool,
 }
 
 /// A file whose mtime is this close to the scan is "racily clean": a write in the same
@@ -29,7 +31,7 @@ impl StatCache {
             .ok()
             .and_then(|b| codec::decode_bare("stat cache", &b).ok())
             .unwrap_or_default();
-        StatCache { map }
+        StatCache { map, dirty: false }
     }
 
     /// Chunk ids of `rel` if its metadata is unchanged.
@@ -42,14 +44,19 @@ impl StatCache {
 
     /// Replace the whole cache with what a scan saw; `scan_start_ns` guards against races.
     pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>)>, scan_start_ns: i64) {
-        self.map = entries
+        let map: BTreeMap<String, (FileStat, Vec<Id>)> = entries
             .into_iter()
             .filter(|(_, (s, _))| s.mtime_ns < scan_start_ns - RACY_NS)
             .collect();
+        self.dirty |= map != self.map;
+        self.map = map;
     }
 
     /// Save.
     pub fn save(&self, ds: &Dataset) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
         write_atomic(&Self::path(ds), &codec::encode_bare(&self.map))
     }
 }
