@@ -16,6 +16,7 @@ use crate::object::tree::{DIR, FILE, SYMLINK};
 use crate::store;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -317,15 +318,20 @@ pub fn checkout(
         })
         .collect();
     let mut per_pack: BTreeMap<Id, HashMap<Id, Vec<(usize, u64)>>> = BTreeMap::new();
-    for (fi, (_, n, tmp)) in files.iter().enumerate() {
-        let f = std::fs::OpenOptions::new()
+    let create = |tmp: &Path| {
+        std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .custom_flags(libc::O_NOFOLLOW)
-            .mode(if n.exec { 0o755 } else { 0o644 })
+            .mode(0o600)
             .open(tmp)
-            .at(tmp)?;
-        f.set_len(n.size).at(tmp)?;
+            .at(tmp)
+    };
+    for (fi, (_, n, tmp)) in files.iter().enumerate() {
+        // A one-chunk file (most small files) is created by its one write, saving an open.
+        if n.chunks.len() != 1 {
+            create(tmp)?.set_len(n.size).at(tmp)?;
+        }
         let mut off = 0u64;
         for c in &n.chunks {
             let loc = reader.locs.get(c).ok_or(Error::Missing {
@@ -388,13 +394,17 @@ pub fn checkout(
                 sealed,
             )?;
             for (fi, off) in targets {
-                let tmp = &files[*fi].2;
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(tmp)
-                    .at(tmp)?;
-                f.write_all_at(&plain, *off).at(tmp)?;
+                let (_, n, tmp) = &files[*fi];
+                if n.chunks.len() == 1 {
+                    create(tmp)?.write_all(&plain).at(tmp)?;
+                } else {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_NOFOLLOW)
+                        .open(tmp)
+                        .at(tmp)?;
+                    f.write_all_at(&plain, *off).at(tmp)?;
+                }
                 pb.inc(plain.len() as u64);
             }
         }
