@@ -84,3 +84,60 @@ fn euid_is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+/// An unreadable file: commit fails naming it, nothing is half-written, the previous version
+/// stays. Root reads everything, so the binary runs as `nobody` (via setpriv) here.
+#[test]
+fn unreadable_file_fails_commit_cleanly() {
+    use std::os::unix::fs::PermissionsExt;
+    if !euid_is_root() {
+        eprintln!("SKIPPED unreadable_file_fails_commit_cleanly: needs root to switch to nobody");
+        return;
+    }
+    let e = Env::new();
+    e.write("a.csv", b"one\n");
+    for p in walkdir::WalkDir::new(e.tmp.path()) {
+        let p = p.unwrap();
+        std::os::unix::fs::chown(p.path(), Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(e.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("coffer");
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .args(args)
+            .env("COFFER_IDENTITY", &e.id)
+            .current_dir(&e.data)
+            .output()
+            .unwrap()
+    };
+    assert!(as_nobody(&["init"]).status.success());
+    assert!(as_nobody(&["commit", "-m", "v1"]).status.success());
+    e.write("private/secret.csv", b"cannot read me\n");
+    for p in ["private", "private/secret.csv"] {
+        std::os::unix::fs::chown(e.data.join(p), Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(
+        e.data.join("private/secret.csv"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let out = as_nobody(&["commit", "-m", "v2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("private/secret.csv") && err.contains("Permission denied"),
+        "{err}"
+    );
+    let log: serde_json::Value =
+        serde_json::from_slice(&as_nobody(&["log", "--json"]).stdout).unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 1);
+    let v = as_nobody(&["verify"]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
