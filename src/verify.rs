@@ -329,12 +329,16 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
         })
         .collect();
     let mut good: HashMap<Id, HashMap<Id, BlobLoc>> = HashMap::new();
+    let mut damaged: HashSet<Id> = HashSet::new();
     for pr in checks {
         r.packs += 1;
         r.bytes += pr.bytes;
         r.blobs += pr.blobs.len();
         for e in &pr.errors {
             r.add_err(e);
+        }
+        if !pr.errors.is_empty() {
+            damaged.insert(pr.id);
         }
         good.insert(pr.id, pr.blobs.into_iter().collect());
     }
@@ -357,6 +361,20 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
                     r.add_err(&e);
                     continue;
                 }
+            };
+            let lost: Vec<String> = v
+                .packs
+                .iter()
+                .filter(|p| damaged.contains(p) || !listed.contains_key(p))
+                .map(|p| p.short())
+                .collect();
+            let where_ = if lost.is_empty() {
+                "is not in the packs the version lists".to_string()
+            } else {
+                format!(
+                    "is unreadable: pack(s) {} of this version are damaged or missing",
+                    lost.join(", ")
+                )
             };
             let locs: HashMap<Id, &BlobLoc> = v
                 .packs
@@ -381,10 +399,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
                     break;
                 }
                 let Some(loc) = locs.get(&tid).filter(|l| l.entry.kind() == KIND_TREE) else {
-                    problems.push(format!(
-                        "tree {} is not in the packs the version lists",
-                        tid.short()
-                    ));
+                    problems.push(format!("tree {} {where_}", tid.short()));
                     continue;
                 };
                 let entries = match read_tree(ds, &k, &tid, loc) {
@@ -405,7 +420,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
                                 match locs.get(c).filter(|l| l.entry.kind() == KIND_CHUNK) {
                                     Some(l) => sum += l.entry.raw_len() as u64,
                                     None => problems.push(format!(
-                                        "chunk {} of {:?} is not in the packs the version lists",
+                                        "chunk {} of {:?} {where_}",
                                         c.short(),
                                         e.name()
                                     )),

@@ -353,8 +353,21 @@ fn tampered_pack_is_reported_with_its_id_and_kind() {
     assert_eq!(f["kind"], "pack");
     assert_eq!(f["id"], name.as_str());
     assert!(f["message"].as_str().unwrap().contains("does not hash"));
-    let text = e.fails(&["verify"], 1);
-    let _ = text;
+    let text = String::from_utf8(
+        e.coffer(&["verify"])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(&format!("error: pack {}", &name[..12]))
+            && text.contains("are damaged or missing")
+            && text.contains("FAILED:"),
+        "{text}"
+    );
     let err = e.fails(
         &[
             "checkout",

@@ -128,17 +128,12 @@ impl Policy {
     /// Decode stored bytes named `id`, check the signature and the structure. For a genesis
     /// policy, the signer must be an owner listed in it.
     pub fn open(id: &Id, bytes: &[u8]) -> Result<Policy> {
-        let (payload, sig) = signed::open("policy", id, bytes)?;
+        let p: Policy = signed::open_payload(KIND, id, bytes, |p: &Policy| p.signer.0)?;
         let corrupt = |reason: String| Error::Corrupt {
             kind: "policy",
             id: *id,
             reason,
         };
-        let p: Policy = codec::decode(KIND, &payload).map_err(|e| match e {
-            Error::UnknownVersion { .. } => e,
-            other => corrupt(other.to_string()),
-        })?;
-        signed::check_signature("policy", id, &p.signer.0, &payload, &sig)?;
         if !p.members.windows(2).all(|w| w[0].label() < w[1].label()) {
             return Err(corrupt("members not sorted by label or duplicated".into()));
         }

@@ -5,6 +5,7 @@ use crate::codec;
 use crate::crypto::sign;
 use crate::error::{Error, Result};
 use crate::id::Id;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Envelope kind of the outer wrapper.
@@ -64,4 +65,25 @@ pub fn check_signature(
             reason: "signature does not verify".into(),
         })
     }
+}
+
+/// Open a signed object named `id` whose payload is an envelope of `kind`: check the name and
+/// both encodings, then the signature by the key `signer` reads from the decoded payload.
+pub fn open_payload<T: DeserializeOwned + Serialize>(
+    kind: &'static str,
+    id: &Id,
+    bytes: &[u8],
+    signer: impl Fn(&T) -> [u8; 32],
+) -> Result<T> {
+    let (payload, sig) = open(kind, id, bytes)?;
+    let value: T = codec::decode(kind, &payload).map_err(|e| match e {
+        Error::UnknownVersion { .. } => e,
+        other => Error::Corrupt {
+            kind,
+            id: *id,
+            reason: other.to_string(),
+        },
+    })?;
+    check_signature(kind, id, &signer(&value), &payload, &sig)?;
+    Ok(value)
 }

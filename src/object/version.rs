@@ -96,17 +96,12 @@ impl Version {
     /// Decode stored bytes named `id`; checks name, encoding, structure and the author's
     /// signature. Whether the author was allowed to sign is the caller's (policy) check.
     pub fn open(id: &Id, bytes: &[u8]) -> Result<Version> {
-        let (payload, sig) = signed::open("version", id, bytes)?;
+        let v: Version = signed::open_payload(KIND, id, bytes, |v: &Version| v.author.0)?;
         let corrupt = |reason: String| Error::Corrupt {
             kind: "version",
             id: *id,
             reason,
         };
-        let v: Version = codec::decode(KIND, &payload).map_err(|e| match e {
-            Error::UnknownVersion { .. } => e,
-            other => corrupt(other.to_string()),
-        })?;
-        signed::check_signature("version", id, &v.author.0, &payload, &sig)?;
         if v.seq == 0 {
             return Err(corrupt("sequence number 0".into()));
         }
