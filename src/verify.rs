@@ -137,8 +137,12 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
         }
     }
     r.versions = versions.len();
+    // Policies a version may name; the chain of later policies extends this map.
+    let policies: HashMap<Id, &Policy> = policy.iter().map(|p| (ds.id, p)).collect();
     for (id, v) in &versions {
-        if let Some(p) = &policy {
+        if policy.is_none() {
+            // Already reported; without a policy no author can be checked.
+        } else if let Some(p) = policies.get(&v.policy) {
             match p.member_by_sign_key(&v.author.0) {
                 Some(m) if m.can_write() => {}
                 Some(m) => r.add(
@@ -158,6 +162,27 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
                     "signed by a key that is not a member of the dataset",
                 ),
             }
+            if v.epoch != p.epoch {
+                r.add(
+                    Level::Error,
+                    "version",
+                    Some(id),
+                    format!(
+                        "sealed under epoch {}, but its policy's epoch is {}",
+                        v.epoch, p.epoch
+                    ),
+                );
+            }
+        } else {
+            r.add(
+                Level::Error,
+                "version",
+                Some(id),
+                format!(
+                    "made under policy {}, which is not in the dataset's policy chain",
+                    v.policy.short()
+                ),
+            );
         }
         let mut max_seq = 0;
         for p in &v.parents {

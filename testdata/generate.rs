@@ -185,6 +185,7 @@ fn main() {
         epoch: 0,
         packs: vec![pack_id],
         author: Bytes32(public.sign),
+        policy: dataset,
         sealed: seal.seal_with_nonce(&keys, &dataset, 1, &seal_nonce),
         dataset,
         parents: vec![],

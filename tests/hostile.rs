@@ -15,6 +15,11 @@ use util::*;
 
 /// Commit a version whose root tree is `root` plus extra `subtrees` (id computed here).
 fn craft(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>) {
+    craft_under(e, root, subtrees, None)
+}
+
+/// [`craft`], naming `policy` (default: the genesis policy) as the policy in force.
+fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, policy: Option<coffer::Id>) {
     let ds = Dataset::find(&e.data).unwrap();
     let me = Identity::load(&e.id, &Passphrase::None).unwrap();
     let policy = ds.policy().unwrap();
@@ -49,6 +54,7 @@ fn craft(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>) {
         epoch: k.epoch,
         packs: vec![pid],
         author: Bytes32(me.public().sign),
+        policy: policy.unwrap_or(ds.id),
         sealed: seal.seal(&k, &ds.id, seq),
         dataset: ds.id,
         parents: head.into_iter().collect(),
@@ -217,4 +223,19 @@ fn unsorted_or_duplicate_entries_are_corrupt() {
         err.contains("tree") && err.contains("not strictly sorted"),
         "{err}"
     );
+}
+
+#[test]
+fn version_under_an_unknown_policy_is_a_finding() {
+    let e = setup();
+    craft_under(
+        &e,
+        vec![Entry::file("a".into(), false, 0, vec![])],
+        vec![],
+        Some(coffer::Id([9; 32])),
+    );
+    let out = e.coffer(&["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not in the dataset's policy chain"), "{text}");
 }

@@ -70,6 +70,7 @@ mod canonical_tests {
             epoch: 0,
             packs: vec![Id::ZERO],
             author: Bytes32(p.sign),
+            policy: Id::ZERO,
             sealed: seal.seal(&k, &Id::ZERO, 1),
             dataset: Id::ZERO,
             parents: vec![],

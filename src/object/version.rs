@@ -30,6 +30,9 @@ pub struct Version {
     pub packs: Vec<Id>,
     /// Ed25519 public key of the signer.
     pub author: Bytes32,
+    /// The policy in force when the version was made: the author must be a writer in it,
+    /// and `epoch` must be its current epoch.
+    pub policy: Id,
     /// `nonce || AES-GCM(seal key, envelope("version-seal", Seal))`.
     #[serde(with = "serde_bytes")]
     pub sealed: Vec<u8>,

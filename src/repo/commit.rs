@@ -396,6 +396,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         epoch: keys.epoch,
         packs: packs.into_iter().collect(),
         author: Bytes32(me.sign),
+        policy: ds.id,
         sealed: seal.seal(&keys, &ds.id, seq),
         dataset: ds.id,
         parents: parent.iter().map(|(id, _)| *id).collect(),
