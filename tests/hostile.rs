@@ -19,7 +19,7 @@ fn craft(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>) {
 }
 
 /// [`craft`], naming `policy` (default: the genesis policy) as the policy in force.
-fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, policy: Option<coffer::Id>) {
+fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, under: Option<coffer::Id>) {
     let ds = Dataset::find(&e.data).unwrap();
     let me = Identity::load(&e.id, &Passphrase::None).unwrap();
     let policy = ds.policy().unwrap();
@@ -54,7 +54,7 @@ fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, policy: Opt
         epoch: k.epoch,
         packs: vec![pid],
         author: Bytes32(me.public().sign),
-        policy: policy.unwrap_or(ds.id),
+        policy: under.unwrap_or(ds.id),
         sealed: seal.seal(&k, &ds.id, seq),
         dataset: ds.id,
         parents: head.into_iter().collect(),
