@@ -22,29 +22,6 @@ pub fn encode<T: Serialize>(kind: &str, body: &T) -> Vec<u8> {
     out
 }
 
-/// Encode a bare value (no envelope), canonically.
-pub fn encode_bare<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::into_writer(value, &mut out)
-        .unwrap_or_else(|e| unreachable!("CBOR encoding into memory failed: {e}"));
-    out
-}
-
-/// Decode a bare value and require that it is in canonical form.
-pub fn decode_bare<T: DeserializeOwned + Serialize>(what: &'static str, bytes: &[u8]) -> Result<T> {
-    let value: T = ciborium::from_reader(bytes).map_err(|e| Error::Malformed {
-        what,
-        reason: e.to_string(),
-    })?;
-    if encode_bare(&value) != bytes {
-        return Err(Error::Malformed {
-            what,
-            reason: "not in canonical encoding".into(),
-        });
-    }
-    Ok(value)
-}
-
 /// Decode the envelope of `kind`, rejecting other kinds, other versions and non-canonical bytes.
 pub fn decode<T: DeserializeOwned + Serialize>(kind: &'static str, bytes: &[u8]) -> Result<T> {
     let malformed = |reason: String| Error::Malformed { what: kind, reason };

@@ -20,6 +20,9 @@ use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Largest byte range read from a pack at once.
+const READ_WINDOW: u64 = 4 * 1024 * 1024;
+
 /// How to check out.
 pub struct CheckoutOptions {
     /// Write here instead of the working folder.
@@ -175,20 +178,23 @@ pub fn checkout(
     };
     let _lock = if in_place { Some(ds.lock()?) } else { None };
 
-    let want: Side = flat.iter().map(|(p, e)| (p.clone(), Node::of(e))).collect();
-    let links: HashSet<&str> = flat
-        .iter()
-        .filter(|(_, e)| e.kind() == SYMLINK)
-        .map(|(p, _)| p.as_str())
-        .collect();
-    for (p, e) in &flat {
-        if e.kind() == SYMLINK && !link_is_safe(p, e.target(), &links) {
-            return Err(Error::UnsafePath(format!(
-                "{p} is a link to {:?}, which points outside the checkout folder",
-                String::from_utf8_lossy(e.target())
-            )));
+    {
+        let links: HashSet<&str> = flat
+            .iter()
+            .filter(|(_, e)| e.kind() == SYMLINK)
+            .map(|(p, _)| p.as_str())
+            .collect();
+        for (p, e) in &flat {
+            if e.kind() == SYMLINK && !link_is_safe(p, e.target(), &links) {
+                return Err(Error::UnsafePath(format!(
+                    "{p} is a link to {:?}, which points outside the checkout folder",
+                    String::from_utf8_lossy(e.target())
+                )));
+            }
         }
     }
+    // Metadata scales with the number of paths: keep one copy of it.
+    let want: Side = flat.into_iter().map(|(p, e)| (p, Node::of(&e))).collect();
 
     // What is there now, and what of it may be replaced without --force.
     let (current, replaceable): (Side, Side) = if in_place {
@@ -224,6 +230,7 @@ pub fn checkout(
         (cur, Side::new())
     };
 
+    drop(index);
     let mut conflicts: Vec<&str> = Vec::new();
     let mut to_write: Vec<(&str, &Node)> = Vec::new();
     let mut outcome = CheckoutOutcome {
@@ -368,48 +375,75 @@ pub fn checkout(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let r: Result<()> = per_pack.par_iter().try_for_each(|(pack, blobs)| {
-        let locs: Vec<_> = blobs.keys().map(|id| &reader.locs[id]).collect();
-        let start = locs.iter().map(|l| l.entry.offset()).min().unwrap_or(0);
-        let end = locs
-            .iter()
-            .map(|l| l.entry.offset() + l.entry.length() as u64)
-            .max()
-            .unwrap_or(0);
-        let bytes = ds.store.get_range(&store::pack_path(pack), start..end)?;
-        for (id, targets) in blobs {
-            let l = &reader.locs[id];
-            let k = keys.get(l.epoch).ok_or(Error::Missing {
-                kind: "epoch key",
-                id: *pack,
-            })?;
-            let s = (l.entry.offset() - start) as usize;
-            let sealed = &bytes[s..s + l.entry.length() as usize];
-            let plain = blob::open(
-                &k,
-                KIND_CHUNK,
-                l.entry.comp(),
-                l.entry.raw_len(),
-                id,
-                sealed,
-            )?;
-            for (fi, off) in targets {
-                let (_, n, tmp) = &files[*fi];
-                if n.chunks.len() == 1 {
-                    create(tmp)?.write_all(&plain).at(tmp)?;
-                } else {
-                    let f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .custom_flags(libc::O_NOFOLLOW)
-                        .open(tmp)
-                        .at(tmp)?;
-                    f.write_all_at(&plain, *off).at(tmp)?;
-                }
-                pb.inc(plain.len() as u64);
+    // Read packs in windows of at most READ_WINDOW bytes: bounded buffers (whole 16 MiB
+    // spans, allocated on the store's I/O threads, doubled peak memory), and a good request
+    // size for remote stores.
+    type Window<'a> = (&'a Id, Vec<(&'a Id, &'a Vec<(usize, u64)>)>);
+    let mut windows: Vec<Window> = Vec::new();
+    for (pack, blobs) in &per_pack {
+        let mut v: Vec<(&Id, &Vec<(usize, u64)>)> = blobs.iter().collect();
+        v.sort_by_key(|(id, _)| reader.locs[*id].entry.offset());
+        let mut cur: Vec<(&Id, &Vec<(usize, u64)>)> = Vec::new();
+        let mut start = 0;
+        for (id, t) in v {
+            let e = &reader.locs[id].entry;
+            if !cur.is_empty() && e.offset() + e.length() as u64 - start > READ_WINDOW {
+                windows.push((pack, std::mem::take(&mut cur)));
             }
+            if cur.is_empty() {
+                start = e.offset();
+            }
+            cur.push((id, t));
         }
-        Ok(())
-    });
+        if !cur.is_empty() {
+            windows.push((pack, cur));
+        }
+    }
+    let r: Result<()> = windows
+        .par_iter()
+        .with_max_len(1)
+        .try_for_each(|(pack, blobs)| {
+            let locs: Vec<_> = blobs.iter().map(|(id, _)| &reader.locs[*id]).collect();
+            let start = locs.iter().map(|l| l.entry.offset()).min().unwrap_or(0);
+            let end = locs
+                .iter()
+                .map(|l| l.entry.offset() + l.entry.length() as u64)
+                .max()
+                .unwrap_or(0);
+            let bytes = ds.store.get_range(&store::pack_path(pack), start..end)?;
+            for (id, targets) in blobs {
+                let l = &reader.locs[*id];
+                let k = keys.get(l.epoch).ok_or(Error::Missing {
+                    kind: "epoch key",
+                    id: **pack,
+                })?;
+                let s = (l.entry.offset() - start) as usize;
+                let sealed = &bytes[s..s + l.entry.length() as usize];
+                let plain = blob::open(
+                    &k,
+                    KIND_CHUNK,
+                    l.entry.comp(),
+                    l.entry.raw_len(),
+                    id,
+                    sealed,
+                )?;
+                for (fi, off) in targets.iter() {
+                    let (_, n, tmp) = &files[*fi];
+                    if n.chunks.len() == 1 {
+                        create(tmp)?.write_all(&plain).at(tmp)?;
+                    } else {
+                        let f = std::fs::OpenOptions::new()
+                            .write(true)
+                            .custom_flags(libc::O_NOFOLLOW)
+                            .open(tmp)
+                            .at(tmp)?;
+                        f.write_all_at(&plain, *off).at(tmp)?;
+                    }
+                    pb.inc(plain.len() as u64);
+                }
+            }
+            Ok(())
+        });
     pb.finish_and_clear();
     if let Err(e) = r {
         cleanup(&files);

@@ -86,6 +86,9 @@ pub fn open_nofollow(path: &Path) -> Result<std::fs::File> {
         .at(path)
 }
 
+/// Threads writing finished packs to the store.
+const PACK_WRITERS: usize = 1;
+
 /// A pack written by this commit: id, size, header.
 type NewPack = (Id, u64, PackHeader);
 
@@ -97,12 +100,12 @@ struct Packer {
 
 impl Packer {
     fn start(ds_store: store::Store, keys: EpochKeys) -> Packer {
-        let (tx, rx): (Sender<SealedBlob>, Receiver<SealedBlob>) = bounded(32);
+        let (tx, rx): (Sender<SealedBlob>, Receiver<SealedBlob>) = bounded(8);
         let handle = std::thread::spawn(move || {
             // Finished packs go to writer threads, so packing never waits on storage; the
             // bounded queue caps memory at a few packs.
-            let (wtx, wrx) = bounded::<(Id, Vec<u8>)>(2);
-            let writers: Vec<_> = (0..2)
+            let (wtx, wrx) = bounded::<(Id, Vec<u8>)>(1);
+            let writers: Vec<_> = (0..PACK_WRITERS)
                 .map(|_| {
                     let wrx = wrx.clone();
                     let st = ds_store.clone();

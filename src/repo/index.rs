@@ -4,8 +4,7 @@
 //! The cache is an accelerator only: any pack it does not know is read from the store, and
 //! packs that left the store are dropped from it.
 
-use super::{write_atomic, Dataset, Keyring};
-use crate::codec;
+use super::{load_cache, save_cache, Dataset, Keyring};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::object::pack::{self, BlobEntry, PackHeader, TRAILER_LEN};
@@ -71,10 +70,7 @@ impl Index {
 
     /// Load the cache and reconcile it with the store's pack listing.
     pub fn load(ds: &Dataset, keys: &Keyring) -> Result<Index> {
-        let cached: Vec<(Id, PackInfo)> = std::fs::read(Self::cache_path(ds))
-            .ok()
-            .and_then(|b| codec::decode_bare("index cache", &b).ok())
-            .unwrap_or_default();
+        let cached: Vec<(Id, PackInfo)> = load_cache(&Self::cache_path(ds)).unwrap_or_default();
         let mut cached: HashMap<Id, PackInfo> = cached.into_iter().collect();
         let mut idx = Index::default();
         let cached_count = cached.len();
@@ -140,7 +136,7 @@ impl Index {
             return Ok(());
         }
         let v: Vec<(&Id, &PackInfo)> = self.packs.iter().collect();
-        write_atomic(&Self::cache_path(ds), &codec::encode_bare(&v))
+        save_cache(&Self::cache_path(ds), &v)
     }
 
     /// Blob locations restricted to `packs` (a version's list), reading unknown headers.

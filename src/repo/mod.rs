@@ -79,12 +79,21 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Write a small file atomically: temp file, fsync, rename.
+/// Write a small file atomically: temp file, fsync, rename, fsync the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
+    write_atomic_with(path, |w| std::io::Write::write_all(w, bytes))
+}
+
+/// [`write_atomic`] with the contents streamed by `fill` (large caches are never held
+/// encoded in memory).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).at(&tmp)?;
-    f.write_all(bytes).at(&tmp)?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).at(&tmp)?);
+    fill(&mut w).at(&tmp)?;
+    let f = w.into_inner().map_err(|e| e.into_error()).at(&tmp)?;
     f.sync_all().at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)?;
     // The rename is durable only once the folder entry is.
@@ -94,6 +103,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .at(dir)?;
     }
     Ok(())
+}
+
+/// Write a local cache as CBOR, streamed.
+pub(crate) fn save_cache<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_atomic_with(path, |w| {
+        ciborium::into_writer(value, w).map_err(std::io::Error::other)
+    })
+}
+
+/// Read a local cache; `None` if missing or unreadable (caches are rebuilt, never trusted
+/// for integrity).
+pub(crate) fn load_cache<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let f = std::fs::File::open(path).ok()?;
+    ciborium::from_reader(std::io::BufReader::new(f)).ok()
 }
 
 /// Exclusive lock on the dataset, released on drop.

@@ -2,8 +2,7 @@
 //! unchanged file is not read again (as git's index does).
 
 use super::scan::FileStat;
-use super::{write_atomic, Dataset};
-use crate::codec;
+use super::{load_cache, save_cache, Dataset};
 use crate::error::Result;
 use crate::id::Id;
 use std::collections::BTreeMap;
@@ -27,10 +26,7 @@ impl StatCache {
 
     /// Load, or start empty if missing or unreadable.
     pub fn load(ds: &Dataset) -> StatCache {
-        let map = std::fs::read(Self::path(ds))
-            .ok()
-            .and_then(|b| codec::decode_bare("stat cache", &b).ok())
-            .unwrap_or_default();
+        let map = load_cache(&Self::path(ds)).unwrap_or_default();
         StatCache { map, dirty: false }
     }
 
@@ -57,7 +53,7 @@ impl StatCache {
         if !self.dirty {
             return Ok(());
         }
-        write_atomic(&Self::path(ds), &codec::encode_bare(&self.map))
+        save_cache(&Self::path(ds), &self.map)
     }
 }
 
