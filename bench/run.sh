@@ -68,10 +68,8 @@ restic -q -r "$work/restic" init >/dev/null
 borg init -e repokey-blake2 "$work/borg" >/dev/null 2>&1
 
 for t in $tools; do commit "$t" v1; echo "$(stored "$t")" > "$work/$t.s1"; done
-sleep 2  # let mtimes age past coffer's racy-clean window, as in real use
 "$gen" edit "$data"
 for t in $tools; do commit "$t" v2; echo "$(stored "$t")" > "$work/$t.s2"; done
-sleep 2  # the unchanged re-commit, too, happens later than coffer's 2 s racy-clean window
 for t in $tools; do commit "$t" v3; done
 for t in $tools; do restore "$t"; done
 

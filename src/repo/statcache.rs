@@ -15,9 +15,17 @@ pub struct StatCache {
     dirty: bool,
 }
 
-/// A file whose mtime is this close to the scan is "racily clean": a write in the same
-/// timestamp tick would be invisible, so it is not cached.
-const RACY_NS: i64 = 2_000_000_000;
+/// A write after our stat moves mtime to a later timestamp tick, unless it lands in the tick
+/// of the mtime we recorded. So a file whose mtime is within one tick of the scan is "racily
+/// clean" and is not cached. Ticks: filesystems with sub-second mtimes (Linux's coarse clock,
+/// at most 10 ms) get 100 ms; whole-second mtimes (FAT, old ext3) get 2 s.
+fn racy_window_ns(st: &FileStat) -> i64 {
+    if st.mtime_ns % 1_000_000_000 != 0 {
+        100_000_000
+    } else {
+        2_000_000_000
+    }
+}
 
 impl StatCache {
     fn path(ds: &Dataset) -> std::path::PathBuf {
@@ -38,11 +46,12 @@ impl StatCache {
         }
     }
 
-    /// Replace the whole cache with what a scan saw; `scan_start_ns` guards against races.
+    /// Replace the whole cache with what a scan saw; `scan_start_ns` guards against races
+    /// (see [`racy_window_ns`]).
     pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>)>, scan_start_ns: i64) {
         let map: BTreeMap<String, (FileStat, Vec<Id>)> = entries
             .into_iter()
-            .filter(|(_, (s, _))| s.mtime_ns < scan_start_ns - RACY_NS)
+            .filter(|(_, (s, _))| s.mtime_ns < scan_start_ns - racy_window_ns(s))
             .collect();
         self.dirty |= map != self.map;
         self.map = map;
