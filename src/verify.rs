@@ -370,6 +370,8 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
 
     // With keys: every version's trees and chunks are in the packs it lists, and sizes add up.
     if let Some(keys) = &keys {
+        // Trees are shared between versions: each is read and decrypted once.
+        let mut trees: HashMap<Id, std::result::Result<Vec<tree::Entry>, String>> = HashMap::new();
         for (vid, v) in &versions {
             let Some(k) = keys.get(v.epoch) else {
                 r.add(
@@ -407,65 +409,17 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
                 .filter_map(|p| good.get(p))
                 .flat_map(|m| m.iter().map(|(k, v)| (*k, v)))
                 .collect();
-            let mut problems = Vec::new();
-            let mut files = 0u64;
-            let mut total = 0u64;
-            let mut seen_trees = HashSet::new();
-            let mut stack = vec![(seal.root, 0usize)];
-            while let Some((tid, depth)) = stack.pop() {
-                if !seen_trees.insert(tid) {
-                    // A repeated subtree is checked once but counted every time.
-                }
-                if depth > crate::repo::read::MAX_DEPTH {
-                    problems.push(format!(
-                        "folders nested deeper than {}",
-                        crate::repo::read::MAX_DEPTH
-                    ));
-                    break;
-                }
-                let Some(loc) = locs.get(&tid).filter(|l| l.entry.kind() == KIND_TREE) else {
-                    problems.push(format!("tree {} {where_}", tid.short()));
-                    continue;
-                };
-                let entries = match read_tree(ds, &k, &tid, loc) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        problems.push(e.to_string());
-                        continue;
-                    }
-                };
-                for e in entries {
-                    match e.kind() {
-                        DIR => stack.push((e.ids()[0], depth + 1)),
-                        FILE => {
-                            files += 1;
-                            total += e.size();
-                            let mut sum = 0u64;
-                            for c in e.ids() {
-                                match locs.get(c).filter(|l| l.entry.kind() == KIND_CHUNK) {
-                                    Some(l) => sum += l.entry.raw_len() as u64,
-                                    None => problems.push(format!(
-                                        "chunk {} of {:?} {where_}",
-                                        c.short(),
-                                        e.name()
-                                    )),
-                                }
-                            }
-                            if sum != e.size() && problems.is_empty() {
-                                problems.push(format!(
-                                    "{:?}: chunks add up to {sum} bytes, the entry says {}",
-                                    e.name(),
-                                    e.size()
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                if problems.len() > 20 {
-                    break;
-                }
-            }
+            let mut w = Walker {
+                ds,
+                k: &k,
+                locs: &locs,
+                where_: &where_,
+                trees: &mut trees,
+                memo: HashMap::new(),
+                problems: Vec::new(),
+            };
+            let (files, total) = w.walk(seal.root, 0);
+            let mut problems = w.problems;
             if files != seal.files || total != seal.bytes {
                 problems.push(format!(
                     "holds {files} files / {total} bytes, its seal says {} / {}",
@@ -479,6 +433,95 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
     }
     r.findings.sort_by_key(|f| f.level);
     Ok(r)
+}
+
+/// Walks one version's trees: counts files and bytes, checks every blob is in a listed pack.
+struct Walker<'a> {
+    ds: &'a Dataset,
+    k: &'a crate::crypto::keys::EpochKeys,
+    locs: &'a HashMap<Id, &'a BlobLoc>,
+    where_: &'a str,
+    trees: &'a mut HashMap<Id, std::result::Result<Vec<tree::Entry>, String>>,
+    /// Files and bytes below each subtree already walked in this version.
+    memo: HashMap<Id, (u64, u64)>,
+    problems: Vec<String>,
+}
+
+/// More problems than this in one version are not worth listing one by one.
+const MAX_PROBLEMS: usize = 20;
+
+impl Walker<'_> {
+    fn walk(&mut self, tid: Id, depth: usize) -> (u64, u64) {
+        if let Some(s) = self.memo.get(&tid) {
+            return *s;
+        }
+        if depth > crate::repo::read::MAX_DEPTH || self.problems.len() > MAX_PROBLEMS {
+            if depth > crate::repo::read::MAX_DEPTH {
+                self.problems.push(format!(
+                    "folders nested deeper than {}",
+                    crate::repo::read::MAX_DEPTH
+                ));
+            }
+            return (0, 0);
+        }
+        let Some(loc) = self.locs.get(&tid).filter(|l| l.entry.kind() == KIND_TREE) else {
+            self.problems
+                .push(format!("tree {} {}", tid.short(), self.where_));
+            return (0, 0);
+        };
+        let (ds, k) = (self.ds, self.k);
+        let entries = match self
+            .trees
+            .entry(tid)
+            .or_insert_with(|| read_tree(ds, k, &tid, loc).map_err(|e| e.to_string()))
+        {
+            Ok(e) => e.clone(),
+            Err(e) => {
+                self.problems.push(e.clone());
+                return (0, 0);
+            }
+        };
+        let (mut files, mut total) = (0u64, 0u64);
+        for e in &entries {
+            match e.kind() {
+                DIR => {
+                    let (f, t) = self.walk(e.ids()[0], depth + 1);
+                    files += f;
+                    total += t;
+                }
+                FILE => {
+                    files += 1;
+                    total += e.size();
+                    let mut sum = 0u64;
+                    let mut all_found = true;
+                    for c in e.ids() {
+                        match self.locs.get(c).filter(|l| l.entry.kind() == KIND_CHUNK) {
+                            Some(l) => sum += l.entry.raw_len() as u64,
+                            None => {
+                                all_found = false;
+                                self.problems.push(format!(
+                                    "chunk {} of {:?} {}",
+                                    c.short(),
+                                    e.name(),
+                                    self.where_
+                                ));
+                            }
+                        }
+                    }
+                    if all_found && sum != e.size() {
+                        self.problems.push(format!(
+                            "{:?}: chunks add up to {sum} bytes, the entry says {}",
+                            e.name(),
+                            e.size()
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.memo.insert(tid, (files, total));
+        (files, total)
+    }
 }
 
 fn read_tree(

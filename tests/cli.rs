@@ -457,3 +457,21 @@ fn help_teaches() {
         assert!(h.contains(w), "--help lacks {w}");
     }
 }
+
+#[test]
+fn identical_folders_share_a_tree_and_verify_counts_both() {
+    let e = Env::new();
+    for d in ["north", "south", "east"] {
+        e.write(&format!("{d}/sites.csv"), b"site,capacity\nA,10\n");
+        e.write(&format!("{d}/deep/more.csv"), b"x\n");
+    }
+    e.ok(&["init"]);
+    let out: Value = serde_json::from_str(&e.ok(&["commit", "-m", "v1", "--json"])).unwrap();
+    assert_eq!(out["files"], 6);
+    let report: Value = serde_json::from_str(&e.ok(&["verify", "--json"])).unwrap();
+    assert_eq!(
+        report["findings"].as_array().unwrap().len(),
+        0,
+        "{report:#}"
+    );
+}

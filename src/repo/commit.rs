@@ -175,7 +175,13 @@ struct Seen<'a> {
 impl Seen<'_> {
     /// True if the caller must store this blob (first time seen).
     fn claim(&self, id: &Id) -> bool {
-        !self.index.contains(id) && self.new.lock().map(|mut s| s.insert(*id)).unwrap_or(false)
+        // A poisoned lock still holds a valid set; storing a blob twice is harmless.
+        !self.index.contains(id)
+            && self
+                .new
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(*id)
     }
 }
 
