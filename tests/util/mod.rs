@@ -86,17 +86,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Deterministic pseudo-random bytes (xorshift), incompressible.
+/// Deterministic pseudo-random bytes (xorshift64, eight bytes a step), incompressible.
 pub fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect()
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(n);
+    out
 }
 
 /// Every file, link and folder below `dir` (excluding `.coffer`), with contents and modes.
