@@ -97,7 +97,8 @@ impl Report {
 }
 
 /// Verify the dataset. With `identity` (a recipient), blobs are decrypted and trees walked.
-pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
+/// `progress` shows a bar over the pack bytes read.
+pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Result<Report> {
     let mut r = Report {
         dataset: ds.id.to_hex(),
         ..Default::default()
@@ -279,6 +280,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
         blobs: Vec<(Id, BlobLoc)>,
         errors: Vec<Error>,
     }
+    let pb = crate::repo::progress_bar(progress, listed.values().sum());
     let checks: Vec<PackResult> = listed
         .par_iter()
         .map(|(id, _)| {
@@ -303,6 +305,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
                 }
             };
             pr.bytes = bytes.len() as u64;
+            pb.inc(pr.bytes);
             if Id::of_stored(&bytes) != *id {
                 pr.errors.push(Error::Corrupt {
                     kind: "pack",
@@ -353,6 +356,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>) -> Result<Report> {
             pr
         })
         .collect();
+    pb.finish_and_clear();
     let mut good: HashMap<Id, HashMap<Id, BlobLoc>> = HashMap::new();
     let mut damaged: HashSet<Id> = HashSet::new();
     for pr in checks {

@@ -71,3 +71,28 @@ fn kill_9_during_commit_never_breaks_the_dataset() {
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
     eprintln!("{killed} commits killed, {finished} finished before the kill");
 }
+
+#[test]
+fn a_second_writer_is_refused_while_a_commit_runs() {
+    let e = Env::new();
+    for i in 0..6 {
+        e.write(&format!("part{i}.bin"), &noise(3_000_000, i));
+    }
+    e.ok(&["init"]);
+    let bin = assert_cmd::cargo::cargo_bin("coffer");
+    let mut first = std::process::Command::new(&bin)
+        .args(["commit", "-q", "-m", "first"])
+        .env("COFFER_IDENTITY", &e.id)
+        .current_dir(&e.data)
+        .spawn()
+        .unwrap();
+    // The debug build needs well over a second for 18 MB; start the second one meanwhile.
+    std::thread::sleep(Duration::from_millis(300));
+    let second = e.coffer(&["commit", "-m", "second"]).output().unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("another coffer process is writing"), "{err}");
+    let log: Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 1);
+}

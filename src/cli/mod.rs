@@ -277,7 +277,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 Err(Error::NoIdentity { .. }) => None,
                 Err(e) => return Err(e),
             };
-            let report = verify::verify(&ds, id.as_ref())?;
+            let report = verify::verify(&ds, id.as_ref(), ctx.progress())?;
             if *json {
                 print_json(&report);
             } else {

@@ -370,11 +370,7 @@ pub fn checkout(
         }
     };
     let total: u64 = files.iter().map(|(_, n, _)| n.size).sum();
-    let pb = if opts.progress {
-        indicatif::ProgressBar::new(total)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let pb = super::progress_bar(opts.progress, total);
     // Read packs in windows of at most READ_WINDOW bytes: bounded buffers (whole 16 MiB
     // spans, allocated on the store's I/O threads, doubled peak memory), and a good request
     // size for remote stores.

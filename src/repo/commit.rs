@@ -5,7 +5,7 @@
 use super::index::Index;
 use super::scan::{self, FileStat, Kind};
 use super::statcache::{now_ns, StatCache};
-use super::{Dataset, Keyring};
+use super::{progress_bar, Dataset, Keyring};
 use crate::chunking::Chunker;
 use crate::crypto::keys::EpochKeys;
 use crate::error::{Error, IoContext, Result};
@@ -183,20 +183,6 @@ impl Seen<'_> {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(*id)
     }
-}
-
-fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
-    if !enabled {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(total);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} {wide_bar} {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    pb
 }
 
 /// Make a new version of the working folder.

@@ -119,6 +119,21 @@ pub(crate) fn load_cache<T: serde::de::DeserializeOwned>(path: &Path) -> Option<
     ciborium::from_reader(std::io::BufReader::new(f)).ok()
 }
 
+/// A byte-progress bar on stderr, or a hidden one when `enabled` is false.
+pub fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
 /// Exclusive lock on the dataset, released on drop.
 pub struct Lock(#[allow(dead_code)] std::fs::File);
 
