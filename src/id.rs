@@ -46,14 +46,24 @@ impl fmt::Debug for Id {
     }
 }
 
+/// A byte string in CBOR (the format); 64 hex digits in human-readable formats (JSON output).
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            s.serialize_bytes(&self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            return Id::from_hex(&s)
+                .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"));
+        }
         let b = Bytes32::deserialize(d)?;
         Ok(Id(b.0))
     }

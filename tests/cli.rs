@@ -269,6 +269,8 @@ fn unchanged_files_are_not_read_again() {
     }
     let first: Value = serde_json::from_str(&e.ok(&["commit", "-m", "v1", "--json"])).unwrap();
     assert_eq!(first["files_unchanged"], 0);
+    // Ids are hex strings in JSON, as in `log --json`.
+    assert_eq!(first["version"].as_str().unwrap().len(), 64);
     e.write("f7.csv", b"changed\n");
     let second: Value = serde_json::from_str(&e.ok(&["commit", "-m", "v2", "--json"])).unwrap();
     assert_eq!(second["files_unchanged"], 49);
@@ -474,4 +476,22 @@ fn identical_folders_share_a_tree_and_verify_counts_both() {
         0,
         "{report:#}"
     );
+}
+
+#[test]
+fn dash_c_and_subfolders_find_the_dataset() {
+    let e = Env::new();
+    e.write("sub/deeper/a.csv", b"x\n");
+    e.ok(&["init"]);
+    // -C a subfolder, from outside the dataset.
+    let mut c = assert_cmd::Command::cargo_bin("coffer").unwrap();
+    c.env("COFFER_IDENTITY", &e.id)
+        .current_dir(e.tmp.path())
+        .args(["-C", "data/sub/deeper", "commit", "-m", "from a subfolder"])
+        .assert()
+        .success();
+    let log: Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
+    assert_eq!(log[0]["message"], "from a subfolder");
+    let show: Value = serde_json::from_str(&e.ok(&["show", "HEAD", "--json"])).unwrap();
+    assert_eq!(show["paths"][2]["path"], "sub/deeper/a.csv");
 }
