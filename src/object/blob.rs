@@ -55,6 +55,22 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decompress one frame of at most `cap` bytes, reusing this thread's context.
+fn decompress(data: &[u8], cap: usize) -> Option<Vec<u8>> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = zstd::bulk::Decompressor::new().ok();
+        }
+        d.as_mut()?.decompress(data, cap).ok()
+    })
+}
+
 fn compress(data: &[u8]) -> Option<Vec<u8>> {
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
@@ -122,8 +138,9 @@ pub fn open(
         .ok_or_else(|| corrupt("decryption failed (altered, or sealed under another key)"))?;
     let plain = match comp {
         COMP_NONE => body,
-        COMP_ZSTD => zstd::bulk::decompress(&body, raw_len as usize)
-            .map_err(|_| corrupt("decompression failed"))?,
+        COMP_ZSTD => {
+            decompress(&body, raw_len as usize).ok_or_else(|| corrupt("decompression failed"))?
+        }
         _ => return Err(corrupt("unknown compression")),
     };
     if plain.len() != raw_len as usize {

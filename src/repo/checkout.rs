@@ -298,11 +298,16 @@ pub fn checkout(
             Err(_) => std::fs::create_dir(&path).at(&path)?,
         }
     }
+    // Every folder on the way to a written path must be a real folder (checked once each).
+    let mut real_dirs: HashSet<PathBuf> = HashSet::new();
     for (p, _) in &to_write {
         let mut anc = root.clone();
         let parts: Vec<&str> = p.split('/').collect();
         for part in &parts[..parts.len() - 1] {
             anc.push(part);
+            if real_dirs.contains(&anc) {
+                continue;
+            }
             let m = std::fs::symlink_metadata(&anc).at(&anc)?;
             if !m.is_dir() {
                 return Err(Error::UnsafePath(format!(
@@ -310,6 +315,7 @@ pub fn checkout(
                     anc.display()
                 )));
             }
+            real_dirs.insert(anc.clone());
         }
     }
 
@@ -325,19 +331,20 @@ pub fn checkout(
         })
         .collect();
     let mut per_pack: BTreeMap<Id, HashMap<Id, Vec<(usize, u64)>>> = BTreeMap::new();
-    let create = |tmp: &Path| {
+    // Modes are 0644 or 0755 filtered by the umask, as git and tar do.
+    let create = |tmp: &Path, exec: bool| {
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .custom_flags(libc::O_NOFOLLOW)
-            .mode(0o600)
+            .mode(if exec { 0o755 } else { 0o644 })
             .open(tmp)
             .at(tmp)
     };
     for (fi, (_, n, tmp)) in files.iter().enumerate() {
         // A one-chunk file (most small files) is created by its one write, saving an open.
         if n.chunks.len() != 1 {
-            create(tmp)?.set_len(n.size).at(tmp)?;
+            create(tmp, n.exec)?.set_len(n.size).at(tmp)?;
         }
         let mut off = 0u64;
         for c in &n.chunks {
@@ -426,7 +433,7 @@ pub fn checkout(
                 for (fi, off) in targets.iter() {
                     let (_, n, tmp) = &files[*fi];
                     if n.chunks.len() == 1 {
-                        create(tmp)?.write_all(&plain).at(tmp)?;
+                        create(tmp, n.exec)?.write_all(&plain).at(tmp)?;
                     } else {
                         let f = std::fs::OpenOptions::new()
                             .write(true)
@@ -445,24 +452,23 @@ pub fn checkout(
         cleanup(&files);
         return Err(e);
     }
-    for (p, n, tmp) in &files {
-        let path = root.join(p);
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            if let Err(e) = clear_path(&path, opts.force) {
-                cleanup(&files);
-                return Err(e);
+    // Rename into place (all chunks are written and checked by now), on all cores.
+    let placed: Result<()> = files
+        .par_iter()
+        .with_min_len(64)
+        .try_for_each(|(p, _, tmp)| {
+            let path = root.join(p);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                clear_path(&path, opts.force)?;
             }
-        }
-        // The mode given at creation is filtered by the umask; set it exactly.
-        std::fs::set_permissions(
-            tmp,
-            std::fs::Permissions::from_mode(if n.exec { 0o755 } else { 0o644 }),
-        )
-        .at(tmp)?;
-        std::fs::rename(tmp, &path).at(&path)?;
-        outcome.files_written += 1;
-        outcome.bytes_written += n.size;
+            std::fs::rename(tmp, &path).at(&path)
+        });
+    if let Err(e) = placed {
+        cleanup(&files);
+        return Err(e);
     }
+    outcome.files_written = files.len() as u64;
+    outcome.bytes_written = files.iter().map(|(_, n, _)| n.size).sum();
     for (p, n) in &to_write {
         if n.kind == SYMLINK {
             let path = root.join(p);
