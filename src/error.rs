@@ -81,6 +81,16 @@ pub enum Error {
         /// The version this build reads.
         supported: u64,
     },
+    /// The identity holds no key for the epoch a version was sealed under.
+    #[error("identity {who} holds no key for epoch {epoch} of dataset {dataset}: it was not a recipient when this version was made (access withdrawn, or given from a later point)")]
+    NoEpochKey {
+        /// Label or public identity of the caller.
+        who: String,
+        /// The epoch.
+        epoch: u32,
+        /// The dataset id.
+        dataset: Id,
+    },
     /// A version reference (id, prefix, HEAD~N) did not resolve.
     #[error("unknown version `{0}` (use a version id, a unique prefix of one, HEAD or HEAD~N; see `coffer log`)")]
     UnknownRevision(String),

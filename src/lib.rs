@@ -21,6 +21,7 @@ pub mod id;
 pub mod identity;
 pub mod object;
 pub mod repo;
+pub mod sharing;
 pub mod store;
 pub mod verify;
 

@@ -6,7 +6,6 @@ use crate::id::Id;
 use crate::identity::Identity;
 use crate::object::blob::{self, KIND_CHUNK, KIND_TREE};
 use crate::object::pack::{self, TRAILER_LEN};
-use crate::object::policy::Policy;
 use crate::object::tree::{self, DIR, FILE};
 use crate::object::version::Version;
 use crate::repo::index::BlobLoc;
@@ -103,8 +102,14 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         dataset: ds.id.to_hex(),
         ..Default::default()
     };
-    let policy = match ds.store.get(&store::policy_path(&ds.id))? {
-        None => {
+    let chain = match ds.chain() {
+        Ok(c) => {
+            for (id, why) in &c.refused {
+                r.add(Level::Error, "policy", Some(id), why.clone());
+            }
+            Some(c)
+        }
+        Err(Error::Missing { .. }) => {
             r.add(
                 Level::Error,
                 "policy",
@@ -113,16 +118,13 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
             );
             None
         }
-        Some(b) => match Policy::open(&ds.id, &b) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                r.add_err(&e);
-                None
-            }
-        },
+        Err(e) => {
+            r.add_err(&e);
+            None
+        }
     };
-    let keys: Option<Keyring> = match (identity, &policy) {
-        (Some(id), Some(p)) => ds.keyring(p, id).ok(),
+    let keys: Option<Keyring> = match (identity, &chain) {
+        (Some(id), Some(c)) => ds.keyring(c, id).ok(),
         _ => None,
     };
     r.decrypted = keys.is_some();
@@ -138,12 +140,24 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         }
     }
     r.versions = versions.len();
-    // Policies a version may name; the chain of later policies extends this map.
-    let policies: HashMap<Id, &Policy> = policy.iter().map(|p| (ds.id, p)).collect();
+    // Each version names the policy it was made under: an accepted one, not older than its
+    // parents' (a writer removed later cannot sign "in the past" after the removal).
     for (id, v) in &versions {
-        if policy.is_none() {
+        let Some(chain) = &chain else {
             // Already reported; without a policy no author can be checked.
-        } else if let Some(p) = policies.get(&v.policy) {
+            continue;
+        };
+        if let Some((pos, p)) = chain.get(&v.policy) {
+            for parent in v.parents.iter().filter_map(|x| versions.get(x)) {
+                if chain.get(&parent.policy).is_some_and(|(pp, _)| pp > pos) {
+                    r.add(
+                        Level::Error,
+                        "version",
+                        Some(id),
+                        "made under an older policy than its parent's (a withdrawn writer signing after the fact?)",
+                    );
+                }
+            }
             match p.member_by_sign_key(&v.author.0) {
                 Some(m) if m.can_write() => {}
                 Some(m) => r.add(

@@ -172,6 +172,40 @@ fn main() {
         "epoch": w.1, "enc": h(&w.2 .0), "ct": h(&w.3), "info": h(crypto::HPKE_INFO_WRAP),
         "aad": h(&wrap::wrap_aad(w.1)), "plaintext": h(s.to_bytes().as_slice()),
     });
+    // A second policy: hackney (X25519 secret = counter bytes from 0x80) becomes a reader.
+    let hackney = Identity::from_secrets(
+        "hackney",
+        counter(160, 32).try_into().expect("32"),
+        counter(128, 32).try_into().expect("32"),
+    );
+    let hp = hackney.public();
+    let mut members = policy.members.clone();
+    members.push(coffer::object::policy::Member(
+        "hackney".into(),
+        "reader".into(),
+        Bytes32(hp.sign),
+        Bytes32(hp.kx),
+    ));
+    members.sort_by(|a, b| a.label().cmp(b.label()));
+    let wraps = members
+        .iter()
+        .map(|m| {
+            let (enc, ct) = wrap::wrap(m.kx_key(), 0, &s, &mut rng).expect("wrap");
+            coffer::object::policy::Wrap(Bytes32(*m.kx_key()), 0, Bytes32(enc), ct)
+        })
+        .collect();
+    let p1 = Policy {
+        seq: 1,
+        name: policy.name.clone(),
+        time: 1_780_000_050,
+        epoch: 0,
+        wraps,
+        signer: Bytes32(public.sign),
+        dataset: Some(dataset),
+        members,
+        previous: Some(dataset),
+    };
+    let (p1_id, p1_bytes) = p1.sign(ident.signing_key());
     let seal = Seal {
         root: tree_id,
         bytes: 3300,
@@ -245,6 +279,10 @@ fn main() {
         "tree": tree_v,
         "pack": pack_v,
         "policy": { "stored": h(&policy_bytes), "dataset_id": dataset.to_hex() },
+        "policy_next": {
+            "stored": h(&p1_bytes), "id": p1_id.to_hex(),
+            "reader_kx_secret": h(&counter(128, 32)), "reader_sign_seed": h(&counter(160, 32)),
+        },
         "wrap": wrap_v,
         "version": { "seal_nonce": h(&seal_nonce), "stored": h(&vbytes), "id": vid.to_hex(), "message": "March export" },
         "rejects": rejects,

@@ -22,8 +22,8 @@ fn craft(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>) {
 fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, under: Option<coffer::Id>) {
     let ds = Dataset::find(&e.data).unwrap();
     let me = Identity::load(&e.id, &Passphrase::None).unwrap();
-    let policy = ds.policy().unwrap();
-    let keys = ds.keyring(&policy, &me).unwrap();
+    let chain = ds.chain().unwrap();
+    let keys = ds.keyring(&chain, &me).unwrap();
     let k = keys.current().unwrap().clone();
     let mut pack = PackBuilder::default();
     for t in subtrees {
@@ -172,8 +172,8 @@ fn nested_escape_in_a_subtree_is_refused() {
     let k = {
         let ds = Dataset::find(&e.data).unwrap();
         let me = Identity::load(&e.id, &Passphrase::None).unwrap();
-        let p = ds.policy().unwrap();
-        ds.keyring(&p, &me).unwrap().current().unwrap().clone()
+        let c = ds.chain().unwrap();
+        ds.keyring(&c, &me).unwrap().current().unwrap().clone()
     };
     let sub_id = k.id_key.blob_id(KIND_TREE, &tree::encode(&sub));
     craft(&e, vec![Entry::dir("dir".into(), sub_id)], vec![sub]);

@@ -239,3 +239,32 @@ fn named_rejections() {
         );
     }
 }
+
+#[test]
+fn policy_chain_successor() {
+    let v = vectors();
+    let ds = id(&v["policy"]["dataset_id"]);
+    let genesis = Policy::open(&ds, &b(&v["policy"]["stored"])).unwrap();
+    let n = &v["policy_next"];
+    let pid = id(&n["id"]);
+    let next = Policy::open(&pid, &b(&n["stored"])).unwrap();
+    assert_eq!(next.previous, Some(ds));
+    assert_eq!(
+        coffer::sharing::chain::check_successor(&ds, &ds, &genesis, &next),
+        None
+    );
+    let reader = Identity::from_secrets(
+        "hackney",
+        b(&n["reader_sign_seed"]).try_into().unwrap(),
+        b(&n["reader_kx_secret"]).try_into().unwrap(),
+    );
+    assert_eq!(
+        next.member_by_sign_key(&reader.public().sign)
+            .unwrap()
+            .role(),
+        "reader"
+    );
+    let got = next.unwrap_for(&reader.public().kx, reader.kx_secret());
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1.data_key.to_vec(), b(&v["inputs"]["data_key"]));
+}

@@ -73,8 +73,8 @@ impl Ctx {
 }
 
 fn open_keys(ds: &Dataset, identity: &Identity) -> Result<Keyring> {
-    let policy = ds.policy()?;
-    ds.keyring(&policy, identity)
+    let chain = ds.chain()?;
+    ds.keyring(&chain, identity)
 }
 
 fn version_side(ds: &Dataset, keys: &Keyring, index: &mut Index, rev: &str) -> Result<Side> {
@@ -192,11 +192,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Log { json, max_count } => {
             let ds = ctx.dataset()?;
-            let policy = ds.policy()?;
+            let chain = ds.chain()?;
             let keys = ctx
                 .identity()
                 .ok()
-                .and_then(|i| ds.keyring(&policy, &i).ok());
+                .and_then(|i| ds.keyring(&chain, &i).ok());
             let Some(head) = ds.head()? else {
                 if *json {
                     print_json(&Vec::<()>::new());
@@ -210,7 +210,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
             let rows: Vec<output::LogRow> = entries
                 .iter()
-                .map(|(id, v)| output::LogRow::new(id, v, &policy, keys.as_ref()))
+                .map(|(id, v)| output::LogRow::new(id, v, &chain, keys.as_ref()))
                 .collect();
             if *json {
                 print_json(&rows);
@@ -221,12 +221,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Show { version, json } => {
             let ds = ctx.dataset()?;
             let id = ctx.identity()?;
-            let policy = ds.policy()?;
-            let keys = ds.keyring(&policy, &id)?;
+            let chain = ds.chain()?;
+            let keys = ds.keyring(&chain, &id)?;
             let vid = history::resolve(&ds, version)?;
             let mut index = Index::load(&ds, &keys)?;
             let r = VersionReader::open(&ds, &keys, &mut index, vid)?;
-            let row = output::LogRow::new(&vid, &r.version, &policy, Some(&keys));
+            let row = output::LogRow::new(&vid, &r.version, &chain, Some(&keys));
             let flat = r.flatten()?;
             output::print_show(&row, &flat, *json);
         }

@@ -3,10 +3,10 @@
 use coffer::diff::Change;
 use coffer::history::format_time;
 use coffer::id::Id;
-use coffer::object::policy::Policy;
 use coffer::object::tree::{self, Entry};
 use coffer::object::version::Version;
 use coffer::repo::Keyring;
+use coffer::sharing::chain::Chain;
 use coffer::verify::{Level, Report};
 use serde::Serialize;
 
@@ -53,7 +53,7 @@ pub struct LogRow {
 }
 
 impl LogRow {
-    pub fn new(id: &Id, v: &Version, policy: &Policy, keys: Option<&Keyring>) -> LogRow {
+    pub fn new(id: &Id, v: &Version, chain: &Chain, keys: Option<&Keyring>) -> LogRow {
         let seal = keys
             .and_then(|k| k.get(v.epoch))
             .and_then(|k| v.unseal(id, &k).ok());
@@ -61,7 +61,7 @@ impl LogRow {
             id: id.to_hex(),
             seq: v.seq,
             parents: v.parents.iter().map(|p| p.to_hex()).collect(),
-            author: policy
+            author: chain
                 .member_by_sign_key(&v.author.0)
                 .map(|m| m.label().to_string())
                 .unwrap_or_else(|| "(not a member)".into()),

@@ -67,8 +67,14 @@ pub struct Policy {
     pub wraps: Vec<Wrap>,
     /// Ed25519 key of the signer; must be an owner or admin.
     pub signer: Bytes32,
+    /// The dataset id; absent in the genesis policy (whose id it is), required after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<Id>,
     /// Members, sorted by label.
     pub members: Vec<Member>,
+    /// The policy this one replaces; absent in the genesis policy, required after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Id>,
 }
 
 impl Policy {
@@ -111,12 +117,14 @@ impl Policy {
             epoch: 0,
             wraps: vec![Wrap(Bytes32(kx_key), 0, Bytes32(enc), ct)],
             signer: Bytes32(sign_key),
+            dataset: None,
             members: vec![Member(
                 owner_label,
                 "owner".into(),
                 Bytes32(sign_key),
                 Bytes32(kx_key),
             )],
+            previous: None,
         })
     }
 
@@ -140,6 +148,14 @@ impl Policy {
         if p.members.iter().any(|m| !ROLES.contains(&m.role())) {
             return Err(corrupt("unknown role".into()));
         }
+        if (p.seq == 0) != (p.dataset.is_none() && p.previous.is_none())
+            || p.dataset.is_some() != p.previous.is_some()
+        {
+            return Err(corrupt(
+                "dataset and previous must be absent in the genesis policy and present after it"
+                    .into(),
+            ));
+        }
         if p.seq == 0 {
             let ok = p
                 .members
@@ -152,6 +168,17 @@ impl Policy {
             }
         }
         Ok(p)
+    }
+
+    /// The member with this label.
+    pub fn member(&self, label: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.label() == label)
+    }
+
+    /// Whether `key` may change the policy (owner or admin).
+    pub fn can_administer(&self, key: &[u8; 32]) -> bool {
+        self.member_by_sign_key(key)
+            .is_some_and(|m| matches!(m.role(), "owner" | "admin"))
     }
 
     /// The member with this signing key.

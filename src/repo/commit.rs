@@ -188,7 +188,8 @@ impl Seen<'_> {
 /// Make a new version of the working folder.
 pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result<CommitOutcome> {
     let _lock = ds.lock()?;
-    let policy = ds.policy()?;
+    let chain = ds.chain()?;
+    let (policy_id, policy) = chain.tip();
     let me = identity.public();
     let member = policy.member_by_sign_key(&me.sign);
     if !member.is_some_and(|m| m.can_write()) {
@@ -200,7 +201,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
             dataset: ds.id,
         });
     }
-    let keyring: Keyring = ds.keyring(&policy, identity)?;
+    let keyring: Keyring = ds.keyring(&chain, identity)?;
     let keys = keyring
         .current()
         .cloned()
@@ -391,7 +392,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         epoch: keys.epoch,
         packs: packs.into_iter().collect(),
         author: Bytes32(me.sign),
-        policy: ds.id,
+        policy: *policy_id,
         sealed: seal.seal(&keys, &ds.id, seq),
         dataset: ds.id,
         parents: parent.iter().map(|(id, _)| *id).collect(),

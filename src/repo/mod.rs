@@ -15,6 +15,7 @@ use crate::id::Id;
 use crate::identity::Identity;
 use crate::object::policy::Policy;
 use crate::object::version::Version;
+use crate::sharing::chain::{self, Chain};
 use crate::store::{self, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -54,6 +55,8 @@ pub struct Dataset {
 
 /// Epoch keys the caller holds, by epoch.
 pub struct Keyring {
+    /// Who holds these keys: the member's label, or the public identity of a non-member.
+    pub who: String,
     /// Keys by epoch number.
     pub epochs: BTreeMap<u32, EpochKeys>,
     /// The epoch new data is sealed under.
@@ -262,32 +265,25 @@ impl Dataset {
         write_atomic(&self.ref_path(), format!("{id}\n").as_bytes())
     }
 
-    /// The genesis policy, checked against the dataset id.
-    pub fn policy(&self) -> Result<Policy> {
-        let bytes = self
-            .store
-            .get(&store::policy_path(&self.id))?
-            .ok_or(Error::Missing {
-                kind: "policy",
-                id: self.id,
-            })?;
-        Policy::open(&self.id, &bytes)
+    /// The policy chain, walked from the genesis policy (whose id is the dataset id).
+    pub fn chain(&self) -> Result<Chain> {
+        chain::load(&self.store, &self.id)
     }
 
-    /// Unwrap the epoch keys `identity` holds.
-    pub fn keyring(&self, policy: &Policy, identity: &Identity) -> Result<Keyring> {
+    /// Unwrap every epoch key `identity` was ever given in the chain: a member keeps the
+    /// epochs it could read before a withdrawal, and gets none after it.
+    pub fn keyring(&self, chain: &Chain, identity: &Identity) -> Result<Keyring> {
         let public = identity.public();
-        let label = policy
-            .members
-            .iter()
-            .find(|m| m.sign_key() == &public.sign)
+        let label = chain
+            .member_by_sign_key(&public.sign)
             .map(|m| m.label().to_string())
             .unwrap_or_else(|| public.to_string());
-        let epochs: BTreeMap<u32, EpochKeys> = policy
-            .unwrap_for(&public.kx, identity.kx_secret())
-            .into_iter()
-            .map(|(e, s)| (e, EpochKeys::derive(e, &s)))
-            .collect();
+        let mut epochs: BTreeMap<u32, EpochKeys> = BTreeMap::new();
+        for (_, p) in &chain.policies {
+            for (e, s) in p.unwrap_for(&public.kx, identity.kx_secret()) {
+                epochs.entry(e).or_insert_with(|| EpochKeys::derive(e, &s));
+            }
+        }
         if epochs.is_empty() {
             return Err(Error::NotAllowed {
                 who: label,
@@ -296,8 +292,9 @@ impl Dataset {
             });
         }
         Ok(Keyring {
+            who: label,
             epochs,
-            current: policy.epoch,
+            current: chain.tip().1.epoch,
         })
     }
 

@@ -36,9 +36,9 @@ impl<'a> VersionReader<'a> {
     /// Open `id`, decrypting its seal and reading the headers of its packs.
     pub fn open(ds: &'a Dataset, keys: &'a Keyring, index: &mut Index, id: Id) -> Result<Self> {
         let version = ds.version(&id)?;
-        let k = keys.get(version.epoch).ok_or(Error::NotAllowed {
-            who: "this identity".into(),
-            role: "a reader of this version's epoch",
+        let k = keys.get(version.epoch).ok_or_else(|| Error::NoEpochKey {
+            who: keys.who.clone(),
+            epoch: version.epoch,
             dataset: ds.id,
         })?;
         let seal = version.unseal(&id, &k)?;
