@@ -110,6 +110,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Share the dataset with other organisations, or withdraw access.
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// Check signatures, the version chain and every stored object.
     ///
     /// Without a usable identity, checks what needs no key (signatures, chain, hashes of
@@ -147,4 +150,38 @@ pub struct ShowArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `coffer share ...`
+#[derive(Subcommand, Debug)]
+pub enum ShareCommand {
+    /// Add a member by their public identity (`coffer1...`, from their `coffer id show`).
+    ///
+    /// Readers can decrypt; writers can also commit; admins can also change members; owners can
+    /// also add owners. Unless --from-now, the new member can read every earlier version too.
+    Add {
+        /// Their public identity.
+        public: String,
+        /// The label everyone will see for them, e.g. "Hackney".
+        #[arg(long)]
+        name: String,
+        /// reader, writer, admin or owner.
+        #[arg(long, default_value = "reader")]
+        role: String,
+        /// Give access to versions from now on only.
+        #[arg(long)]
+        from_now: bool,
+    },
+    /// Withdraw a member's access: a new epoch starts whose key they do not get, so they
+    /// cannot read anything committed from now on. What they could already read stays theirs.
+    Remove {
+        /// Their label (see `coffer share list`).
+        label: String,
+    },
+    /// List members, their roles and public identities.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -4,7 +4,7 @@ pub mod args;
 mod output;
 
 pub use args::Cli;
-use args::{Command, IdCommand};
+use args::{Command, IdCommand, ShareCommand};
 use coffer::diff::{self, Side};
 use coffer::error::{Error, Result};
 use coffer::history;
@@ -270,6 +270,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 o.removed
             );
         }
+        Command::Share(sc) => share(&ctx, sc)?,
         Command::Verify { json } => {
             let ds = ctx.dataset()?;
             let id = match ctx.identity() {
@@ -289,4 +290,81 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+fn share(ctx: &Ctx, sc: &ShareCommand) -> Result<()> {
+    use coffer::sharing::change::{self, Change};
+    let ds = ctx.dataset()?;
+    match sc {
+        ShareCommand::Add {
+            public,
+            name,
+            role,
+            from_now,
+        } => {
+            let id = ctx.identity()?;
+            let public: coffer::identity::PublicIdentity = public.parse()?;
+            let c = Change::Add {
+                public,
+                label: name.clone(),
+                role: role.clone(),
+                from_now: *from_now,
+            };
+            let (pid, p) = change::apply(&ds, &id, &c)?;
+            println!(
+                "added {name:?} as {role} (policy {}, seq {})",
+                pid.short(),
+                p.seq
+            );
+        }
+        ShareCommand::Remove { label } => {
+            let id = ctx.identity()?;
+            let (pid, p) = change::apply(
+                &ds,
+                &id,
+                &Change::Remove {
+                    label: label.clone(),
+                },
+            )?;
+            println!(
+                "withdrew {label:?}: new epoch {} (policy {}, seq {}); versions committed from now on are sealed under a key they do not have",
+                p.epoch,
+                pid.short(),
+                p.seq
+            );
+        }
+        ShareCommand::List { json } => {
+            let chain = ds.chain()?;
+            let (pid, tip) = chain.tip();
+            let rows: Vec<serde_json::Value> = tip
+                .members
+                .iter()
+                .map(|m| {
+                    let public = coffer::identity::PublicIdentity { sign: *m.sign_key(), kx: *m.kx_key() };
+                    serde_json::json!({ "label": m.label(), "role": m.role(), "public": public.to_string() })
+                })
+                .collect();
+            if *json {
+                print_json(
+                    &serde_json::json!({ "policy": pid, "seq": tip.seq, "epoch": tip.epoch, "members": rows }),
+                );
+            } else {
+                println!(
+                    "policy {} (seq {}, epoch {}):",
+                    pid.short(),
+                    tip.seq,
+                    tip.epoch
+                );
+                for r in rows {
+                    println!(
+                        "  {:<24} {:<7} {}",
+                        r["label"].as_str().unwrap_or(""),
+                        r["role"].as_str().unwrap_or(""),
+                        r["public"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }

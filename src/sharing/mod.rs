@@ -2,3 +2,4 @@
 //! (spec/format.md, "Policy chain").
 
 pub mod chain;
+pub mod change;

@@ -1,0 +1,205 @@
+//! Sharing through the real binary, four organisations on one dataset folder (clone comes
+//! with its own change): add, read, commit as a writer, refuse a stranger, withdraw.
+
+mod util;
+
+use serde_json::Value;
+use util::*;
+
+struct Org {
+    path: std::path::PathBuf,
+    public: String,
+}
+
+fn org(e: &Env, name: &str) -> Org {
+    let path = e.tmp.path().join(format!("{name}.id"));
+    let public = e
+        .ok(&["id", "new", "--name", name, "--out", path.to_str().unwrap()])
+        .trim()
+        .to_string();
+    Org { path, public }
+}
+
+fn run_as(e: &Env, who: &Org, args: &[&str]) -> std::process::Output {
+    e.coffer(args)
+        .env("COFFER_IDENTITY", &who.path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn camden_shares_with_hackney_and_the_gla_then_withdraws_hackney() {
+    let e = Env::new(); // camden, the owner
+    let hackney = org(&e, "hackney");
+    let gla = org(&e, "gla");
+    let islington = org(&e, "islington");
+    e.write("places.csv", b"school,places\nA,10\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    e.ok(&["share", "add", &hackney.public, "--name", "Hackney"]);
+    e.ok(&[
+        "share",
+        "add",
+        &gla.public,
+        "--name",
+        "GLA",
+        "--role",
+        "writer",
+    ]);
+    let list: Value = serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
+    let roles: Vec<(String, String)> = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["label"].as_str().unwrap().into(),
+                m["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("GLA".into(), "writer".into()),
+            ("Hackney".into(), "reader".into()),
+            ("camden".into(), "owner".into())
+        ]
+    );
+
+    // Hackney reads v1 byte for byte; it cannot commit.
+    let h1 = e.tmp.path().join("hackney-v1");
+    assert!(run_as(
+        &e,
+        &hackney,
+        &["checkout", "HEAD", "--to", h1.to_str().unwrap()]
+    )
+    .status
+    .success());
+    assert_eq!(
+        std::fs::read(h1.join("places.csv")).unwrap(),
+        b"school,places\nA,10\n"
+    );
+    e.write("places.csv", b"school,places\nA,11\n");
+    let out = run_as(&e, &hackney, &["commit", "-m", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("identity Hackney is not a writer"));
+
+    // The GLA commits; Camden verifies it.
+    assert!(run_as(&e, &gla, &["commit", "-m", "GLA update"])
+        .status
+        .success());
+    let log: Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
+    assert_eq!(log[0]["author"], "GLA");
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+
+    // Islington was never added.
+    let out = run_as(
+        &e,
+        &islington,
+        &[
+            "checkout",
+            "HEAD",
+            "--to",
+            e.tmp.path().join("isl").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a recipient of dataset"), "{err}");
+    assert!(!e.tmp.path().join("isl/places.csv").exists());
+
+    // Withdraw Hackney, commit: Hackney keeps v1 and v2, not v3.
+    let out = e.ok(&["share", "remove", "Hackney"]);
+    assert!(out.contains("new epoch 1"), "{out}");
+    e.write("places.csv", b"school,places\nA,12\n");
+    e.ok(&["commit", "-m", "after Hackney left"]);
+    for (rev, ok) in [("HEAD~2", true), ("HEAD~1", true), ("HEAD", false)] {
+        let to = e.tmp.path().join(format!("h-{rev}"));
+        let out = run_as(
+            &e,
+            &hackney,
+            &["checkout", rev, "--to", to.to_str().unwrap()],
+        );
+        assert_eq!(
+            out.status.success(),
+            ok,
+            "{rev}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !ok {
+            assert!(String::from_utf8_lossy(&out.stderr)
+                .contains("identity Hackney holds no key for epoch 1"));
+        }
+    }
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+    // The store holds no data key in clear and no plaintext.
+    for f in files_under(&e.store()) {
+        let b = std::fs::read(&f).unwrap();
+        assert!(
+            !b.windows(10).any(|w| w == b"school,pla"),
+            "{}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn bad_sharing_requests_are_refused_clearly() {
+    let e = Env::new();
+    let hackney = org(&e, "hackney");
+    e.write("a.csv", b"x\n");
+    e.ok(&["init"]);
+    // A typo in the public identity.
+    let mut typo: Vec<char> = hackney.public.chars().collect();
+    typo[20] = if typo[20] == 'q' { 'p' } else { 'q' };
+    let typo: String = typo.into_iter().collect();
+    let err = e.fails(&["share", "add", &typo, "--name", "Hackney"], 2);
+    assert!(err.contains("malformed public identity"), "{err}");
+    e.ok(&["share", "add", &hackney.public, "--name", "Hackney"]);
+    let err = e.fails(&["share", "add", &hackney.public, "--name", "Hackney"], 2);
+    assert!(err.contains("already exists"), "{err}");
+    let err = e.fails(&["share", "add", &hackney.public, "--name", "Other"], 2);
+    assert!(err.contains("already a member"), "{err}");
+    let err = e.fails(&["share", "remove", "camden"], 2);
+    assert!(err.contains("cannot remove yourself"), "{err}");
+    let err = e.fails(&["share", "remove", "Nobody"], 2);
+    assert!(err.contains("no member is labelled"), "{err}");
+    let err = e.fails(
+        &[
+            "share",
+            "add",
+            &hackney.public,
+            "--name",
+            "X",
+            "--role",
+            "boss",
+        ],
+        2,
+    );
+    assert!(err.contains("unknown role"), "{err}");
+    // A reader cannot change members.
+    let gla = org(&e, "gla");
+    let out = run_as(
+        &e,
+        &hackney,
+        &["share", "add", &gla.public, "--name", "GLA"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an owner or admin"));
+    // An admin cannot remove the last owner.
+    let brent = org(&e, "brent");
+    e.ok(&[
+        "share",
+        "add",
+        &brent.public,
+        "--name",
+        "Brent",
+        "--role",
+        "admin",
+    ]);
+    let out = run_as(&e, &brent, &["share", "remove", "camden"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the last owner"));
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+}
