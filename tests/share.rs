@@ -203,3 +203,153 @@ fn bad_sharing_requests_are_refused_clearly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the last owner"));
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
 }
+
+#[test]
+fn clone_by_recipients_strangers_pinning_and_withdrawal() {
+    let e = Env::new(); // camden
+    let hackney = org(&e, "hackney");
+    let gla = org(&e, "gla");
+    let islington = org(&e, "islington");
+    e.write("housing/register.csv", b"id,band\n1,A\n2,B\n");
+    e.write("empty/.keep", b"");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    e.ok(&["share", "add", &hackney.public, "--name", "Hackney"]);
+    e.ok(&[
+        "share",
+        "add",
+        &gla.public,
+        "--name",
+        "GLA",
+        "--role",
+        "writer",
+    ]);
+    let src = e.data.to_str().unwrap().to_string();
+    let dataset = serde_json::from_str::<Value>(&e.ok(&["verify", "--json"])).unwrap()["dataset"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A stranger is refused before anything is written.
+    let isl = e.tmp.path().join("islington-copy");
+    let out = run_as(&e, &islington, &["clone", &src, isl.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not a recipient of dataset") && err.contains(&dataset),
+        "{err}"
+    );
+    assert!(!isl.exists());
+
+    // Hackney clones (file:// URL), remembered on first use, byte for byte.
+    let hk = e.tmp.path().join("hackney-copy");
+    let out = run_as(
+        &e,
+        &hackney,
+        &["clone", &format!("file://{src}"), hk.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("remembering dataset"));
+    assert_eq!(snapshot(&hk), snapshot(&e.data));
+    assert!(
+        run_as(&e, &hackney, &["-C", hk.to_str().unwrap(), "verify"])
+            .status
+            .success()
+    );
+
+    // Pinning: a wrong --expect-id is refused.
+    let out = run_as(
+        &e,
+        &hackney,
+        &[
+            "clone",
+            &src,
+            e.tmp.path().join("x").to_str().unwrap(),
+            "--expect-id",
+            &"ab".repeat(32),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not the expected"));
+
+    // The GLA clones, commits in its copy; Camden clones that and verifies the GLA's version.
+    let gl = e.tmp.path().join("gla-copy");
+    assert!(run_as(&e, &gla, &["clone", &src, gl.to_str().unwrap()])
+        .status
+        .success());
+    std::fs::write(gl.join("housing/register.csv"), b"id,band\n1,A\n2,C\n").unwrap();
+    assert!(run_as(
+        &e,
+        &gla,
+        &["-C", gl.to_str().unwrap(), "commit", "-m", "GLA correction"]
+    )
+    .status
+    .success());
+    let back = e.tmp.path().join("camden-check");
+    e.ok(&["clone", gl.to_str().unwrap(), back.to_str().unwrap()]);
+    let log: Value =
+        serde_json::from_str(&e.ok(&["-C", back.to_str().unwrap(), "log", "--json"])).unwrap();
+    assert_eq!(log[0]["author"], "GLA");
+    assert!(e
+        .ok(&["-C", back.to_str().unwrap(), "verify"])
+        .contains("ok: no problems found"));
+
+    // Trust on first use: the same source path now holding another dataset is refused.
+    let other = Env::new();
+    other.write("a.csv", b"x\n");
+    other.ok(&["init"]);
+    let moved = e.tmp.path().join("camden-moved");
+    std::fs::rename(&e.data, &moved).unwrap();
+    std::fs::rename(&other.data, &e.data).unwrap();
+    let out = e
+        .coffer(&["clone", &src, e.tmp.path().join("y").to_str().unwrap()])
+        .env("COFFER_IDENTITY", &other.id)
+        .current_dir(e.tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a different dataset"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&e.data, &other.data).unwrap();
+    std::fs::rename(&moved, &e.data).unwrap();
+
+    // Withdrawn: Hackney's new clone stops at the version it cannot read, and older ones work.
+    e.ok(&["share", "remove", "Hackney"]);
+    e.write("housing/register.csv", b"id,band\n1,A\n2,B\n3,A\n");
+    e.ok(&["commit", "-m", "after Hackney left"]);
+    let hk2 = e.tmp.path().join("hackney-copy-2");
+    let out = run_as(&e, &hackney, &["clone", &src, hk2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("identity Hackney holds no key for epoch 1")
+    );
+    let old = e.tmp.path().join("hackney-old");
+    let out = run_as(
+        &e,
+        &hackney,
+        &[
+            "-C",
+            hk2.to_str().unwrap(),
+            "checkout",
+            "HEAD~1",
+            "--to",
+            old.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(old.join("housing/register.csv")).unwrap(),
+        b"id,band\n1,A\n2,B\n"
+    );
+}

@@ -110,6 +110,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Copy a dataset another organisation shared with you, and check out its newest version.
+    ///
+    /// SOURCE is a store folder, a dataset folder, or a file:// URL. The policy chain is
+    /// checked from the genesis and you must be a recipient before anything is written. The
+    /// dataset id is printed and remembered for SOURCE (trust on first use); --expect-id pins it.
+    Clone {
+        /// Where the dataset is.
+        source: String,
+        /// The new folder.
+        dir: std::path::PathBuf,
+        /// Refuse unless SOURCE holds this dataset id.
+        #[arg(long, value_name = "DATASET_ID")]
+        expect_id: Option<String>,
+    },
     /// Share the dataset with other organisations, or withdraw access.
     #[command(subcommand)]
     Share(ShareCommand),

@@ -271,6 +271,50 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             );
         }
         Command::Share(sc) => share(&ctx, sc)?,
+        Command::Clone {
+            source,
+            dir,
+            expect_id,
+        } => {
+            use coffer::repo::clone::{self, CloneOptions};
+            let id = ctx.identity()?;
+            let expect_id = match expect_id {
+                Some(s) => Some(coffer::Id::from_hex(s.trim()).ok_or_else(|| {
+                    Error::Usage(format!("--expect-id {s}: not a dataset id (64 hex digits)"))
+                })?),
+                None => None,
+            };
+            let opts = CloneOptions {
+                source: source.clone(),
+                target: dir.clone(),
+                expect_id,
+                known: dirs::config_dir().map(|d| d.join("coffer").join("known-datasets.json")),
+                progress: ctx.progress(),
+            };
+            let o = clone::clone(&id, &opts)?;
+            if o.first_use && opts.expect_id.is_none() {
+                ctx.say(format!(
+                    "first clone from {source}: remembering dataset {} (pin it with --expect-id)",
+                    o.dataset
+                ));
+            }
+            match (&o.head, &o.checkout) {
+                (Some(h), Some(c)) => println!(
+                    "cloned dataset {} into {}: {} objects ({}), checked out {} ({} files)",
+                    o.dataset,
+                    dir.display(),
+                    o.objects,
+                    human_bytes(o.bytes),
+                    h.short(),
+                    c.files_written
+                ),
+                _ => println!(
+                    "cloned dataset {} into {}: no versions yet",
+                    o.dataset,
+                    dir.display()
+                ),
+            }
+        }
         Command::Verify { json } => {
             let ds = ctx.dataset()?;
             let id = match ctx.identity() {

@@ -2,6 +2,7 @@
 //! embedded store; and the keys the caller's identity unlocks in it.
 
 pub mod checkout;
+pub mod clone;
 pub mod commit;
 pub mod index;
 pub mod read;
@@ -137,6 +138,34 @@ pub fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
     pb
 }
 
+/// Unwrap every epoch key `identity` was ever given in the chain of `dataset`: a member keeps
+/// the epochs it could read before a withdrawal, and gets none after it.
+pub fn keyring(dataset: &Id, chain: &Chain, identity: &Identity) -> Result<Keyring> {
+    let public = identity.public();
+    let label = chain
+        .member_by_sign_key(&public.sign)
+        .map(|m| m.label().to_string())
+        .unwrap_or_else(|| public.to_string());
+    let mut epochs: BTreeMap<u32, EpochKeys> = BTreeMap::new();
+    for (_, p) in &chain.policies {
+        for (e, s) in p.unwrap_for(&public.kx, identity.kx_secret()) {
+            epochs.entry(e).or_insert_with(|| EpochKeys::derive(e, &s));
+        }
+    }
+    if epochs.is_empty() {
+        return Err(Error::NotAllowed {
+            who: label,
+            role: "a recipient",
+            dataset: *dataset,
+        });
+    }
+    Ok(Keyring {
+        who: label,
+        epochs,
+        current: chain.tip().1.epoch,
+    })
+}
+
 /// Exclusive lock on the dataset, released on drop.
 pub struct Lock(#[allow(dead_code)] std::fs::File);
 
@@ -205,14 +234,31 @@ impl Dataset {
             &secret,
         )?;
         let (id, bytes) = policy.sign(identity.signing_key());
-        // Build in a temp folder and rename, so a crash leaves no half-made dataset.
+        Dataset::create(&root, id, None, |store| {
+            store.put_new(&store::policy_path(&id), bytes)?;
+            Ok(())
+        })
+    }
+
+    /// Lay out `.coffer/` for dataset `id` in a temporary folder, let `fill` put objects in its
+    /// store, set the branch head, then rename it into place: a crash leaves no half-made dataset.
+    pub(crate) fn create(
+        root: &Path,
+        id: Id,
+        head: Option<Id>,
+        fill: impl FnOnce(&Store) -> Result<()>,
+    ) -> Result<Dataset> {
+        let dot = root.join(DOT);
+        if dot.exists() {
+            return Err(Error::AlreadyADataset(root.to_path_buf()));
+        }
         let tmp = root.join(".coffer.init-tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         for d in ["refs", "cache"] {
             std::fs::create_dir_all(tmp.join(d)).at(tmp.join(d))?;
         }
         let store = Store::open_local(&tmp.join("store"))?;
-        store.put_new(&store::policy_path(&id), bytes)?;
+        fill(&store)?;
         let config = Config {
             format: 1,
             dataset: id.to_hex(),
@@ -220,9 +266,15 @@ impl Dataset {
         };
         let json = serde_json::to_vec_pretty(&config).unwrap_or_default();
         write_atomic(&tmp.join("config.json"), &json)?;
+        if let Some(h) = head {
+            write_atomic(
+                &tmp.join("refs").join(DEFAULT_BRANCH),
+                format!("{h}\n").as_bytes(),
+            )?;
+        }
         drop(store);
         std::fs::rename(&tmp, &dot).at(&dot)?;
-        Dataset::open(&root)
+        Dataset::open(root)
     }
 
     /// Take the writer lock; fails at once if another process holds it.
@@ -270,32 +322,9 @@ impl Dataset {
         chain::load(&self.store, &self.id)
     }
 
-    /// Unwrap every epoch key `identity` was ever given in the chain: a member keeps the
-    /// epochs it could read before a withdrawal, and gets none after it.
+    /// Unwrap every epoch key `identity` was ever given in the chain.
     pub fn keyring(&self, chain: &Chain, identity: &Identity) -> Result<Keyring> {
-        let public = identity.public();
-        let label = chain
-            .member_by_sign_key(&public.sign)
-            .map(|m| m.label().to_string())
-            .unwrap_or_else(|| public.to_string());
-        let mut epochs: BTreeMap<u32, EpochKeys> = BTreeMap::new();
-        for (_, p) in &chain.policies {
-            for (e, s) in p.unwrap_for(&public.kx, identity.kx_secret()) {
-                epochs.entry(e).or_insert_with(|| EpochKeys::derive(e, &s));
-            }
-        }
-        if epochs.is_empty() {
-            return Err(Error::NotAllowed {
-                who: label,
-                role: "a recipient",
-                dataset: self.id,
-            });
-        }
-        Ok(Keyring {
-            who: label,
-            epochs,
-            current: chain.tip().1.epoch,
-        })
+        keyring(&self.id, chain, identity)
     }
 
     /// Read and check one version object.

@@ -29,6 +29,7 @@ impl Env {
     pub fn coffer(&self, args: &[&str]) -> Command {
         let mut c = Command::cargo_bin("coffer").unwrap();
         c.env("COFFER_IDENTITY", &self.id)
+            .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
             .env_remove("COFFER_PASSPHRASE")
             .current_dir(&self.data)
             .args(args);
