@@ -133,6 +133,32 @@ fn camden_shares_with_hackney_and_the_gla_then_withdraws_hackney() {
         }
     }
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+
+    // The access history needs no identity at all.
+    let out = e
+        .coffer(&["access", "--json"])
+        .env("COFFER_IDENTITY", e.tmp.path().join("nobody"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let readers = |i: usize| -> Vec<String> {
+        a["versions"][i]["readers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(readers(0), vec!["GLA", "Hackney", "camden"]);
+    assert_eq!(readers(2), vec!["GLA", "camden"]);
+    assert_eq!(a["versions"][1]["author"], "GLA");
+    let last = &a["policies"][3];
+    assert_eq!(last["by"], "camden");
+    assert_eq!(last["removed"][0], "Hackney");
+    assert_eq!(last["epoch"], 1);
+    let text = e.ok(&["access"]);
+    assert!(text.contains("withdrew Hackney (new epoch 1)"), "{text}");
     // The store holds no data key in clear and no plaintext.
     for f in files_under(&e.store()) {
         let b = std::fs::read(&f).unwrap();

@@ -124,6 +124,12 @@ pub enum Command {
         #[arg(long, value_name = "DATASET_ID")]
         expect_id: Option<String>,
     },
+    /// Who could read each version, and who changed access when. Needs no data key.
+    Access {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Share the dataset with other organisations, or withdraw access.
     #[command(subcommand)]
     Share(ShareCommand),

@@ -271,6 +271,47 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             );
         }
         Command::Share(sc) => share(&ctx, sc)?,
+        Command::Access { json } => {
+            let ds = ctx.dataset()?;
+            let a = coffer::sharing::access::history(&ds)?;
+            if *json {
+                print_json(&a);
+            } else {
+                println!("access changes:");
+                for p in &a.policies {
+                    let mut what = Vec::new();
+                    if p.seq == 0 {
+                        what.push(format!("created the dataset with {}", p.added.join(", ")));
+                    } else {
+                        if !p.added.is_empty() {
+                            what.push(format!("added {}", p.added.join(", ")));
+                        }
+                        if !p.removed.is_empty() {
+                            what.push(format!(
+                                "withdrew {} (new epoch {})",
+                                p.removed.join(", "),
+                                p.epoch
+                            ));
+                        }
+                        if !p.changed.is_empty() {
+                            what.push(format!("changed {}", p.changed.join(", ")));
+                        }
+                    }
+                    println!("  {}  {:<12} {}", p.time, p.by, what.join("; "));
+                }
+                println!("versions:");
+                for v in &a.versions {
+                    println!(
+                        "  seq {:<4} {}  {}  by {:<12} readable by {}",
+                        v.seq,
+                        v.id.short(),
+                        v.time,
+                        v.author,
+                        v.readers.join(", ")
+                    );
+                }
+            }
+        }
         Command::Clone {
             source,
             dir,
