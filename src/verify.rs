@@ -102,10 +102,13 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         dataset: ds.id.to_hex(),
         ..Default::default()
     };
-    let chain = match ds.chain() {
+    let chain = match crate::sharing::chain::load(&ds.store, &ds.id) {
         Ok(c) => {
             for (id, why) in &c.refused {
                 r.add(Level::Error, "policy", Some(id), why.clone());
+            }
+            if let Err(e) = ds.check_not_rolled_back(&c) {
+                r.add_err(&e);
             }
             Some(c)
         }

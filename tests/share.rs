@@ -379,3 +379,77 @@ fn clone_by_recipients_strangers_pinning_and_withdrawal() {
         b"id,band\n1,A\n2,B\n"
     );
 }
+
+#[test]
+fn tampered_or_rolled_back_policies_are_detected_and_no_key_is_stored() {
+    let e = Env::new();
+    let hackney = org(&e, "hackney");
+    let gla = org(&e, "gla");
+    e.write("a.csv", b"x\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    e.ok(&["share", "add", &hackney.public, "--name", "Hackney"]);
+    e.ok(&["share", "remove", "Hackney"]);
+    e.ok(&["share", "add", &gla.public, "--name", "GLA"]);
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+
+    // No epoch data key appears anywhere in the store.
+    let ds = coffer::repo::Dataset::find(&e.data).unwrap();
+    let me = coffer::identity::Identity::load(&e.id, &coffer::identity::Passphrase::None).unwrap();
+    let chain = ds.chain().unwrap();
+    let mut keys = Vec::new();
+    for (_, p) in &chain.policies {
+        for (_, s) in p.unwrap_for(&me.public().kx, me.kx_secret()) {
+            keys.push(s.data_key.to_vec());
+            keys.push(s.dedup_key.to_vec());
+        }
+    }
+    assert!(keys.len() >= 4);
+    for f in files_under(&e.store()) {
+        let b = std::fs::read(&f).unwrap();
+        for k in &keys {
+            assert!(
+                !b.windows(32).any(|w| w == &k[..]),
+                "a key appears in {}",
+                f.display()
+            );
+        }
+    }
+
+    // Remove the newest policy: a rollback, refused everywhere.
+    let tip = chain.tip().0;
+    let tip_file = e.store().join("policy").join(tip.to_hex());
+    let saved = std::fs::read(&tip_file).unwrap();
+    std::fs::remove_file(&tip_file).unwrap();
+    let out = e.coffer(&["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("older chain replayed"));
+    let err = e.fails(&["commit", "-m", "x", "--allow-empty"], 2);
+    assert!(
+        err.contains("a policy was removed or an older chain replayed"),
+        "{err}"
+    );
+
+    // Put it back altered by one bit: refused as tampered.
+    let mut bad = saved.clone();
+    let n = bad.len() / 2;
+    bad[n] ^= 1;
+    std::fs::write(&tip_file, &bad).unwrap();
+    let out = e.coffer(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "policy"
+                && f["id"] == tip.to_hex().as_str()
+                && f["message"].as_str().unwrap().contains("does not hash")),
+        "{r:#}"
+    );
+
+    // Restored: clean again.
+    std::fs::write(&tip_file, &saved).unwrap();
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+}

@@ -318,8 +318,40 @@ impl Dataset {
     }
 
     /// The policy chain, walked from the genesis policy (whose id is the dataset id).
+    ///
+    /// The longest chain this dataset folder has seen is recorded in `.coffer/seen-policy`; a
+    /// store showing a shorter one (a policy deleted, an older chain replayed) is an error.
     pub fn chain(&self) -> Result<Chain> {
-        chain::load(&self.store, &self.id)
+        let chain = chain::load(&self.store, &self.id)?;
+        self.check_not_rolled_back(&chain)?;
+        Ok(chain)
+    }
+
+    /// Compare the chain with the longest one this folder has seen, and record it if longer.
+    pub fn check_not_rolled_back(&self, chain: &Chain) -> Result<()> {
+        let (tip_id, tip) = chain.tip();
+        let path = self.dot.join("seen-policy");
+        let seen: Option<(u64, Id)> = std::fs::read_to_string(&path).ok().and_then(|s| {
+            let (n, id) = s.trim().split_once(' ')?;
+            Some((n.parse().ok()?, Id::from_hex(id)?))
+        });
+        match seen {
+            Some((n, id)) if n > tip.seq || (n == tip.seq && id != *tip_id) => {
+                return Err(Error::Corrupt {
+                    kind: "policy",
+                    id,
+                    reason: format!(
+                        "this dataset has seen policy seq {n} ({}), but the store's chain ends at seq {} ({}): a policy was removed or an older chain replayed",
+                        id.short(),
+                        tip.seq,
+                        tip_id.short()
+                    ),
+                });
+            }
+            Some((n, _)) if n == tip.seq => {}
+            _ => write_atomic(&path, format!("{} {}\n", tip.seq, tip_id).as_bytes())?,
+        }
+        Ok(())
     }
 
     /// Unwrap every epoch key `identity` was ever given in the chain.
