@@ -11,6 +11,7 @@ cargo build --release -q --manifest-path "$here/Cargo.toml" --bin coffer
 coffer="$here/target/release/coffer"
 work=$(mktemp -d /tmp/coffer-tour.XXXXXX)
 export COFFER_IDENTITY="$work/camden.id"
+export XDG_CONFIG_HOME="$work/config"   # clone remembers dataset ids here, not in your ~/.config
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 in_data() { printf '\n\033[1m$ %s\033[0m\n' "$*"; (cd "$work/export" && "$@"); }
@@ -43,6 +44,22 @@ in_data "$coffer" diff HEAD~1 HEAD
 in_data "$coffer" show HEAD~1
 in_data "$coffer" checkout HEAD~1 --to "$work/march"
 step diff -r --exclude=.coffer "$work/march/housing" "$work/export/housing" --brief || true
+in_data "$coffer" verify
+
+# Sharing: Hackney (a reader) and the GLA (a writer) each have their own identity.
+step "$coffer" id new --name "Hackney" --out "$work/hackney.id"
+step "$coffer" id new --name "GLA" --out "$work/gla.id"
+in_data "$coffer" share add "$(COFFER_IDENTITY=$work/hackney.id "$coffer" id show 2>/dev/null)" --name Hackney
+in_data "$coffer" share add "$(COFFER_IDENTITY=$work/gla.id "$coffer" id show 2>/dev/null)" --name GLA --role writer
+in_data "$coffer" share list
+step env COFFER_IDENTITY="$work/hackney.id" "$coffer" clone "$work/export" "$work/hackney"
+step env COFFER_IDENTITY="$work/hackney.id" "$coffer" -C "$work/hackney" log -n 1
+# Withdraw Hackney: versions from now on are sealed under a key it does not get.
+in_data "$coffer" share remove Hackney
+echo "May export" > "$work/export/may.csv"
+in_data "$coffer" commit -m "May export, after Hackney's access ended"
+in_data "$coffer" access
+step env COFFER_IDENTITY="$work/hackney.id" "$coffer" clone "$work/export" "$work/hackney-again" || echo "(refused, as it should be: Hackney holds no key for the new epoch)"
 in_data "$coffer" verify
 echo
 echo "Stored bytes contain no plaintext:"
