@@ -453,3 +453,46 @@ fn tampered_or_rolled_back_policies_are_detected_and_no_key_is_stored() {
     std::fs::write(&tip_file, &saved).unwrap();
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
 }
+
+#[test]
+fn from_now_gives_only_later_versions() {
+    let e = Env::new();
+    let hackney = org(&e, "hackney");
+    e.write("a.csv", b"before\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "before Hackney"]);
+    e.ok(&[
+        "share",
+        "add",
+        &hackney.public,
+        "--name",
+        "Hackney",
+        "--from-now",
+    ]);
+    e.write("a.csv", b"after\n");
+    e.ok(&["commit", "-m", "after Hackney joined"]);
+    let to = e.tmp.path().join("now");
+    assert!(run_as(
+        &e,
+        &hackney,
+        &["checkout", "HEAD", "--to", to.to_str().unwrap()]
+    )
+    .status
+    .success());
+    assert_eq!(std::fs::read(to.join("a.csv")).unwrap(), b"after\n");
+    let out = run_as(
+        &e,
+        &hackney,
+        &[
+            "checkout",
+            "HEAD~1",
+            "--to",
+            e.tmp.path().join("old").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("identity Hackney holds no key for epoch 0")
+    );
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+}

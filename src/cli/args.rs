@@ -188,7 +188,7 @@ pub enum ShareCommand {
         /// reader, writer, admin or owner.
         #[arg(long, default_value = "reader")]
         role: String,
-        /// Give access to versions from now on only.
+        /// Give access to versions committed from now on only (starts a new epoch).
         #[arg(long)]
         from_now: bool,
     },

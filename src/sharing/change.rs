@@ -52,6 +52,18 @@ fn wrap_for(m: &Member, epoch: u32, s: &EpochSecret) -> Result<Wrap> {
     Ok(Wrap(Bytes32(*m.kx_key()), epoch, Bytes32(enc), ct))
 }
 
+fn next_epoch(e: u32) -> Result<u32> {
+    e.checked_add(1)
+        .ok_or_else(|| Error::Limit("epoch numbers exhausted".into()))
+}
+
+/// A new data key; the dedup key stays, so unchanged content is not stored twice.
+fn fresh_secret(current: &EpochSecret) -> EpochSecret {
+    let mut fresh = EpochSecret::generate();
+    fresh.dedup_key = current.dedup_key;
+    fresh
+}
+
 /// Apply a change as a new policy; returns its id and body.
 pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, Policy)> {
     let _lock = ds.lock()?;
@@ -123,7 +135,11 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
                 Bytes32(public.sign),
                 Bytes32(public.kx),
             );
-            if !from_now {
+            if *from_now {
+                // A new epoch that the newcomer shares from now on, and none before it.
+                epoch = next_epoch(tip.epoch)?;
+                secret = fresh_secret(current);
+            } else {
                 for (e, s) in mine.range(..tip.epoch) {
                     extra.push(wrap_for(&m, *e, s)?);
                 }
@@ -147,13 +163,8 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
                 ));
             }
             members.retain(|x| x.label() != label);
-            epoch = tip
-                .epoch
-                .checked_add(1)
-                .ok_or_else(|| Error::Limit("epoch numbers exhausted".into()))?;
-            let mut fresh = EpochSecret::generate();
-            fresh.dedup_key = current.dedup_key;
-            secret = fresh;
+            epoch = next_epoch(tip.epoch)?;
+            secret = fresh_secret(current);
         }
     }
     members.sort_by(|a, b| a.label().cmp(b.label()));
