@@ -146,12 +146,11 @@ pub fn keyring(dataset: &Id, chain: &Chain, identity: &Identity) -> Result<Keyri
         .member_by_sign_key(&public.sign)
         .map(|m| m.label().to_string())
         .unwrap_or_else(|| public.to_string());
-    let mut epochs: BTreeMap<u32, EpochKeys> = BTreeMap::new();
-    for (_, p) in &chain.policies {
-        for (e, s) in p.unwrap_for(&public.kx, identity.kx_secret()) {
-            epochs.entry(e).or_insert_with(|| EpochKeys::derive(e, &s));
-        }
-    }
+    let epochs: BTreeMap<u32, EpochKeys> = chain
+        .secrets_for(identity)
+        .iter()
+        .map(|(e, s)| (*e, EpochKeys::derive(*e, s)))
+        .collect();
     if epochs.is_empty() {
         return Err(Error::NotAllowed {
             who: label,

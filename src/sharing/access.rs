@@ -98,10 +98,7 @@ pub fn history(ds: &Dataset) -> Result<Access> {
     }
     let label_by_kx = |kx: &[u8; 32]| {
         chain
-            .policies
-            .iter()
-            .rev()
-            .find_map(|(_, p)| p.members.iter().find(|m| m.kx_key() == kx))
+            .member_by_kx_key(kx)
             .map(|m| m.label().to_string())
             .unwrap_or_else(|| "(unknown)".into())
     };

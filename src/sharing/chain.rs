@@ -33,6 +33,30 @@ impl Chain {
             .find_map(|(_, p)| p.member_by_sign_key(key))
     }
 
+    /// The member with this X25519 key in the newest policy that lists it.
+    pub fn member_by_kx_key(&self, key: &[u8; 32]) -> Option<&crate::object::policy::Member> {
+        self.policies
+            .iter()
+            .rev()
+            .find_map(|(_, p)| p.members.iter().find(|m| m.kx_key() == key))
+    }
+
+    /// Every epoch secret `identity` was ever given in the chain (a withdrawn member keeps the
+    /// epochs it had, and gets none started by its withdrawal).
+    pub fn secrets_for(
+        &self,
+        identity: &crate::identity::Identity,
+    ) -> std::collections::BTreeMap<u32, crate::crypto::keys::EpochSecret> {
+        let kx = identity.public().kx;
+        let mut out = std::collections::BTreeMap::new();
+        for (_, p) in &self.policies {
+            for (e, s) in p.unwrap_for(&kx, identity.kx_secret()) {
+                out.entry(e).or_insert(s);
+            }
+        }
+        out
+    }
+
     /// An accepted policy by id, with its position in the chain.
     pub fn get(&self, id: &Id) -> Option<(usize, &Policy)> {
         self.policies

@@ -2,7 +2,7 @@
 //! owner or admin of the policy in force. Withdrawal starts a new epoch whose key only the
 //! remaining members receive.
 
-use super::chain::{check_successor, Chain};
+use super::chain::check_successor;
 use crate::crypto::keys::EpochSecret;
 use crate::crypto::wrap;
 use crate::error::{Error, Result};
@@ -11,7 +11,6 @@ use crate::identity::{Identity, PublicIdentity};
 use crate::object::policy::{Member, Policy, Wrap, ROLES};
 use crate::repo::Dataset;
 use crate::store;
-use std::collections::BTreeMap;
 
 /// A change to the members of a dataset.
 pub enum Change {
@@ -31,18 +30,6 @@ pub enum Change {
         /// Their label.
         label: String,
     },
-}
-
-/// Every epoch secret `identity` can unwrap in the chain.
-fn secrets(chain: &Chain, identity: &Identity) -> BTreeMap<u32, EpochSecret> {
-    let public = identity.public();
-    let mut out = BTreeMap::new();
-    for (_, p) in &chain.policies {
-        for (e, s) in p.unwrap_for(&public.kx, identity.kx_secret()) {
-            out.entry(e).or_insert(s);
-        }
-    }
-    out
 }
 
 fn wrap_for(m: &Member, epoch: u32, s: &EpochSecret) -> Result<Wrap> {
@@ -81,7 +68,7 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
             dataset: ds.id,
         });
     }
-    let mine = secrets(&chain, identity);
+    let mine = chain.secrets_for(identity);
     let current = mine.get(&tip.epoch).ok_or_else(|| Error::NoEpochKey {
         who: my_label.clone().unwrap_or_default(),
         epoch: tip.epoch,
