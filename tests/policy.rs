@@ -66,6 +66,27 @@ fn store_policy(ds: &Dataset, mut p: Policy, signer: &Identity) -> Id {
     id
 }
 
+/// Craft, sign and store the policy following `prev`; returns its id and body.
+fn add_next(
+    ds: &Dataset,
+    prev: (Id, &Policy),
+    seq: u64,
+    members: Vec<Member>,
+    epoch: u32,
+    secret: &EpochSecret,
+    signer: &Identity,
+) -> (Id, Policy) {
+    let p = next_policy(ds, prev, seq, members, epoch, secret);
+    (store_policy(ds, p.clone(), signer), p)
+}
+
+/// The genesis policy's id and body, and the epoch-0 secret as the owner holds it.
+fn genesis(ds: &Dataset, owner: &Identity) -> (Id, Policy, EpochSecret) {
+    let chain = ds.chain().unwrap();
+    let (g, gp) = chain.policies[0].clone();
+    (g, gp, secret0(ds, owner))
+}
+
 /// The dataset's epoch-0 secret, as its owner holds it.
 fn secret0(ds: &Dataset, owner: &Identity) -> EpochSecret {
     let chain = ds.chain().unwrap();
@@ -107,12 +128,10 @@ fn setup() -> (Env, Dataset, Identity) {
 fn a_writer_added_by_the_owner_can_commit_and_it_verifies() {
     let (e, ds, camden) = setup();
     let (gla_path, gla) = ident(&e, "gla");
-    let chain = ds.chain().unwrap();
-    let (g, gp) = &chain.policies[0];
-    let s = secret0(&ds, &camden);
-    let p1 = next_policy(
+    let (g, gp, s) = genesis(&ds, &camden);
+    let (p1_id, _) = add_next(
         &ds,
-        (*g, gp),
+        (g, &gp),
         1,
         vec![
             member("camden", "owner", &camden),
@@ -120,8 +139,8 @@ fn a_writer_added_by_the_owner_can_commit_and_it_verifies() {
         ],
         0,
         &s,
+        &camden,
     );
-    let p1_id = store_policy(&ds, p1, &camden);
     e.write("b.csv", b"by the GLA\n");
     e.coffer(&["commit", "-m", "GLA adds b"])
         .env("COFFER_IDENTITY", &gla_path)
@@ -140,11 +159,9 @@ fn refused_policies_are_findings_and_never_used() {
     let (e, ds, camden) = setup();
     let (hackney_path, hackney) = ident(&e, "hackney");
     let (_, islington) = ident(&e, "islington");
-    let chain = ds.chain().unwrap();
-    let (g, gp) = chain.policies[0].clone();
-    let s = secret0(&ds, &camden);
+    let (g, gp, s) = genesis(&ds, &camden);
     // Valid: hackney becomes a reader.
-    let p1 = next_policy(
+    let (p1_id, p1) = add_next(
         &ds,
         (g, &gp),
         1,
@@ -154,8 +171,8 @@ fn refused_policies_are_findings_and_never_used() {
         ],
         0,
         &s,
+        &camden,
     );
-    let p1_id = store_policy(&ds, p1.clone(), &camden);
     // A reader tries to add islington as an owner.
     let mut bad = next_policy(
         &ds,
@@ -185,31 +202,23 @@ fn refused_policies_are_findings_and_never_used() {
 
     // A gap (seq 3 after 1) and a detached policy.
     let (e2, ds2, camden2) = setup();
-    let c2 = ds2.chain().unwrap();
-    let (g2, gp2) = c2.policies[0].clone();
-    let s2 = secret0(&ds2, &camden2);
-    store_policy(
+    let (g2, gp2, s2) = genesis(&ds2, &camden2);
+    add_next(
         &ds2,
-        next_policy(
-            &ds2,
-            (g2, &gp2),
-            3,
-            vec![member("camden", "owner", &camden2)],
-            0,
-            &s2,
-        ),
+        (g2, &gp2),
+        3,
+        vec![member("camden", "owner", &camden2)],
+        0,
+        &s2,
         &camden2,
     );
-    store_policy(
+    add_next(
         &ds2,
-        next_policy(
-            &ds2,
-            (Id([7; 32]), &gp2),
-            1,
-            vec![member("camden", "owner", &camden2)],
-            0,
-            &s2,
-        ),
+        (Id([7; 32]), &gp2),
+        1,
+        vec![member("camden", "owner", &camden2)],
+        0,
+        &s2,
         &camden2,
     );
     let f = findings(&e2);
@@ -225,37 +234,29 @@ fn a_fork_is_refused_whole() {
     let (e, ds, camden) = setup();
     let (_, a) = ident(&e, "brent");
     let (_, b) = ident(&e, "barnet");
-    let chain = ds.chain().unwrap();
-    let (g, gp) = chain.policies[0].clone();
-    let s = secret0(&ds, &camden);
-    store_policy(
+    let (g, gp, s) = genesis(&ds, &camden);
+    add_next(
         &ds,
-        next_policy(
-            &ds,
-            (g, &gp),
-            1,
-            vec![
-                member("brent", "reader", &a),
-                member("camden", "owner", &camden),
-            ],
-            0,
-            &s,
-        ),
+        (g, &gp),
+        1,
+        vec![
+            member("brent", "reader", &a),
+            member("camden", "owner", &camden),
+        ],
+        0,
+        &s,
         &camden,
     );
-    store_policy(
+    add_next(
         &ds,
-        next_policy(
-            &ds,
-            (g, &gp),
-            1,
-            vec![
-                member("barnet", "reader", &b),
-                member("camden", "owner", &camden),
-            ],
-            0,
-            &s,
-        ),
+        (g, &gp),
+        1,
+        vec![
+            member("barnet", "reader", &b),
+            member("camden", "owner", &camden),
+        ],
+        0,
+        &s,
         &camden,
     );
     let f = findings(&e);
@@ -271,10 +272,8 @@ fn a_fork_is_refused_whole() {
 fn withdrawal_needs_a_new_epoch_and_keeps_old_reads() {
     let (e, ds, camden) = setup();
     let (hackney_path, hackney) = ident(&e, "hackney");
-    let chain = ds.chain().unwrap();
-    let (g, gp) = chain.policies[0].clone();
-    let s0 = secret0(&ds, &camden);
-    let p1 = next_policy(
+    let (g, gp, s0) = genesis(&ds, &camden);
+    let (p1_id, p1) = add_next(
         &ds,
         (g, &gp),
         1,
@@ -284,17 +283,15 @@ fn withdrawal_needs_a_new_epoch_and_keeps_old_reads() {
         ],
         0,
         &s0,
+        &camden,
     );
-    let p1_id = store_policy(&ds, p1.clone(), &camden);
     let v1 = ds.head().unwrap().unwrap();
 
     // Withdrawing without rotating is refused.
     let (e2, ds2, camden2) = setup();
     let (_, h2) = ident(&e2, "hackney");
-    let c2 = ds2.chain().unwrap();
-    let (g2, gp2) = c2.policies[0].clone();
-    let s2 = secret0(&ds2, &camden2);
-    let q1 = next_policy(
+    let (g2, gp2, s2) = genesis(&ds2, &camden2);
+    let (q1_id, q1) = add_next(
         &ds2,
         (g2, &gp2),
         1,
@@ -304,18 +301,15 @@ fn withdrawal_needs_a_new_epoch_and_keeps_old_reads() {
         ],
         0,
         &s2,
+        &camden2,
     );
-    let q1_id = store_policy(&ds2, q1.clone(), &camden2);
-    store_policy(
+    add_next(
         &ds2,
-        next_policy(
-            &ds2,
-            (q1_id, &q1),
-            2,
-            vec![member("camden", "owner", &camden2)],
-            0,
-            &s2,
-        ),
+        (q1_id, &q1),
+        2,
+        vec![member("camden", "owner", &camden2)],
+        0,
+        &s2,
         &camden2,
     );
     let f = findings(&e2);
@@ -376,22 +370,17 @@ fn withdrawal_needs_a_new_epoch_and_keeps_old_reads() {
 fn a_version_cannot_go_back_to_an_older_policy() {
     let (e, ds, camden) = setup();
     let (gla_path, gla) = ident(&e, "gla");
-    let chain = ds.chain().unwrap();
-    let (g, gp) = chain.policies[0].clone();
-    let s = secret0(&ds, &camden);
-    store_policy(
+    let (g, gp, s) = genesis(&ds, &camden);
+    add_next(
         &ds,
-        next_policy(
-            &ds,
-            (g, &gp),
-            1,
-            vec![
-                member("camden", "owner", &camden),
-                member("gla", "writer", &gla),
-            ],
-            0,
-            &s,
-        ),
+        (g, &gp),
+        1,
+        vec![
+            member("camden", "owner", &camden),
+            member("gla", "writer", &gla),
+        ],
+        0,
+        &s,
         &camden,
     );
     e.write("b.csv", b"b\n");
