@@ -136,6 +136,24 @@ pub enum Error {
         /// The underlying error.
         source: object_store::Error,
     },
+    /// A remote failed, or holds something it should not.
+    #[error("remote {}: {reason}", if name == url { url.clone() } else { format!("{name} ({url})") })]
+    Remote {
+        /// The remote's name.
+        name: String,
+        /// Its URL.
+        url: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A push found versions on the remote that this dataset does not have.
+    #[error("remote {name} has {what} this dataset does not have: run `coffer pull {name}`, then push again")]
+    Behind {
+        /// The remote's name.
+        name: String,
+        /// What it has, for people.
+        what: String,
+    },
     /// A user-supplied argument was invalid.
     #[error("{0}")]
     Usage(String),

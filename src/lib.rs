@@ -20,6 +20,7 @@ pub mod history;
 pub mod id;
 pub mod identity;
 pub mod object;
+pub mod remote;
 pub mod repo;
 pub mod sharing;
 pub mod store;

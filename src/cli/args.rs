@@ -124,6 +124,67 @@ pub enum Command {
         #[arg(long, value_name = "DATASET_ID")]
         expect_id: Option<String>,
     },
+    /// Name the stores this dataset is exchanged through (S3-compatible buckets, folders).
+    #[command(subcommand)]
+    Remote(RemoteCommand),
+    /// Send the branch and the policy chain to a remote: only objects it lacks, packs first.
+    ///
+    /// Refused (exit 2, nothing changed) when the remote has versions or policy changes this
+    /// dataset lacks, including ones another writer pushed at the same moment: run
+    /// `coffer pull`, then push again. A push killed part-way can simply be run again.
+    Push {
+        /// The remote [default: origin, or the only remote].
+        remote: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a remote's new policies, versions and packs, checking each; the folder and the
+    /// branch head do not change.
+    Fetch {
+        /// The remote [default: origin, or the only remote].
+        remote: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch, then bring the remote's versions into the branch and the folder.
+    ///
+    /// Fast-forwards when only the remote moved. When both moved, makes a merge version with
+    /// both heads as parents (you must be a writer): paths only one side changed take that
+    /// change; paths both changed differently keep yours and are listed, and theirs stay
+    /// readable in history (`coffer cat VERSION:PATH`). The folder must have no uncommitted
+    /// changes.
+    Pull {
+        /// The remote [default: origin, or the only remote].
+        remote: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove packs no version references (left by interrupted commits or pushes), older
+    /// than the grace period, from a remote or, without REMOTE, from this dataset's store.
+    Gc {
+        /// The remote to clean [default: this dataset's own store].
+        remote: Option<String>,
+        /// List what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep unreferenced packs younger than this (e.g. 30m, 24h, 2days): a push still
+        /// uploading needs them. Must be at least 24h on a remote others push to.
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        grace: humantime::Duration,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write one file of a version to standard output.
+    ///
+    /// In a partial clone, only the parts of packs the file needs are fetched from origin.
+    Cat {
+        /// VERSION:PATH, e.g. HEAD:schools/places.csv or 3f2a9c:housing.geojson.
+        spec: String,
+    },
     /// Who could read each version, and who changed access when. Needs no data key.
     Access {
         /// Print as JSON.
@@ -170,6 +231,39 @@ pub struct ShowArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `coffer remote ...`
+#[derive(Subcommand, Debug)]
+pub enum RemoteCommand {
+    /// Add a remote. URL: s3://BUCKET[/PREFIX], file:///PATH or a folder path.
+    ///
+    /// Credentials and endpoint come from the environment: AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL (or AWS_ENDPOINT),
+    /// AWS_REGION, AWS_ALLOW_HTTP=true for a plain-http server. Non-secret settings can be
+    /// kept with the dataset instead: --option endpoint=http://127.0.0.1:9000
+    /// --option allow_http=true. Secrets are never written to .coffer/.
+    Add {
+        /// Its name, e.g. origin or gla-hub.
+        name: String,
+        /// Where it is.
+        url: String,
+        /// A store setting KEY=VALUE (object_store's S3 keys: endpoint, region, allow_http,
+        /// virtual_hosted_style_request, ...). Repeatable.
+        #[arg(long = "option", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+    },
+    /// List remotes with their URLs and what was last seen there.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a remote (nothing on it is deleted).
+    Remove {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// `coffer share ...`

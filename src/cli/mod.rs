@@ -2,6 +2,7 @@
 
 pub mod args;
 mod output;
+mod remote;
 
 pub use args::Cli;
 use args::{Command, IdCommand, ShareCommand};
@@ -28,7 +29,7 @@ pub enum Outcome {
     Findings,
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     cli: Cli,
 }
 
@@ -53,26 +54,26 @@ impl Ctx {
         }
     }
 
-    fn identity(&self) -> Result<Identity> {
+    pub(crate) fn identity(&self) -> Result<Identity> {
         Identity::load(&self.identity_path()?, &self.passphrase())
     }
 
-    fn dataset(&self) -> Result<Dataset> {
+    pub(crate) fn dataset(&self) -> Result<Dataset> {
         Dataset::find(&self.dir())
     }
 
-    fn progress(&self) -> bool {
+    pub(crate) fn progress(&self) -> bool {
         !self.cli.quiet && std::io::stderr().is_terminal()
     }
 
-    fn say(&self, msg: impl AsRef<str>) {
+    pub(crate) fn say(&self, msg: impl AsRef<str>) {
         if !self.cli.quiet {
             eprintln!("{}", msg.as_ref());
         }
     }
 }
 
-fn open_keys(ds: &Dataset, identity: &Identity) -> Result<Keyring> {
+pub(crate) fn open_keys(ds: &Dataset, identity: &Identity) -> Result<Keyring> {
     let chain = ds.chain()?;
     ds.keyring(&chain, identity)
 }
@@ -356,6 +357,17 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 ),
             }
         }
+        Command::Remote(rc) => remote::remote(&ctx, rc)?,
+        Command::Push { remote: r, json } => remote::push(&ctx, r.as_deref(), *json)?,
+        Command::Fetch { remote: r, json } => remote::fetch(&ctx, r.as_deref(), *json)?,
+        Command::Pull { remote: r, json } => remote::pull(&ctx, r.as_deref(), *json)?,
+        Command::Gc {
+            remote: r,
+            dry_run,
+            grace,
+            json,
+        } => remote::gc(&ctx, r.as_deref(), *dry_run, grace.as_secs(), *json)?,
+        Command::Cat { spec } => remote::cat(&ctx, spec)?,
         Command::Verify { json } => {
             let ds = ctx.dataset()?;
             let id = match ctx.identity() {

@@ -16,6 +16,8 @@ pub const LABEL_SEAL_KEY: &str = "coffer v1 2026-11-27 version seal key";
 pub const LABEL_BLOB_ID_KEY: &str = "coffer v1 2026-11-27 blob id key";
 /// BLAKE3 `derive_key` context: the seed of the chunker's gear table, from the dataset dedup key.
 pub const LABEL_CHUNKER_KEY: &str = "coffer v1 2026-11-27 chunker gear table";
+/// BLAKE3 `derive_key` context: the name of a push claim, from the remote state it builds on.
+pub const LABEL_CLAIM: &str = "coffer v1 2026-11-27 push claim";
 /// AEAD associated-data prefix for a blob.
 pub const AAD_BLOB: &[u8] = b"coffer v1 blob";
 /// AEAD associated-data prefix for a pack header.

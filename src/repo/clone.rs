@@ -8,10 +8,10 @@ use crate::error::{Error, IoContext, Result};
 use crate::id::Id;
 use crate::identity::Identity;
 use crate::object::policy::Policy;
-use crate::object::version::Version;
+use crate::remote::Remote;
 use crate::sharing::chain;
 use crate::store::{self, Store};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What to clone.
@@ -45,9 +45,13 @@ pub struct CloneOutcome {
     pub checkout: Option<CheckoutOutcome>,
 }
 
-fn source_store(source: &str) -> Result<(PathBuf, Store)> {
-    let p = source.strip_prefix("file://").unwrap_or(source);
-    let p = PathBuf::from(p);
+/// Where the objects are: a URL (`s3://`, `file://`), a store folder or a dataset folder.
+/// Returns the URL to record as `origin` and the remote.
+fn source_remote(source: &str) -> Result<(String, Remote)> {
+    if source.contains("://") && !source.starts_with("file://") {
+        return Ok((source.to_string(), Remote::at(source)?));
+    }
+    let p = PathBuf::from(source.strip_prefix("file://").unwrap_or(source));
     let dir = if p.join(DOT).join("store").is_dir() {
         p.join(DOT).join("store")
     } else {
@@ -59,8 +63,8 @@ fn source_store(source: &str) -> Result<(PathBuf, Store)> {
         )));
     }
     let dir = std::fs::canonicalize(&dir).at(&dir)?;
-    let s = Store::open_local(&dir)?;
-    Ok((dir, s))
+    let url = dir.display().to_string();
+    Ok((url.clone(), Remote::at(&url)?))
 }
 
 /// The one dataset a store holds: the id of its only genesis policy.
@@ -84,36 +88,12 @@ fn dataset_of(s: &Store, source: &str) -> Result<Id> {
     }
 }
 
-/// The newest version: the highest sequence number among heads, ties to the smallest id.
-fn newest(s: &Store, dataset: &Id) -> Result<Option<Id>> {
-    let mut versions: BTreeMap<Id, Version> = BTreeMap::new();
-    for (id, _) in s.list_ids("versions")? {
-        if let Some(b) = s.get(&store::version_path(&id))? {
-            match Version::open(&id, &b) {
-                Ok(v) if v.dataset == *dataset => {
-                    versions.insert(id, v);
-                }
-                _ => {}
-            }
-        }
-    }
-    let parents: HashSet<Id> = versions
-        .values()
-        .flat_map(|v| v.parents.iter().copied())
-        .collect();
-    Ok(versions
-        .iter()
-        .filter(|(id, _)| !parents.contains(*id))
-        .max_by(|(a, x), (b, y)| x.seq.cmp(&y.seq).then(b.cmp(a)))
-        .map(|(id, _)| *id))
-}
-
-fn check_known(known: &Path, source: &Path, id: &Id, expect: Option<Id>) -> Result<bool> {
+fn check_known(known: &Path, source: &str, id: &Id, expect: Option<Id>) -> Result<bool> {
     let mut map: BTreeMap<String, String> = std::fs::read(known)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let key = source.display().to_string();
+    let key = source.to_string();
     let first = match map.get(&key) {
         Some(old) if old == &id.to_hex() => false,
         Some(old) if expect != Some(*id) => {
@@ -132,9 +112,12 @@ fn check_known(known: &Path, source: &Path, id: &Id, expect: Option<Id>) -> Resu
 }
 
 /// Clone a dataset.
+///
+/// Rerunnable: a clone killed part-way leaves `DIR/.coffer.init-tmp`, and running the same
+/// clone again copies only the objects that did not arrive.
 pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
-    let (src_dir, src) = source_store(&opts.source)?;
-    let dataset = dataset_of(&src, &opts.source)?;
+    let (url, r) = source_remote(&opts.source)?;
+    let dataset = dataset_of(&r.store, &opts.source).map_err(|e| r.explain(e))?;
     if let Some(want) = opts.expect_id {
         if want != dataset {
             return Err(Error::Usage(format!(
@@ -144,40 +127,75 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
         }
     }
     // The chain from the genesis, and the caller's keys, before anything is written.
-    let chain = chain::load(&src, &dataset)?;
+    let chain = chain::load(&r.store, &dataset).map_err(|e| r.explain(e))?;
     let keys = keyring(&dataset, &chain, identity)?;
-    let head = newest(&src, &dataset)?;
-    if opts.target.exists()
-        && std::fs::read_dir(&opts.target)
+    if opts.target.exists() {
+        let resumable = std::fs::read_dir(&opts.target)
             .at(&opts.target)?
-            .next()
-            .is_some()
-    {
-        return Err(Error::Usage(format!(
-            "{} exists and is not empty; clone into a new folder",
-            opts.target.display()
-        )));
+            .filter_map(|e| e.ok())
+            .all(|e| e.file_name() == super::INIT_TMP);
+        if !resumable {
+            return Err(Error::Usage(format!(
+                "{} exists and is not empty; clone into a new folder",
+                opts.target.display()
+            )));
+        }
     }
     let first_use = match &opts.known {
-        Some(k) => check_known(k, &src_dir, &dataset, opts.expect_id)?,
+        Some(k) => check_known(k, &url, &dataset, opts.expect_id)?,
         None => true,
     };
     std::fs::create_dir_all(&opts.target).at(&opts.target)?;
     let root = std::fs::canonicalize(&opts.target).at(&opts.target)?;
-    let mut objects = 0;
-    let mut bytes = 0;
-    let ds = Dataset::create(&root, dataset, head, |dst| {
-        for prefix in ["policy", "versions", "packs"] {
-            for (name, _) in src.list(prefix)? {
-                if let Some(b) = src.get(&name)? {
-                    bytes += b.len() as u64;
-                    objects += 1;
-                    dst.put_new(&name, b.to_vec())?;
+    let mut fetched = None;
+    let ds = Dataset::create(
+        &root,
+        dataset,
+        true,
+        |dst| {
+            // The genesis first, so the half-made dataset can check the rest against its chain.
+            crate::remote::transfer::copy(
+                &r.store,
+                dst,
+                &[(store::policy_path(&dataset), 0)],
+                false,
+            )
+            .map_err(|e| r.explain(e))?;
+            Ok(())
+        },
+        |half| {
+            let mut remotes = crate::remote::Remotes::load(half)?;
+            if !remotes.map.contains_key(crate::remote::DEFAULT_REMOTE) {
+                remotes.map.insert(
+                    crate::remote::DEFAULT_REMOTE.into(),
+                    crate::remote::RemoteConfig {
+                        url: url.clone(),
+                        ..Default::default()
+                    },
+                );
+                remotes.save()?;
+            }
+            let origin = Remote {
+                name: crate::remote::DEFAULT_REMOTE.into(),
+                config: remotes.map[crate::remote::DEFAULT_REMOTE].clone(),
+                store: r.store.clone(),
+            };
+            let f = crate::remote::sync::fetch_from(half, &origin, opts.progress)?;
+            let mut newest = None;
+            for h in &f.heads {
+                let seq = half.version(h)?.seq;
+                if newest
+                    .is_none_or(|(s, i)| (seq, std::cmp::Reverse(*h)) > (s, std::cmp::Reverse(i)))
+                {
+                    newest = Some((seq, *h));
                 }
             }
-        }
-        Ok(())
-    })?;
+            fetched = Some(f);
+            Ok(newest.map(|(_, h)| h))
+        },
+    )?;
+    let f = fetched.unwrap_or_default();
+    let head = ds.head()?;
     let checkout = match head {
         Some(h) => Some(checkout::checkout(
             &ds,
@@ -194,8 +212,8 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
     Ok(CloneOutcome {
         dataset,
         head,
-        objects,
-        bytes,
+        objects: f.packs.objects + f.versions.len() + f.policies + 1,
+        bytes: f.packs.bytes,
         first_use,
         checkout,
     })

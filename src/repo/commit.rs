@@ -185,9 +185,18 @@ impl Seen<'_> {
     }
 }
 
-/// Make a new version of the working folder.
-pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result<CommitOutcome> {
-    let _lock = ds.lock()?;
+/// What a writer needs to make a version: the keys, and the policy it is made under.
+pub(crate) struct Writer {
+    /// Every epoch key the writer holds.
+    pub keyring: Keyring,
+    /// The current epoch's keys.
+    pub keys: EpochKeys,
+    /// The policy in force.
+    pub policy: Id,
+}
+
+/// Check that `identity` may write to `ds` now, and unlock its keys.
+pub(crate) fn writer_keys(ds: &Dataset, identity: &Identity) -> Result<Writer> {
     let chain = ds.chain()?;
     let (policy_id, policy) = chain.tip();
     let me = identity.public();
@@ -210,6 +219,22 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
             role: "a recipient of the current epoch",
             dataset: ds.id,
         })?;
+    Ok(Writer {
+        keyring,
+        keys,
+        policy: *policy_id,
+    })
+}
+
+/// Make a new version of the working folder.
+pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result<CommitOutcome> {
+    let _lock = ds.lock()?;
+    let Writer {
+        keyring,
+        keys,
+        policy: policy_id,
+    } = writer_keys(ds, identity)?;
+    let me = identity.public();
     let parent = match ds.head()? {
         Some(h) => Some((h, ds.version(&h)?)),
         None => None,
@@ -392,7 +417,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         epoch: keys.epoch,
         packs: packs.into_iter().collect(),
         author: Bytes32(me.sign),
-        policy: *policy_id,
+        policy: policy_id,
         sealed: seal.seal(&keys, &ds.id, seq),
         dataset: ds.id,
         parents: parent.iter().map(|(id, _)| *id).collect(),

@@ -5,6 +5,7 @@ pub mod checkout;
 pub mod clone;
 pub mod commit;
 pub mod index;
+pub mod merge;
 pub mod read;
 pub mod scan;
 pub mod statcache;
@@ -26,6 +27,8 @@ use std::path::{Path, PathBuf};
 pub const DOT: &str = ".coffer";
 /// Name of the ignore file at the top of the working folder.
 pub const IGNORE_FILE: &str = ".cofferignore";
+/// Where `.coffer/` is built before it is renamed into place.
+pub const INIT_TMP: &str = ".coffer.init-tmp";
 /// Branch used until branches arrive.
 pub const DEFAULT_BRANCH: &str = "main";
 
@@ -183,7 +186,10 @@ impl Dataset {
     }
 
     fn open(root: &Path) -> Result<Dataset> {
-        let dot = root.join(DOT);
+        Dataset::open_dot(root, root.join(DOT))
+    }
+
+    fn open_dot(root: &Path, dot: PathBuf) -> Result<Dataset> {
         let cfg_path = dot.join("config.json");
         let bytes = std::fs::read(&cfg_path).at(&cfg_path)?;
         let config: Config = serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
@@ -233,31 +239,47 @@ impl Dataset {
             &secret,
         )?;
         let (id, bytes) = policy.sign(identity.signing_key());
-        Dataset::create(&root, id, None, |store| {
-            store.put_new(&store::policy_path(&id), bytes)?;
-            Ok(())
-        })
+        Dataset::create(
+            &root,
+            id,
+            false,
+            |store| {
+                store.put_new(&store::policy_path(&id), bytes)?;
+                Ok(())
+            },
+            |_| Ok(None),
+        )
     }
 
     /// Lay out `.coffer/` for dataset `id` in a temporary folder, let `fill` put objects in its
-    /// store, set the branch head, then rename it into place: a crash leaves no half-made dataset.
+    /// store, let `then` work on the half-made dataset and name the branch head, then rename
+    /// it into place: a crash leaves no half-made dataset. With `resume`, a temporary folder
+    /// left by an interrupted run for the same dataset is reused (its objects stay).
     pub(crate) fn create(
         root: &Path,
         id: Id,
-        head: Option<Id>,
+        resume: bool,
         fill: impl FnOnce(&Store) -> Result<()>,
+        then: impl FnOnce(&Dataset) -> Result<Option<Id>>,
     ) -> Result<Dataset> {
         let dot = root.join(DOT);
         if dot.exists() {
             return Err(Error::AlreadyADataset(root.to_path_buf()));
         }
-        let tmp = root.join(".coffer.init-tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
+        let tmp = root.join(INIT_TMP);
+        let same = std::fs::read(tmp.join("config.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Config>(&b).ok())
+            .is_some_and(|c| c.dataset == id.to_hex());
+        if !(resume && same) {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
         for d in ["refs", "cache"] {
             std::fs::create_dir_all(tmp.join(d)).at(tmp.join(d))?;
         }
         let store = Store::open_local(&tmp.join("store"))?;
         fill(&store)?;
+        drop(store);
         let config = Config {
             format: 1,
             dataset: id.to_hex(),
@@ -265,13 +287,11 @@ impl Dataset {
         };
         let json = serde_json::to_vec_pretty(&config).unwrap_or_default();
         write_atomic(&tmp.join("config.json"), &json)?;
-        if let Some(h) = head {
-            write_atomic(
-                &tmp.join("refs").join(DEFAULT_BRANCH),
-                format!("{h}\n").as_bytes(),
-            )?;
+        let half = Dataset::open_dot(root, tmp.clone())?;
+        if let Some(h) = then(&half)? {
+            half.set_head(&h)?;
         }
-        drop(store);
+        drop(half);
         std::fs::rename(&tmp, &dot).at(&dot)?;
         Dataset::open(root)
     }

@@ -116,3 +116,47 @@ impl<'a> VersionReader<'a> {
         Ok(())
     }
 }
+
+/// Write the file at `path` in version `vid` to `out`, one chunk at a time.
+pub fn cat(
+    ds: &Dataset,
+    keys: &Keyring,
+    vid: Id,
+    path: &str,
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    let mut index = Index::load(ds, keys)?;
+    let r = VersionReader::open(ds, keys, &mut index, vid)?;
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let not_found = || Error::Usage(format!("{path}: no such file in version {}", vid.short()));
+    let mut tree_id = r.seal.root;
+    for (i, part) in parts.iter().enumerate() {
+        let e = r
+            .tree(&tree_id)?
+            .into_iter()
+            .find(|e| e.name() == *part)
+            .ok_or_else(not_found)?;
+        let last = i + 1 == parts.len();
+        match (e.kind(), last) {
+            (DIR, false) => tree_id = e.ids()[0],
+            (tree::FILE, true) => {
+                for c in e.ids() {
+                    let data = r.blob(c, blob::KIND_CHUNK)?;
+                    out.write_all(&data).map_err(|source| Error::Io {
+                        path: "<output>".into(),
+                        source,
+                    })?;
+                }
+                return Ok(());
+            }
+            (DIR, true) => {
+                return Err(Error::Usage(format!(
+                    "{path} is a folder in version {}",
+                    vid.short()
+                )))
+            }
+            _ => return Err(not_found()),
+        }
+    }
+    Err(not_found())
+}

@@ -24,12 +24,51 @@ pub fn pack_path(id: &Id) -> String {
     format!("packs/{}/{}", &h[..2], h)
 }
 
+/// The name of a claim (spec/format.md, "Remotes").
+pub fn claim_path(id: &Id) -> String {
+    format!("claims/{id}")
+}
+
+/// Objects at least this large are uploaded in parts.
+pub const MULTIPART_THRESHOLD: usize = 8 << 20;
+/// Part size of a multipart upload (S3's minimum is 5 MiB).
+const PART_SIZE: usize = 8 << 20;
+
+/// One listed object.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    /// Its name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written, seconds since the Unix epoch.
+    pub modified: u64,
+}
+
 /// A handle on one store.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     rt: Arc<tokio::runtime::Runtime>,
     describe: String,
+    /// False once the store answered a range request with the whole object.
+    ranges: Arc<std::sync::atomic::AtomicBool>,
+    /// A folder on this machine.
+    local: bool,
+    /// Requests made so far (multipart uploads count each part).
+    requests: Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn runtime(what: &str) -> Result<Arc<tokio::runtime::Runtime>> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map(Arc::new)
+        .map_err(|source| Error::Io {
+            path: what.into(),
+            source,
+        })
 }
 
 fn store_err(location: &str, source: object_store::Error) -> Error {
@@ -50,19 +89,106 @@ impl Store {
             .map_err(|e| store_err(&dir.display().to_string(), e))?
             .with_fsync(true)
             .with_automatic_cleanup(true);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|source| Error::Io {
-                path: dir.into(),
-                source,
-            })?;
         Ok(Store {
             inner: Arc::new(fs),
-            rt: Arc::new(rt),
+            rt: runtime(&dir.display().to_string())?,
             describe: dir.display().to_string(),
+            ranges: Arc::new(true.into()),
+            local: true,
+            requests: Arc::default(),
         })
+    }
+
+    /// A store named by a URL: `s3://bucket[/prefix]` (credentials, endpoint and region from
+    /// the standard `AWS_*` variables), `file:///path`, or a plain folder path.
+    ///
+    /// `options` are object_store configuration keys (`endpoint`, `region`, `allow_http`, ...)
+    /// applied after the environment.
+    pub fn open_url(
+        url: &str,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Store> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{url}: no bucket name (expected s3://BUCKET[/PREFIX])"
+                )));
+            }
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                // Fail in seconds, not minutes, when the endpoint is down or the
+                // credentials are wrong; transfers are rerunnable anyway.
+                .with_retry(object_store::RetryConfig {
+                    backoff: object_store::BackoffConfig::default(),
+                    max_retries: 3,
+                    retry_timeout: std::time::Duration::from_secs(20),
+                });
+            // Set key by key: `with_client_options` would replace what the environment set
+            // (AWS_ALLOW_HTTP among it).
+            use object_store::aws::AmazonS3ConfigKey as K;
+            use object_store::ClientConfigKey as C;
+            b = b
+                .with_config(K::Client(C::ConnectTimeout), "5s")
+                .with_config(K::Client(C::Timeout), "120s");
+            if std::env::var_os("AWS_REGION").is_none()
+                && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+            {
+                b = b.with_region("us-east-1");
+            }
+            for (k, v) in options {
+                let key = k.parse().map_err(|_| {
+                    Error::Usage(format!(
+                        "{url}: unknown store option {k:?} (see the object_store AmazonS3ConfigKey list: endpoint, region, allow_http, ...)"
+                    ))
+                })?;
+                b = b.with_config(key, v);
+            }
+            let s3 = b.build().map_err(|e| store_err(url, e))?;
+            let inner: Arc<dyn ObjectStore> = match prefix.trim_matches('/') {
+                "" => Arc::new(s3),
+                p => Arc::new(object_store::prefix::PrefixStore::new(s3, p)),
+            };
+            return Ok(Store {
+                inner,
+                rt: runtime(url)?,
+                describe: url.to_string(),
+                ranges: Arc::new(true.into()),
+                local: false,
+                requests: Arc::default(),
+            });
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            if scheme != "file" {
+                return Err(Error::Usage(format!(
+                    "{url}: coffer reaches stores by s3:// or file:// URLs, or a folder path; `{scheme}://` is not supported"
+                )));
+            }
+        }
+        if !options.is_empty() {
+            return Err(Error::Usage(format!(
+                "{url}: a folder store takes no options"
+            )));
+        }
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        let mut s = Store::open_local(std::path::Path::new(path))?;
+        s.describe = url.to_string();
+        Ok(s)
+    }
+
+    fn count(&self, n: u64) {
+        self.requests
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Requests made through this handle so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether this is a folder on this machine.
+    pub fn is_local(&self) -> bool {
+        self.local
     }
 
     /// Human description of the store.
@@ -72,6 +198,7 @@ impl Store {
 
     /// Write a new immutable object. Returns false if the name already existed.
     pub fn put_new(&self, name: &str, bytes: Vec<u8>) -> Result<bool> {
+        self.count(1);
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -90,6 +217,7 @@ impl Store {
 
     /// Read a whole object; `None` if absent.
     pub fn get(&self, name: &str) -> Result<Option<Bytes>> {
+        self.count(1);
         let p = OPath::from(name);
         let r = self.rt.block_on(async {
             let g = self.inner.get(&p).await?;
@@ -102,13 +230,73 @@ impl Store {
         }
     }
 
-    /// Read a byte range of an object.
+    /// Write a content-named object (rewriting one that exists is harmless): in a folder,
+    /// created atomically and fsynced; elsewhere, large ones in parts.
+    pub fn put_content(&self, name: &str, bytes: Bytes) -> Result<()> {
+        if self.local {
+            return self.put_new(name, bytes.to_vec()).map(|_| ());
+        }
+        self.count(
+            1 + if bytes.len() < MULTIPART_THRESHOLD {
+                0
+            } else {
+                1 + bytes.len().div_ceil(PART_SIZE) as u64
+            },
+        );
+        let p = OPath::from(name);
+        let r = self.rt.block_on(async {
+            if bytes.len() < MULTIPART_THRESHOLD {
+                return self
+                    .inner
+                    .put(&p, PutPayload::from(bytes))
+                    .await
+                    .map(|_| ());
+            }
+            let upload = self.inner.put_multipart(&p).await?;
+            let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+            w.put(bytes);
+            w.finish().await.map(|_| ())
+        });
+        r.map_err(|e| store_err(name, e))
+    }
+
+    /// Read a byte range of an object. A store that answers with the whole object (some
+    /// S3-compatible servers ignore `Range`) is read whole and sliced, and remembered.
     pub fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
+        use std::sync::atomic::Ordering;
         let want = range.end - range.start;
-        let b = self
-            .rt
-            .block_on(self.inner.get_range(&OPath::from(name), range))
-            .map_err(|e| store_err(name, e))?;
+        let b = if self.ranges.load(Ordering::Relaxed) {
+            self.count(1);
+            match self
+                .rt
+                .block_on(self.inner.get_range(&OPath::from(name), range.clone()))
+            {
+                Ok(b) => b,
+                Err(e) if e.to_string().contains("non-partial") => {
+                    self.ranges.store(false, Ordering::Relaxed);
+                    self.get_range(name, range.clone())?
+                }
+                Err(e) => return Err(store_err(name, e)),
+            }
+        } else {
+            let whole = self.get(name)?.ok_or_else(|| Error::Store {
+                location: name.into(),
+                source: object_store::Error::NotFound {
+                    path: name.into(),
+                    source: "absent".into(),
+                },
+            })?;
+            if range.end > whole.len() as u64 {
+                return Err(Error::Store {
+                    location: name.into(),
+                    source: object_store::Error::Generic {
+                        store: "coffer",
+                        source: format!("range {range:?} beyond {} bytes", whole.len()).into(),
+                    },
+                });
+            }
+            whole.slice(range.start as usize..range.end as usize)
+        };
         if b.len() as u64 != want {
             return Err(Error::Store {
                 location: name.into(),
@@ -123,6 +311,7 @@ impl Store {
 
     /// Size of an object; `None` if absent.
     pub fn size(&self, name: &str) -> Result<Option<u64>> {
+        self.count(1);
         match self.rt.block_on(self.inner.head(&OPath::from(name))) {
             Ok(m) => Ok(Some(m.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -132,18 +321,37 @@ impl Store {
 
     /// All objects under `prefix`, as `(name, size)`, sorted by name.
     pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .list_meta(prefix)?
+            .into_iter()
+            .map(|m| (m.name, m.size))
+            .collect())
+    }
+
+    /// All objects under `prefix` with their sizes and times, sorted by name.
+    pub fn list_meta(&self, prefix: &str) -> Result<Vec<Meta>> {
+        self.count(1);
         let p = OPath::from(prefix);
-        let mut out: Vec<(String, u64)> = self
+        let mut out: Vec<Meta> = self
             .rt
             .block_on(
                 self.inner
                     .list(Some(&p))
-                    .map_ok(|m| (m.location.to_string(), m.size))
+                    .map_ok(|m| Meta {
+                        name: m.location.to_string(),
+                        size: m.size,
+                        modified: m.last_modified.timestamp().max(0) as u64,
+                    })
                     .try_collect(),
             )
             .map_err(|e| store_err(prefix, e))?;
-        out.sort();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// Whether range requests return just the range (false once seen otherwise).
+    pub fn honours_ranges(&self) -> bool {
+        self.ranges.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Ids of the objects under `prefix` whose last path segment is an id.
@@ -157,6 +365,7 @@ impl Store {
 
     /// Delete an object (absent is fine).
     pub fn delete(&self, name: &str) -> Result<()> {
+        self.count(1);
         match self.rt.block_on(self.inner.delete(&OPath::from(name))) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(store_err(name, e)),

@@ -1,0 +1,229 @@
+//! Remote commands: remote add/list/remove, push, fetch, pull, gc, and cat.
+
+use super::args::RemoteCommand;
+use super::output::{human_bytes, print_json};
+use super::{open_keys, Ctx};
+use coffer::error::{Error, Result};
+use coffer::remote::{gc as rgc, sync, Remote, Remotes};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
+    let ds = ctx.dataset()?;
+    let mut remotes = Remotes::load(&ds)?;
+    match rc {
+        RemoteCommand::Add { name, url, options } => {
+            let mut opts = BTreeMap::new();
+            for o in options {
+                let (k, v) = o
+                    .split_once('=')
+                    .ok_or_else(|| Error::Usage(format!("--option {o}: expected KEY=VALUE")))?;
+                opts.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            remotes.add(name, url, opts)?;
+            remotes.save()?;
+            println!("added remote {name} ({url})");
+        }
+        RemoteCommand::Remove { name } => {
+            let c = remotes.remove(name)?;
+            remotes.save()?;
+            println!(
+                "removed remote {name} ({}); nothing on it was deleted",
+                c.url
+            );
+        }
+        RemoteCommand::List { json } => {
+            if *json {
+                print_json(&remotes.map);
+            } else if remotes.map.is_empty() {
+                println!("no remotes (add one with `coffer remote add origin s3://BUCKET/PREFIX`)");
+            } else {
+                for (name, c) in &remotes.map {
+                    let cond = match c.conditional {
+                        Some(true) => "conditional writes honoured",
+                        Some(false) => "conditional writes ignored",
+                        None => "not pushed to yet",
+                    };
+                    let heads: Vec<String> = c.seen.heads.iter().map(|h| h.short()).collect();
+                    println!(
+                        "{name}\t{}\t{cond}\thead {}",
+                        c.url,
+                        if heads.is_empty() {
+                            "-".into()
+                        } else {
+                            heads.join(",")
+                        }
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn push(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
+    let ds = ctx.dataset()?;
+    let o = sync::push(&ds, name, ctx.progress())?;
+    if json {
+        print_json(&o);
+    } else if o.versions == 0 && o.policies == 0 {
+        println!("{} is up to date", o.remote);
+    } else {
+        println!(
+            "pushed to {}: {} version(s), {} policy change(s), {} pack(s) ({}); head {} ({} requests)",
+            o.remote,
+            o.versions,
+            o.policies,
+            o.packs.objects,
+            human_bytes(o.packs.bytes),
+            o.head.map(|h| h.short()).unwrap_or_else(|| "-".into()),
+            o.requests
+        );
+        if !o.conditional {
+            ctx.say(format!(
+                "note: {} ignores conditional writes; a concurrent push may leave two heads, which `coffer pull` merges",
+                o.remote
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn fetch(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
+    let ds = ctx.dataset()?;
+    let o = sync::fetch(&ds, name, ctx.progress())?;
+    if json {
+        print_json(&o);
+    } else {
+        println!(
+            "fetched from {}: {} version(s), {} policy change(s), {} pack(s) ({}); remote head(s) {}",
+            o.remote,
+            o.versions.len(),
+            o.policies,
+            o.packs.objects,
+            human_bytes(o.packs.bytes),
+            heads(&o.heads)
+        );
+    }
+    Ok(())
+}
+
+fn heads(h: &[coffer::Id]) -> String {
+    if h.is_empty() {
+        return "-".into();
+    }
+    h.iter().map(|i| i.short()).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn pull(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
+    let ds = ctx.dataset()?;
+    let id = ctx.identity()?;
+    let o = sync::pull(&ds, &id, name, ctx.progress())?;
+    if json {
+        print_json(&o);
+        return Ok(());
+    }
+    let f = &o.fetch;
+    println!(
+        "fetched from {}: {} version(s), {} pack(s) ({})",
+        f.remote,
+        f.versions.len(),
+        f.packs.objects,
+        human_bytes(f.packs.bytes)
+    );
+    for m in &o.merges {
+        println!(
+            "merged {} into a new version {}{}",
+            m.theirs.short(),
+            m.version.short(),
+            if m.conflicts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} path(s) changed on both sides kept yours:",
+                    m.conflicts.len()
+                )
+            }
+        );
+        for c in &m.conflicts {
+            println!("  {c}  (theirs: coffer cat {}:{c})", m.theirs.short());
+        }
+    }
+    match (o.before, o.head) {
+        (a, b) if a == b => println!("already up to date"),
+        (_, Some(h)) => println!(
+            "head is now {}{}",
+            h.short(),
+            if o.merges.is_empty() {
+                ""
+            } else {
+                " (push it to share the merge)"
+            }
+        ),
+        _ => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn gc(
+    ctx: &Ctx,
+    name: Option<&str>,
+    dry_run: bool,
+    grace: u64,
+    json: bool,
+) -> Result<()> {
+    let ds = ctx.dataset()?;
+    let (target, o) = match name {
+        Some(_) => {
+            let (_, r) = Remote::open(&ds, name)?;
+            let o = rgc::gc(&r.store, &ds.id, grace, dry_run).map_err(|e| r.explain(e))?;
+            (r.name, o)
+        }
+        None => {
+            let _lock = ds.lock()?;
+            (
+                "this dataset's store".to_string(),
+                rgc::gc(&ds.store, &ds.id, grace, dry_run)?,
+            )
+        }
+    };
+    if json {
+        print_json(&o);
+        return Ok(());
+    }
+    for (n, size) in &o.removed {
+        println!(
+            "{}{n} ({})",
+            if dry_run { "would remove " } else { "removed " },
+            human_bytes(*size)
+        );
+    }
+    println!(
+        "{target}: {} unreferenced pack(s) ({}) {}; {} younger than the grace period kept; {} referenced",
+        o.removed.len(),
+        human_bytes(o.bytes),
+        if dry_run { "would be removed" } else { "removed" },
+        o.young,
+        o.referenced
+    );
+    Ok(())
+}
+
+pub(crate) fn cat(ctx: &Ctx, spec: &str) -> Result<()> {
+    let (rev, path) = spec.split_once(':').ok_or_else(|| {
+        Error::Usage(format!(
+            "{spec}: expected VERSION:PATH, e.g. HEAD:data/schools.csv"
+        ))
+    })?;
+    let ds = ctx.dataset()?;
+    let id = ctx.identity()?;
+    let keys = open_keys(&ds, &id)?;
+    let vid = coffer::history::resolve(&ds, rev)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    coffer::repo::read::cat(&ds, &keys, vid, path, &mut out)?;
+    out.flush().map_err(|source| Error::Io {
+        path: "<stdout>".into(),
+        source,
+    })
+}

@@ -1,0 +1,287 @@
+//! Remotes: other stores holding a copy of a dataset (S3-compatible buckets, folders), the
+//! dataset's record of them in `.coffer/remotes.json`, and the errors that name them.
+//!
+//! Everything on a remote is immutable and named by its content, except claims (see
+//! [`claim`]); that is what makes interrupted transfers rerunnable and concurrent pushes
+//! safe (spec/format.md, "Remotes").
+
+pub mod claim;
+pub mod gc;
+pub mod sync;
+pub mod transfer;
+
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::repo::{write_atomic, Dataset};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The remote used when none is named and the dataset has several.
+pub const DEFAULT_REMOTE: &str = "origin";
+
+/// Option keys that hold secrets: refused in the dataset config (they belong in the
+/// environment or a credentials provider, never in `.coffer/`).
+const SECRET_OPTIONS: &[&str] = &[
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "token",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+];
+
+/// What this dataset last saw on a remote: a remote showing less later was rolled back or
+/// had objects deleted.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// The remote's head versions.
+    #[serde(default)]
+    pub heads: Vec<Id>,
+    /// The remote's newest policy: sequence number and id.
+    #[serde(default)]
+    pub policy: Option<(u64, Id)>,
+}
+
+/// One remote in `.coffer/remotes.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct RemoteConfig {
+    /// `s3://bucket[/prefix]`, `file:///path` or a folder path.
+    pub url: String,
+    /// Store options that are not secrets (`endpoint`, `region`, `allow_http`, ...).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Whether the store refused to overwrite an object written with `If-None-Match: *`,
+    /// once probed (`None` until the first push).
+    #[serde(default)]
+    pub conditional: Option<bool>,
+    /// What was last seen there.
+    #[serde(default)]
+    pub seen: Seen,
+}
+
+/// The remotes of one dataset.
+pub struct Remotes {
+    path: std::path::PathBuf,
+    /// By name.
+    pub map: BTreeMap<String, RemoteConfig>,
+}
+
+/// A valid remote name: letters, digits, `-`, `_`, `.`; not starting with `-` or `.`.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['-', '.'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "remote name {name:?}: use letters, digits, '-', '_' or '.' (up to 64)"
+        )))
+    }
+}
+
+impl Remotes {
+    /// Read `.coffer/remotes.json` (absent means none).
+    pub fn load(ds: &Dataset) -> Result<Remotes> {
+        let path = ds.dot.join("remotes.json");
+        let map = match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::Malformed {
+                what: "remotes file",
+                reason: format!("{}: {e}", path.display()),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => return Err(Error::Io { path, source }),
+        };
+        Ok(Remotes { path, map })
+    }
+
+    /// Write it back atomically.
+    pub fn save(&self) -> Result<()> {
+        let json = serde_json::to_vec_pretty(&self.map).unwrap_or_default();
+        write_atomic(&self.path, &json)
+    }
+
+    /// Add a remote (the URL is parsed, not contacted).
+    pub fn add(&mut self, name: &str, url: &str, options: BTreeMap<String, String>) -> Result<()> {
+        check_name(name)?;
+        if self.map.contains_key(name) {
+            return Err(Error::Usage(format!(
+                "remote {name} exists (remove it first with `coffer remote remove {name}`)"
+            )));
+        }
+        for k in options.keys() {
+            if SECRET_OPTIONS.contains(&k.to_ascii_lowercase().as_str()) {
+                return Err(Error::Usage(format!(
+                    "option {k} is a secret and is never written to .coffer/: set it in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"
+                )));
+            }
+        }
+        // Fail now on a URL or option coffer cannot use.
+        Store::open_url(url, &options)?;
+        self.map.insert(
+            name.to_string(),
+            RemoteConfig {
+                url: url.to_string(),
+                options,
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// Remove a remote (its objects are not touched).
+    pub fn remove(&mut self, name: &str) -> Result<RemoteConfig> {
+        self.map.remove(name).ok_or_else(|| {
+            Error::Usage(format!("no remote named {name} (see `coffer remote list`)"))
+        })
+    }
+
+    /// The remote to use: `name`, else `origin`, else the only one.
+    pub fn pick(&self, name: Option<&str>) -> Result<String> {
+        match name {
+            Some(n) if self.map.contains_key(n) => Ok(n.to_string()),
+            Some(n) => Err(Error::Usage(format!(
+                "no remote named {n} (see `coffer remote list`; add one with `coffer remote add {n} URL`)"
+            ))),
+            None if self.map.contains_key(DEFAULT_REMOTE) => Ok(DEFAULT_REMOTE.into()),
+            None if self.map.len() == 1 => Ok(self.map.keys().next().cloned().unwrap_or_default()),
+            None if self.map.is_empty() => Err(Error::Usage(
+                "this dataset has no remotes (add one with `coffer remote add origin s3://BUCKET/PREFIX`)".into(),
+            )),
+            None => Err(Error::Usage(format!(
+                "this dataset has {} remotes and none is named origin: name one",
+                self.map.len()
+            ))),
+        }
+    }
+}
+
+/// An open remote.
+pub struct Remote {
+    /// Its name.
+    pub name: String,
+    /// Its record.
+    pub config: RemoteConfig,
+    /// Its store.
+    pub store: Store,
+}
+
+impl Remote {
+    /// Open remote `name` (or the default) of `ds`.
+    pub fn open(ds: &Dataset, name: Option<&str>) -> Result<(Remotes, Remote)> {
+        let remotes = Remotes::load(ds)?;
+        let name = remotes.pick(name)?;
+        let config = remotes.map[&name].clone();
+        let store = Store::open_url(&config.url, &config.options)?;
+        Ok((
+            remotes,
+            Remote {
+                name,
+                config,
+                store,
+            },
+        ))
+    }
+
+    /// A remote that is not (yet) recorded in a dataset, for clone.
+    pub fn at(url: &str) -> Result<Remote> {
+        Ok(Remote {
+            name: url.to_string(),
+            config: RemoteConfig {
+                url: url.to_string(),
+                ..Default::default()
+            },
+            store: Store::open_url(url, &BTreeMap::new())?,
+        })
+    }
+
+    /// Turn a store error into one that names this remote and says what to check.
+    pub fn explain(&self, e: Error) -> Error {
+        let reason = match &e {
+            Error::Store { location, source } => {
+                let text = source.to_string();
+                let hint = explain_store_error(source, &format!("{text} {source:?}"), &text);
+                format!("{location}: {hint}")
+            }
+            _ => return e,
+        };
+        Error::Remote {
+            name: self.name.clone(),
+            url: self.config.url.clone(),
+            reason,
+        }
+    }
+
+    /// A remote-level problem (wrong dataset, rollback, ...).
+    pub fn problem(&self, reason: impl Into<String>) -> Error {
+        Error::Remote {
+            name: self.name.clone(),
+            url: self.config.url.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Probe once whether the store honours `If-None-Match: *`: write one object twice.
+    /// A store that accepts the second write ignores conditions. The result is a hint for
+    /// reporting; no correctness rests on it (spec/format.md, "Concurrent pushes").
+    pub fn probe(&self) -> Result<bool> {
+        let mut nonce = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let name = format!("probe/{}", hex::encode(nonce));
+        let first = self.store.put_new(&name, b"coffer probe 1".to_vec());
+        let second = self.store.put_new(&name, b"coffer probe 2".to_vec());
+        let _ = self.store.delete(&name);
+        match (first, second) {
+            (Ok(true), Ok(false)) => Ok(true),
+            (Ok(true), Ok(true)) => Ok(false),
+            (Err(e), _) | (_, Err(e)) => Err(self.explain(e)),
+            (Ok(false), _) => Err(self.problem(format!("{name} existed before it was written"))),
+        }
+    }
+}
+
+/// What to tell a person about a store error.
+fn explain_store_error(e: &object_store::Error, all: &str, text: &str) -> String {
+    let lower = all.to_ascii_lowercase();
+    let hint = if matches!(e, object_store::Error::Unauthenticated { .. })
+        || matches!(e, object_store::Error::PermissionDenied { .. })
+        || lower.contains("accessdenied")
+        || lower.contains("invalidaccesskeyid")
+        || lower.contains("signaturedoesnotmatch")
+        || lower.contains("status: 403")
+        || lower.contains("403 forbidden")
+    {
+        "access denied: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and that they may use this bucket)"
+    } else if lower.contains("nosuchbucket")
+        || lower.contains("bucket does not exist")
+        || lower.contains("status: 404")
+    {
+        "the bucket does not exist: create it, or check the URL"
+    } else if lower.contains("kind: connect")
+        || lower.contains("connection refused")
+        || lower.contains("dns error")
+        || lower.contains("timed out")
+    {
+        "cannot reach the store: check AWS_ENDPOINT_URL / the endpoint option and that the server is up"
+    } else {
+        ""
+    };
+    if hint.is_empty() {
+        text.to_string()
+    } else {
+        format!("{hint} ({})", first_line(text))
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    let s = s.lines().next().unwrap_or(s);
+    match s.char_indices().nth(300) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
