@@ -200,7 +200,8 @@ impl Remote {
         })
     }
 
-    /// Turn a store error into one that names this remote and says what to check.
+    /// Turn an error met while talking to this remote into one that names it and says what
+    /// to check. Local file errors and errors that already name a remote pass through.
     pub fn explain(&self, e: Error) -> Error {
         let reason = match &e {
             Error::Store { location, source } => {
@@ -208,13 +209,10 @@ impl Remote {
                 let hint = explain_store_error(source, &format!("{text} {source:?}"), &text);
                 format!("{location}: {hint}")
             }
-            _ => return e,
+            Error::Remote { .. } | Error::Behind { .. } | Error::Io { .. } => return e,
+            other => other.to_string(),
         };
-        Error::Remote {
-            name: self.name.clone(),
-            url: self.config.url.clone(),
-            reason,
-        }
+        self.problem(reason)
     }
 
     /// A remote-level problem (wrong dataset, rollback, ...).

@@ -4,21 +4,36 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod s3;
+
 pub struct Env {
     pub tmp: tempfile::TempDir,
     pub id: PathBuf,
     pub data: PathBuf,
+    /// Extra environment for every command (an S3 server's endpoint and credentials).
+    pub vars: Vec<(String, String)>,
 }
 
 impl Env {
     /// A temp folder with an identity "camden" and an empty `data/` folder.
     pub fn new() -> Env {
+        Env::named("camden")
+    }
+
+    /// A temp folder (one organisation's machine) with an identity `name` and an empty
+    /// `data/` folder.
+    pub fn named(name: &str) -> Env {
         let tmp = tempfile::tempdir().unwrap();
-        let id = tmp.path().join("camden.id");
+        let id = tmp.path().join(format!("{name}.id"));
         let data = tmp.path().join("data");
         std::fs::create_dir(&data).unwrap();
-        let e = Env { tmp, id, data };
-        e.coffer(&["id", "new", "--name", "camden", "--out"])
+        let e = Env {
+            tmp,
+            id,
+            data,
+            vars: Vec::new(),
+        };
+        e.coffer(&["id", "new", "--name", name, "--out"])
             .arg(&e.id)
             .assert()
             .success();
@@ -32,8 +47,35 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
             .env_remove("COFFER_PASSPHRASE")
             .current_dir(&self.data)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .args(args);
         c
+    }
+
+    /// `coffer ARGS` as a plain process with this env's settings, to spawn and kill.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("coffer"))
+            .env("COFFER_IDENTITY", &self.id)
+            .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
+            .env_remove("COFFER_PASSPHRASE")
+            .current_dir(&self.data)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// This identity's public string.
+    pub fn public(&self) -> String {
+        self.ok(&["id", "show"])
+            .trim()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
     }
 
     /// Run and return stdout, asserting success.
