@@ -262,3 +262,297 @@ fn concurrent_pushes_never_lose_a_version() {
         }
     }
 }
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(60) {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+    eprintln!("gave up waiting for {what}");
+    false
+}
+
+fn kill9(c: &mut std::process::Child) {
+    // SIGKILL: no destructor, no cleanup, like a power cut on the client.
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &c.id().to_string()])
+        .status();
+    let _ = c.wait();
+}
+
+/// A push killed with SIGKILL at several points (before anything, after some packs, after
+/// more packs, around the claim) is rerun until it finishes: the remote never looks broken
+/// to a reader in between, and no rerun sends a pack that had already arrived.
+#[test]
+fn interrupted_push_and_clone_resume() {
+    for kind in KINDS {
+        let w = world(kind);
+        clone(&w.hackney, &w.url);
+        for i in 0..4 {
+            w.camden
+                .write(&format!("care/part{i}.bin"), &noise(12 << 20, 100 + i));
+        }
+        let t = std::time::Instant::now();
+        w.camden.ok(&["commit", "-m", "large export"]);
+        eprintln!("{kind:?}: commit {:?}", t.elapsed());
+        let packs = "camden/packs/";
+        let before = w.server.count(packs);
+        let mut last = before;
+        for (point, want) in [
+            ("start", 0),
+            ("one pack", 1),
+            ("two packs", 2),
+            ("claim", 99),
+        ] {
+            let mut p = w.camden.spawn(&["push"]);
+            if want == 99 {
+                wait_until("the claim", || w.server.count("camden/claims/") > 0);
+            } else if want > 0 {
+                wait_until(point, || w.server.count(packs) >= before + want);
+            }
+            kill9(&mut p);
+            eprintln!("{kind:?}: killed at {point} {:?}", t.elapsed());
+            let now = w.server.count(packs);
+            assert!(now >= last, "{kind:?}: packs went from {last} to {now}");
+            last = now;
+            // A reader between the kill and the rerun: whatever it sees is whole.
+            w.hackney.ok(&["pull"]);
+            w.hackney.ok(&["verify"]);
+        }
+        eprintln!("{kind:?}: readers {:?}", t.elapsed());
+        let present = w.server.count(packs) - before;
+        let out = w.camden.ok(&["push", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let sent = v["packs"]["objects"].as_u64().unwrap() as usize;
+        let total = w.server.count(packs) - before;
+        assert_eq!(
+            sent + present,
+            total,
+            "{kind:?}: the rerun sent {sent} packs, {present} had arrived, {total} needed"
+        );
+        w.hackney.ok(&["pull"]);
+        assert_eq!(snapshot(&w.hackney.data), snapshot(&w.camden.data));
+
+        eprintln!("{kind:?}: push+pull {:?}", t.elapsed());
+        // The GLA's clone killed after some packs arrived, then run again.
+        let mut c = w.gla.spawn(&["clone", &w.url, "."]);
+        let tmp_packs = w.gla.data.join(".coffer.init-tmp/store/packs");
+        wait_until("some packs cloned", || {
+            util::files_under(&tmp_packs).len() >= 2
+        });
+        kill9(&mut c);
+        let arrived = util::files_under(&tmp_packs).len();
+        assert!(!w.gla.data.join(".coffer").exists());
+        eprintln!("{kind:?}: clone killed {:?}", t.elapsed());
+        let out = w.gla.ok(&["clone", &w.url, ".", "--json"]);
+        eprintln!("{kind:?}: clone {:?}", t.elapsed());
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let copied = v["packs"].as_u64().unwrap() as usize;
+        let all = util::files_under(&w.gla.store().join("packs")).len();
+        assert!(arrived >= 2, "{kind:?}: {arrived}");
+        assert_eq!(
+            copied + arrived,
+            all,
+            "{kind:?}: {arrived} packs had arrived, the rerun copied {copied}, {all} in all"
+        );
+        assert_eq!(snapshot(&w.gla.data), snapshot(&w.camden.data));
+        w.gla.ok(&["verify"]);
+    }
+}
+
+/// gc keeps what a push still needs (young unreferenced packs), removes leftovers once they
+/// are older than the grace period, and a push rerun after that sends them again.
+#[test]
+fn gc_keeps_young_packs_and_removes_old_leftovers() {
+    for kind in KINDS {
+        let w = world(kind);
+        clone(&w.hackney, &w.url);
+        for i in 0..3 {
+            w.camden
+                .write(&format!("care/gc{i}.bin"), &noise(12 << 20, 200 + i));
+        }
+        w.camden.ok(&["commit", "-m", "to be interrupted"]);
+        let packs = "camden/packs/";
+        let before = w.server.count(packs);
+        let mut p = w.camden.spawn(&["push"]);
+        wait_until("a pack", || w.server.count(packs) > before);
+        kill9(&mut p);
+        let leftovers = w.server.count(packs) - before;
+        assert!(leftovers >= 1);
+
+        // Default grace: nothing young goes, with or without --dry-run.
+        let out = w.camden.ok(&["gc", "origin", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["removed"].as_array().unwrap().len(), 0, "{out}");
+        assert!(v["young"].as_u64().unwrap() >= 1, "{out}");
+        // With no grace, the dry run lists exactly the unreferenced packs and keeps them.
+        let out = w
+            .camden
+            .ok(&["gc", "origin", "--grace", "0s", "--dry-run", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let listed = v["removed"].as_array().unwrap().len();
+        assert!(listed >= leftovers, "{kind:?}: {out}");
+        assert_eq!(w.server.count(packs) - before, leftovers);
+        w.camden.ok(&["gc", "origin", "--grace", "0s"]);
+        assert_eq!(w.server.count(packs), before, "{kind:?}");
+        // Nothing referenced went: readers are fine, and the push sends everything again.
+        w.hackney.ok(&["pull"]);
+        w.hackney.ok(&["verify"]);
+        w.camden.ok(&["push"]);
+
+        // gc running again and again while a push uploads: the push's packs are young.
+        for i in 0..3 {
+            w.camden
+                .write(&format!("care/more{i}.bin"), &noise(12 << 20, 300 + i));
+        }
+        w.camden.ok(&["commit", "-m", "pushed during gc"]);
+        let mut p = w.camden.spawn(&["push"]);
+        let mut runs = 0;
+        while p.try_wait().unwrap().is_none() || runs == 0 {
+            w.camden.ok(&["gc", "origin"]);
+            runs += 1;
+        }
+        assert!(p.wait().unwrap().success());
+        w.hackney.ok(&["pull"]);
+        w.hackney.ok(&["verify"]);
+        assert_eq!(snapshot(&w.hackney.data), snapshot(&w.camden.data));
+        // The dataset's own store: nothing unreferenced after clean commits.
+        let out = w.camden.ok(&["gc", "--grace", "0s", "--dry-run"]);
+        assert!(out.contains("0 unreferenced"), "{out}");
+    }
+}
+
+fn refused(e: &Env, args: &[&str], what: &[&str]) -> String {
+    let err = e.fails(args, 2);
+    for w in what {
+        assert!(err.contains(w), "coffer {args:?}: expected {w:?} in: {err}");
+    }
+    err
+}
+
+/// Wrong credentials, a missing bucket, an unreachable endpoint, another dataset, and a
+/// remote tampered with, missing objects or rolled back: exit 2, a message naming the
+/// remote, and the local dataset untouched.
+#[test]
+fn bad_remotes_are_refused_and_nothing_local_changes() {
+    for kind in KINDS {
+        let w = world(kind);
+        clone(&w.hackney, &w.url);
+        let hackney_before = (head(&w.hackney), snapshot(&w.hackney.data));
+
+        // Unreachable endpoint, missing bucket.
+        let mut off = org("camden", &w.server);
+        off.vars.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+        off.vars
+            .push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()));
+        std::fs::remove_dir(&off.data).unwrap();
+        std::fs::create_dir(&off.data).unwrap();
+        refused(&off, &["clone", &w.url, "."], &["cannot reach"]);
+        assert!(!off.data.join(".coffer").exists());
+        let missing = "s3://no-such-bucket/camden".to_string();
+        refused(
+            &w.hackney,
+            &["clone", &missing, "elsewhere"],
+            &["no-such-bucket", "does not exist"],
+        );
+        w.camden.ok(&["remote", "add", "nobucket", &missing]);
+        refused(
+            &w.camden,
+            &["push", "nobucket"],
+            &["remote nobucket", "does not exist"],
+        );
+
+        // Wrong credentials (moto accepts any; rclone checks them).
+        if kind == Kind::Rclone {
+            let mut bad = org("hackney", &w.server);
+            bad.id = w.hackney.id.clone();
+            bad.vars.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+            bad.vars
+                .push(("AWS_SECRET_ACCESS_KEY".into(), "wrong".into()));
+            refused(
+                &bad,
+                &["clone", &w.url, "."],
+                &["access denied", "AWS_SECRET_ACCESS_KEY"],
+            );
+            let mut cam = w.camden.coffer(&["push"]);
+            cam.env("AWS_SECRET_ACCESS_KEY", "wrong");
+            let out = cam.output().unwrap();
+            assert_eq!(out.status.code(), Some(2));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("remote origin"));
+        }
+
+        // Another dataset pushed to the same place.
+        w.gla.write("x.csv", b"x\n");
+        w.gla.ok(&["init"]);
+        w.gla.ok(&["commit", "-m", "gla's own"]);
+        w.gla.ok(&["remote", "add", "origin", &w.url]);
+        refused(&w.gla, &["push"], &["remote origin", "different dataset"]);
+        refused(&w.gla, &["fetch"], &["different dataset"]);
+
+        // Camden pushes a second version; each kind of damage is refused by Hackney's pull.
+        w.camden
+            .write("schools/places.csv", b"school,places\nA,99\n");
+        w.camden.ok(&["commit", "-m", "second"]);
+        w.camden.ok(&["push"]);
+        let v2 = head(&w.camden);
+        let v2_name = format!("camden/versions/{v2}");
+        let v2_version = w.server.objects(&v2_name).remove(0).1;
+        let old_packs: BTreeSet<String> = util::files_under(&w.hackney.store().join("packs"))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let new_pack = w
+            .server
+            .objects("camden/packs/")
+            .into_iter()
+            .find(|(k, _)| !old_packs.contains(k.rsplit('/').next().unwrap()))
+            .unwrap();
+        let unchanged = |why: &str| {
+            assert_eq!(
+                (head(&w.hackney), snapshot(&w.hackney.data)),
+                hackney_before,
+                "{kind:?}: {why}"
+            );
+            w.hackney.ok(&["verify"]);
+        };
+
+        let mut flipped = new_pack.1.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 1;
+        w.server.put(&new_pack.0, &flipped);
+        refused(&w.hackney, &["pull"], &["remote origin", "altered"]);
+        unchanged("tampered pack");
+
+        w.server.delete(&new_pack.0);
+        refused(
+            &w.hackney,
+            &["pull"],
+            &["remote origin", "missing from the remote"],
+        );
+        unchanged("deleted pack");
+        w.server.put(&new_pack.0, &new_pack.1);
+
+        let mut forged = v2_version.clone();
+        let n = forged.len() - 10;
+        forged[n] ^= 1;
+        w.server.put(&v2_name, &forged);
+        refused(&w.hackney, &["pull"], &["remote origin"]);
+        unchanged("tampered version");
+        w.server.put(&v2_name, &v2_version);
+
+        // Hackney takes v2; then the remote is rolled back to v1.
+        w.hackney.ok(&["pull"]);
+        assert_eq!(head(&w.hackney), v2);
+        w.server.delete(&v2_name);
+        for e in [&w.hackney, &w.camden] {
+            let err = refused(e, &["fetch"], &["remote origin", "rolled back"]);
+            assert!(err.contains(&v2[..12]), "{err}");
+        }
+        refused(&w.camden, &["push"], &["rolled back"]);
+        assert_eq!(head(&w.hackney), v2);
+        w.hackney.ok(&["verify"]);
+    }
+}

@@ -112,7 +112,9 @@ pub enum Command {
     },
     /// Copy a dataset another organisation shared with you, and check out its newest version.
     ///
-    /// SOURCE is a store folder, a dataset folder, or a file:// URL. The policy chain is
+    /// SOURCE is an s3://BUCKET/PREFIX URL (credentials and endpoint from AWS_* variables, as
+    /// for `coffer remote add`), a store folder, a dataset folder, or a file:// URL; it is
+    /// recorded as the remote `origin`. A clone killed part-way resumes when run again. The policy chain is
     /// checked from the genesis and you must be a recipient before anything is written. The
     /// dataset id is printed and remembered for SOURCE (trust on first use); --expect-id pins it.
     Clone {
@@ -123,6 +125,9 @@ pub enum Command {
         /// Refuse unless SOURCE holds this dataset id.
         #[arg(long, value_name = "DATASET_ID")]
         expect_id: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Name the stores this dataset is exchanged through (S3-compatible buckets, folders).
     #[command(subcommand)]

@@ -317,6 +317,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             source,
             dir,
             expect_id,
+            json,
         } => {
             use coffer::repo::clone::{self, CloneOptions};
             let id = ctx.identity()?;
@@ -334,6 +335,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 progress: ctx.progress(),
             };
             let o = clone::clone(&id, &opts)?;
+            if *json {
+                print_json(&o);
+                return Ok(Outcome::Ok);
+            }
             if o.first_use && opts.expect_id.is_none() {
                 ctx.say(format!(
                     "first clone from {source}: remembering dataset {} (pin it with --expect-id)",

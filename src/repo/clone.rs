@@ -35,8 +35,10 @@ pub struct CloneOutcome {
     pub dataset: Id,
     /// The version checked out, if any.
     pub head: Option<Id>,
-    /// Objects copied.
+    /// Objects copied (packs, versions, policies).
     pub objects: usize,
+    /// Packs copied (a resumed clone copies only those that had not arrived).
+    pub packs: usize,
     /// Bytes copied.
     pub bytes: u64,
     /// True when the dataset id was not known for this source before.
@@ -213,6 +215,7 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
         dataset,
         head,
         objects: f.packs.objects + f.versions.len() + f.policies + 1,
+        packs: f.packs.objects,
         bytes: f.packs.bytes,
         first_use,
         checkout,

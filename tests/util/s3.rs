@@ -205,6 +205,32 @@ impl Server {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// How many objects are under `prefix`, cheaply enough to poll: rclone's backing folder,
+    /// or one unsigned ListObjectsV2 request to moto (which does not check signatures).
+    pub fn count(&self, prefix: &str) -> usize {
+        match self.kind {
+            Kind::Rclone => {
+                super::files_under(&self.dir.path().join("root").join(BUCKET).join(prefix))
+                    .iter()
+                    .filter(|p| !p.to_string_lossy().contains(".partial"))
+                    .count()
+            }
+            Kind::Moto => {
+                let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+                    return 0;
+                };
+                let _ = write!(
+                    s,
+                    "GET /{BUCKET}?list-type=2&prefix={prefix} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                    self.port
+                );
+                let mut body = String::new();
+                let _ = s.read_to_string(&mut body);
+                body.matches("<Key>").count()
+            }
+        }
+    }
+
     /// Names of every object under `prefix`.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         let out = self.boto(&format!(
