@@ -266,7 +266,13 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
     }
 
     // Packs: present, named by their hash, well-formed; with keys, every blob opens.
-    let listed: HashMap<Id, u64> = ds.store.list_ids("packs")?.into_iter().collect();
+    let mut listed: HashMap<Id, u64> = ds.store.list_ids("packs")?.into_iter().collect();
+    // A partial clone holds few packs: the rest are checked where they are, on origin.
+    if let Some(origin) = ds.store.fallback() {
+        for (id, size) in origin.list_ids("packs")? {
+            listed.entry(id).or_insert(size);
+        }
+    }
     let mut needed: BTreeSet<Id> = BTreeSet::new();
     for (id, v) in &versions {
         for p in &v.packs {

@@ -556,3 +556,67 @@ fn bad_remotes_are_refused_and_nothing_local_changes() {
         w.hackney.ok(&["verify"]);
     }
 }
+
+/// `clone --path` copies no packs and reads only what the folder's files need: byte ranges
+/// on moto (far less than the dataset); whole packs on rclone, which ignores ranges. `cat`
+/// reads any file of any version the same way; pull keeps the clone partial.
+#[test]
+fn partial_clone_and_cat_read_only_what_they_need() {
+    for kind in KINDS {
+        let w = world(kind);
+        for i in 0..3 {
+            w.camden
+                .write(&format!("care/p{i}.bin"), &noise(10 << 20, 400 + i));
+        }
+        w.camden.ok(&["commit", "-m", "large care data"]);
+        w.camden.ok(&["push"]);
+        let out = w
+            .hackney
+            .ok(&["clone", &w.url, ".", "--path", "schools", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["packs"], 0, "{out}");
+        let received = v["received"].as_u64().unwrap();
+        let full = snapshot(&w.camden.data);
+        let want: Vec<_> = full
+            .iter()
+            .filter(|(p, _, _)| p == "schools" || p.starts_with("schools/"))
+            .cloned()
+            .collect();
+        assert_eq!(snapshot(&w.hackney.data), want, "{kind:?}");
+        if kind == Kind::Moto {
+            assert!(
+                received < 2 << 20,
+                "{kind:?}: a partial clone received {received} bytes"
+            );
+            assert_eq!(util::files_under(&w.hackney.store().join("packs")).len(), 0);
+        }
+        // Any file of any version, outside the folder too.
+        let out = w
+            .hackney
+            .coffer(&["cat", "HEAD:care/p1.bin"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, noise(10 << 20, 401), "{kind:?}");
+        let out = w.hackney.ok(&["cat", "HEAD~1:schools/places.csv"]);
+        assert!(out.contains("MARKER-PLAINTEXT,30"), "{out}");
+        w.hackney.fails(&["cat", "HEAD:nothing/here.csv"], 2);
+        w.hackney.fails(&["cat", "HEAD"], 2);
+        refused(&w.hackney, &["commit", "-m", "x"], &["partial clone"]);
+        assert!(w.hackney.ok(&["status"]).contains("clean"));
+
+        // Camden changes inside and outside the folder; the partial clone follows.
+        w.camden
+            .write("schools/places.csv", b"school,places\nB,12\n");
+        w.camden.write("care/p0.bin", b"replaced");
+        w.camden.ok(&["commit", "-m", "third"]);
+        w.camden.ok(&["push"]);
+        w.hackney.ok(&["pull"]);
+        assert_eq!(
+            std::fs::read(w.hackney.data.join("schools/places.csv")).unwrap(),
+            b"school,places\nB,12\n"
+        );
+        assert!(!w.hackney.data.join("care").exists());
+        w.hackney.ok(&["verify"]);
+    }
+}

@@ -125,6 +125,12 @@ pub enum Command {
         /// Refuse unless SOURCE holds this dataset id.
         #[arg(long, value_name = "DATASET_ID")]
         expect_id: Option<String>,
+        /// Clone only this folder: versions and policies are copied, packs are not; the
+        /// files under PATH are fetched as byte ranges of packs (whole packs from servers
+        /// that ignore ranges). A partial clone can read, pull and `cat` any file; it cannot
+        /// commit.
+        #[arg(long, value_name = "PATH")]
+        path: Option<String>,
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,

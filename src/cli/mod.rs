@@ -178,7 +178,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let keys = open_keys(&ds, &id)?;
             let mut index = Index::load(&ds, &keys)?;
             let head = match ds.head()? {
-                Some(_) => version_side(&ds, &keys, &mut index, "HEAD")?,
+                Some(_) => ds.restrict(version_side(&ds, &keys, &mut index, "HEAD")?),
                 None => Side::new(),
             };
             let hk = keys.current().ok_or(Error::NoVersions)?;
@@ -317,6 +317,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             source,
             dir,
             expect_id,
+            path,
             json,
         } => {
             use coffer::repo::clone::{self, CloneOptions};
@@ -333,6 +334,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 expect_id,
                 known: dirs::config_dir().map(|d| d.join("coffer").join("known-datasets.json")),
                 progress: ctx.progress(),
+                path: path.clone(),
             };
             let o = clone::clone(&id, &opts)?;
             if *json {

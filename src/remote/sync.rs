@@ -508,6 +508,10 @@ pub(crate) fn fetch_from(ds: &Dataset, r: &Remote, progress: bool) -> Result<Fet
             }
         }
     }
+    // A partial clone reads packs from the remote when it needs them.
+    if ds.partial().is_some() {
+        want.clear();
+    }
     let names: Vec<(String, u64)> = want
         .iter()
         .map(|p| (store::pack_path(p), l.packs[p].0))

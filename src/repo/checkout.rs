@@ -195,6 +195,8 @@ pub fn checkout(
     }
     // Metadata scales with the number of paths: keep one copy of it.
     let want: Side = flat.into_iter().map(|(p, e)| (p, Node::of(&e))).collect();
+    // In place, a partial clone holds only its folder.
+    let want = if in_place { ds.restrict(want) } else { want };
 
     // What is there now, and what of it may be replaced without --force.
     let (current, replaceable): (Side, Side) = if in_place {
@@ -202,10 +204,12 @@ pub fn checkout(
         let head_side: Side = match ds.head()? {
             Some(h) => {
                 let hr = VersionReader::open(ds, keys, &mut index, h)?;
-                hr.flatten()?
-                    .iter()
-                    .map(|(p, e)| (p.clone(), Node::of(e)))
-                    .collect()
+                ds.restrict(
+                    hr.flatten()?
+                        .iter()
+                        .map(|(p, e)| (p.clone(), Node::of(e)))
+                        .collect(),
+                )
             }
             None => Side::new(),
         };

@@ -26,6 +26,9 @@ pub struct CloneOptions {
     pub known: Option<PathBuf>,
     /// Progress bars.
     pub progress: bool,
+    /// Clone only this folder (a partial clone): packs are not copied, and the files under
+    /// it are read from the source as byte ranges of packs.
+    pub path: Option<String>,
 }
 
 /// What a clone did.
@@ -41,6 +44,11 @@ pub struct CloneOutcome {
     pub packs: usize,
     /// Bytes copied.
     pub bytes: u64,
+    /// Bytes received from the source, whole objects and ranges (a partial clone's reads
+    /// included).
+    pub received: u64,
+    /// Requests made to the source.
+    pub requests: u64,
     /// True when the dataset id was not known for this source before.
     pub first_use: bool,
     /// The checkout.
@@ -113,11 +121,26 @@ fn check_known(known: &Path, source: &str, id: &Id, expect: Option<Id>) -> Resul
     Ok(first)
 }
 
+/// A folder path for `--path`: relative, `/`-separated, no `.` or `..` parts.
+fn check_prefix(p: &str) -> Result<String> {
+    let t = p.trim_matches('/');
+    if t.is_empty() || t.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err(Error::Usage(format!(
+            "--path {p}: give a folder inside the dataset, like schools or data/2026"
+        )));
+    }
+    Ok(t.to_string())
+}
+
 /// Clone a dataset.
 ///
 /// Rerunnable: a clone killed part-way leaves `DIR/.coffer.init-tmp`, and running the same
 /// clone again copies only the objects that did not arrive.
 pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
+    let partial = match &opts.path {
+        Some(p) => Some(check_prefix(p)?),
+        None => None,
+    };
     let (url, r) = source_remote(&opts.source)?;
     let dataset = dataset_of(&r.store, &opts.source).map_err(|e| r.explain(e))?;
     if let Some(want) = opts.expect_id {
@@ -166,6 +189,9 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
             Ok(())
         },
         |half| {
+            if let Some(p) = &partial {
+                super::write_atomic(&half.dot.join(super::PARTIAL), format!("{p}\n").as_bytes())?;
+            }
             let mut remotes = crate::remote::Remotes::load(half)?;
             if !remotes.map.contains_key(crate::remote::DEFAULT_REMOTE) {
                 remotes.map.insert(
@@ -216,6 +242,8 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
         head,
         objects: f.packs.objects + f.versions.len() + f.policies + 1,
         packs: f.packs.objects,
+        received: r.store.received() + ds.store.fallback().map_or(0, |s| s.received()),
+        requests: r.store.requests() + ds.store.fallback().map_or(0, |s| s.requests()),
         bytes: f.packs.bytes,
         first_use,
         checkout,

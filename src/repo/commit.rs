@@ -228,6 +228,11 @@ pub(crate) fn writer_keys(ds: &Dataset, identity: &Identity) -> Result<Writer> {
 
 /// Make a new version of the working folder.
 pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result<CommitOutcome> {
+    if let Some(p) = ds.partial() {
+        return Err(Error::Usage(format!(
+            "this is a partial clone of {p}/: a version holds the whole dataset, so commit from a full clone (coffer clone URL DIR without --path)"
+        )));
+    }
     let _lock = ds.lock()?;
     let Writer {
         keyring,

@@ -38,7 +38,7 @@ pub struct MergeOutcome {
 /// Refuse to move the folder if it has changes the branch head does not hold.
 pub fn ensure_clean(ds: &Dataset, keys: &Keyring, head: Id) -> Result<()> {
     let mut index = Index::load(ds, keys)?;
-    let want = version_side(ds, keys, &mut index, head)?;
+    let want = ds.restrict(version_side(ds, keys, &mut index, head)?);
     let Some(hk) = keys.current().or_else(|| keys.epochs.values().last()) else {
         return Err(Error::NoVersions);
     };

@@ -29,6 +29,8 @@ pub const DOT: &str = ".coffer";
 pub const IGNORE_FILE: &str = ".cofferignore";
 /// Where `.coffer/` is built before it is renamed into place.
 pub const INIT_TMP: &str = ".coffer.init-tmp";
+/// File in `.coffer/` naming the one folder a partial clone holds.
+pub const PARTIAL: &str = "partial";
 /// Branch used until branches arrive.
 pub const DEFAULT_BRANCH: &str = "main";
 
@@ -168,6 +170,18 @@ pub fn keyring(dataset: &Id, chain: &Chain, identity: &Identity) -> Result<Keyri
     })
 }
 
+/// Whether `path` is inside folder `prefix`, is it, or is one of its parent folders.
+pub fn in_scope(path: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+        || prefix
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// Exclusive lock on the dataset, released on drop.
 pub struct Lock(#[allow(dead_code)] std::fs::File);
 
@@ -207,7 +221,18 @@ impl Dataset {
             what: "dataset config",
             reason: "dataset id is not 64 hex digits".into(),
         })?;
-        let store = Store::open_local(&dot.join("store"))?;
+        let mut store = Store::open_local(&dot.join("store"))?;
+        if dot.join(PARTIAL).exists() {
+            // A partial clone reads what it lacks from origin (no request until then).
+            let remotes: BTreeMap<String, crate::remote::RemoteConfig> =
+                std::fs::read(dot.join("remotes.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
+            if let Some(o) = remotes.get(crate::remote::DEFAULT_REMOTE) {
+                store = store.with_fallback(Store::open_url(&o.url, &o.options)?);
+            }
+        }
         Ok(Dataset {
             root: root.to_path_buf(),
             dot,
@@ -294,6 +319,24 @@ impl Dataset {
         drop(half);
         std::fs::rename(&tmp, &dot).at(&dot)?;
         Dataset::open(root)
+    }
+
+    /// The folder a partial clone (`clone --path`) holds, if this is one.
+    pub fn partial(&self) -> Option<String> {
+        std::fs::read_to_string(self.dot.join(PARTIAL))
+            .ok()
+            .map(|s| s.trim().trim_matches('/').to_string())
+    }
+
+    /// Keep only the paths a partial clone holds (everything otherwise).
+    pub fn restrict(&self, side: crate::diff::Side) -> crate::diff::Side {
+        match self.partial() {
+            Some(prefix) => side
+                .into_iter()
+                .filter(|(p, _)| in_scope(p, &prefix))
+                .collect(),
+            None => side,
+        }
     }
 
     /// Take the writer lock; fails at once if another process holds it.

@@ -57,6 +57,10 @@ pub struct Store {
     local: bool,
     /// Requests made so far (multipart uploads count each part).
     requests: Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes received so far.
+    received: Arc<std::sync::atomic::AtomicU64>,
+    /// Where reads of objects this store lacks go (a partial clone's origin).
+    fallback: Option<Arc<Store>>,
 }
 
 fn runtime(what: &str) -> Result<Arc<tokio::runtime::Runtime>> {
@@ -96,6 +100,8 @@ impl Store {
             ranges: Arc::new(true.into()),
             local: true,
             requests: Arc::default(),
+            received: Arc::default(),
+            fallback: None,
         })
     }
 
@@ -156,6 +162,8 @@ impl Store {
                 ranges: Arc::new(true.into()),
                 local: false,
                 requests: Arc::default(),
+                received: Arc::default(),
+                fallback: None,
             });
         }
         if let Some((scheme, _)) = url.split_once("://") {
@@ -179,6 +187,28 @@ impl Store {
     fn count(&self, n: u64) {
         self.requests
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn got(&self, n: usize) {
+        self.received
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes received through this handle so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Read objects this store lacks from `other` instead: a whole pack is then kept here
+    /// only when `other` cannot serve byte ranges; otherwise just the ranges travel.
+    pub fn with_fallback(mut self, other: Store) -> Store {
+        self.fallback = Some(Arc::new(other));
+        self
+    }
+
+    /// The store reads fall back to, if any.
+    pub fn fallback(&self) -> Option<&Store> {
+        self.fallback.as_deref()
     }
 
     /// Requests made through this handle so far.
@@ -224,8 +254,14 @@ impl Store {
             g.bytes().await
         });
         match r {
-            Ok(b) => Ok(Some(b)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Ok(b) => {
+                self.got(b.len());
+                Ok(Some(b))
+            }
+            Err(object_store::Error::NotFound { .. }) => match &self.fallback {
+                Some(f) => f.get(name),
+                None => Ok(None),
+            },
             Err(e) => Err(store_err(name, e)),
         }
     }
@@ -272,6 +308,9 @@ impl Store {
                 .block_on(self.inner.get_range(&OPath::from(name), range.clone()))
             {
                 Ok(b) => b,
+                Err(object_store::Error::NotFound { .. }) if self.fallback.is_some() => {
+                    return self.range_from_fallback(name, range);
+                }
                 Err(e) if e.to_string().contains("non-partial") => {
                     self.ranges.store(false, Ordering::Relaxed);
                     self.get_range(name, range.clone())?
@@ -297,6 +336,7 @@ impl Store {
             }
             whole.slice(range.start as usize..range.end as usize)
         };
+        self.got(b.len());
         if b.len() as u64 != want {
             return Err(Error::Store {
                 location: name.into(),
@@ -309,11 +349,35 @@ impl Store {
         Ok(b)
     }
 
+    /// A range of an object this store lacks, from the fallback. A fallback that ignores
+    /// ranges sends whole objects: keep the (checked) object here so it travels once.
+    fn range_from_fallback(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
+        let Some(f) = &self.fallback else {
+            return self.get_range(name, range);
+        };
+        if f.honours_ranges() {
+            let b = f.get_range(name, range.clone())?;
+            if f.honours_ranges() {
+                return Ok(b);
+            }
+        }
+        let whole = f.get(name)?.ok_or_else(|| Error::Missing {
+            kind: "object",
+            id: crate::remote::transfer::expected_id(name).unwrap_or(Id::ZERO),
+        })?;
+        crate::remote::transfer::check_content(name, &whole)?;
+        self.put_new(name, whole.to_vec())?;
+        self.get_range(name, range)
+    }
+
     /// Size of an object; `None` if absent.
     pub fn size(&self, name: &str) -> Result<Option<u64>> {
         self.count(1);
         match self.rt.block_on(self.inner.head(&OPath::from(name))) {
             Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) if self.fallback.is_some() => {
+                self.fallback.as_ref().map_or(Ok(None), |f| f.size(name))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(store_err(name, e)),
         }
