@@ -14,16 +14,15 @@ fn kill_9_during_commit_never_breaks_the_dataset() {
         e.write(&format!("part{i}.bin"), &noise(3_000_000, i));
     }
     e.ok(&["init"]);
+    // Kill moments spread over how long a commit of this size takes with this build.
+    let t = std::time::Instant::now();
     e.ok(&["commit", "-m", "v1"]);
+    let took = t.elapsed().as_millis() as u64;
+    let delays: Vec<u64> = (0..16).map(|k| 1 + took * k / 13).collect();
     let bin = assert_cmd::cargo::cargo_bin("coffer");
     let mut finished = 0;
     let mut killed = 0;
-    for (round, delay_ms) in [
-        1u64, 10, 40, 90, 200, 400, 700, 1000, 1300, 1500, 1650, 1750, 1800, 1850, 1900, 2100,
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (round, delay_ms) in delays.iter().enumerate() {
         for i in 0..6 {
             e.write(
                 &format!("part{i}.bin"),
@@ -76,9 +75,11 @@ fn kill_9_during_commit_never_breaks_the_dataset() {
 fn a_second_writer_is_refused_while_a_commit_runs() {
     let e = Env::new();
     for i in 0..6 {
-        e.write(&format!("part{i}.bin"), &noise(3_000_000, i));
+        e.write(&format!("part{i}.bin"), &noise(10_000_000, i));
     }
     e.ok(&["init"]);
+    let lock = e.data.join(".coffer/lock");
+    assert!(!lock.exists());
     let bin = assert_cmd::cargo::cargo_bin("coffer");
     let mut first = std::process::Command::new(&bin)
         .args(["commit", "-q", "-m", "first"])
@@ -86,8 +87,12 @@ fn a_second_writer_is_refused_while_a_commit_runs() {
         .current_dir(&e.data)
         .spawn()
         .unwrap();
-    // The debug build needs well over a second for 18 MB; start the second one meanwhile.
-    std::thread::sleep(Duration::from_millis(300));
+    // The lock file appears when the first commit takes the lock; 60 MB then keep it busy
+    // for a good fraction of a second.
+    let t = std::time::Instant::now();
+    while !lock.exists() && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let second = e.coffer(&["commit", "-m", "second"]).output().unwrap();
     assert!(first.wait().unwrap().success());
     assert_eq!(second.status.code(), Some(2));
