@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A short tour of coffer on the embedded local store: identities, init, commit, edit, commit,
-# status, log, diff, show, checkout of an old version, verify. Run from the repository:
+# status, log, diff, show, checkout of an old version, verify; then sharing through a remote
+# (a folder here): push, clone, a second writer, pull, withdrawal and the access history. Run from the repository:
 #
 #   bash examples/tour.sh
 #
@@ -52,17 +53,28 @@ step "$coffer" id new --name "GLA" --out "$work/gla.id"
 in_data "$coffer" share add "$(COFFER_IDENTITY=$work/hackney.id "$coffer" id show 2>/dev/null)" --name Hackney
 in_data "$coffer" share add "$(COFFER_IDENTITY=$work/gla.id "$coffer" id show 2>/dev/null)" --name GLA --role writer
 in_data "$coffer" share list
-step env COFFER_IDENTITY="$work/hackney.id" "$coffer" clone "$work/export" "$work/hackney"
+# A remote: a folder standing in for an S3 bucket (s3://bucket/prefix works the same way,
+# with credentials from AWS_* variables). Only encrypted objects go there.
+in_data "$coffer" remote add origin "$work/hub"
+in_data "$coffer" push
+step env COFFER_IDENTITY="$work/hackney.id" "$coffer" clone "$work/hub" "$work/hackney"
+step env COFFER_IDENTITY="$work/gla.id" "$coffer" clone "$work/hub" "$work/gla"
+printf 'borough,places\nCamden,2300\n' > "$work/gla/gla-summary.csv"
+step env COFFER_IDENTITY="$work/gla.id" "$coffer" -C "$work/gla" commit -m "GLA summary"
+step env COFFER_IDENTITY="$work/gla.id" "$coffer" -C "$work/gla" push
+in_data "$coffer" pull
+step env COFFER_IDENTITY="$work/hackney.id" "$coffer" -C "$work/hackney" pull
 step env COFFER_IDENTITY="$work/hackney.id" "$coffer" -C "$work/hackney" log -n 1
 # Withdraw Hackney: versions from now on are sealed under a key it does not get.
 in_data "$coffer" share remove Hackney
 echo "May export" > "$work/export/may.csv"
 in_data "$coffer" commit -m "May export, after Hackney's access ended"
+in_data "$coffer" push
+step env COFFER_IDENTITY="$work/hackney.id" "$coffer" -C "$work/hackney" pull || echo "(refused, as it should be: Hackney holds no key for the new epoch)"
 in_data "$coffer" access
-step env COFFER_IDENTITY="$work/hackney.id" "$coffer" clone "$work/export" "$work/hackney-again" || echo "(refused, as it should be: Hackney holds no key for the new epoch)"
 in_data "$coffer" verify
 echo
 echo "Stored bytes contain no plaintext:"
-if grep -rq "Acland Burghley" "$work/export/.coffer/store"; then echo "FOUND PLAINTEXT"; exit 1; else echo "  grep for 'Acland Burghley' in .coffer/store: no match"; fi
+if grep -rq "Acland Burghley" "$work/export/.coffer/store" "$work/hub"; then echo "FOUND PLAINTEXT"; exit 1; else echo "  grep for 'Acland Burghley' in .coffer/store and the hub: no match"; fi
 echo
 echo "tour finished; files are in $work"

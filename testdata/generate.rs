@@ -226,6 +226,21 @@ fn main() {
     };
     let (vid, vbytes) = version.sign(ident.signing_key());
 
+    // A push claim building on the dataset after policy_next with no versions yet, carrying
+    // the version above.
+    let claim_state = coffer::remote::claim::state_id(&dataset, &p1_id, &[]);
+    let claim = coffer::remote::claim::Claim {
+        policies: vec![],
+        versions: vec![vbytes.clone().into()],
+    };
+    let claim_v = json!({
+        "dataset": dataset.to_hex(), "policy_tip": p1_id.to_hex(), "heads": [],
+        "state_id": claim_state.to_hex(),
+        "heads_v": [vid.to_hex()],
+        "state_id_v": coffer::remote::claim::state_id(&dataset, &p1_id, &[vid]).to_hex(),
+        "stored": h(&claim.encode()),
+    });
+
     // Named rejections: each must fail to decode or verify.
     let mut rejects = Vec::new();
     let mut flip = |name: &str, kind: &str, id: &Id, bytes: &[u8], at: usize, error: &str| {
@@ -285,6 +300,7 @@ fn main() {
         },
         "wrap": wrap_v,
         "version": { "seal_nonce": h(&seal_nonce), "stored": h(&vbytes), "id": vid.to_hex(), "message": "March export" },
+        "claim": claim_v,
         "rejects": rejects,
     });
     println!("{}", serde_json::to_string_pretty(&out).expect("json"));

@@ -268,3 +268,29 @@ fn policy_chain_successor() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].1.data_key.to_vec(), b(&v["inputs"]["data_key"]));
 }
+
+#[test]
+fn push_claim_name_and_envelope() {
+    use coffer::remote::claim::{state_id, Claim};
+    let v = vectors();
+    let c = &v["claim"];
+    let dataset = id(&c["dataset"]);
+    let tip = id(&c["policy_tip"]);
+    assert_eq!(state_id(&dataset, &tip, &[]), id(&c["state_id"]));
+    assert_eq!(
+        state_id(&dataset, &tip, &[id(&c["heads_v"][0])]),
+        id(&c["state_id_v"])
+    );
+    let stored = b(&c["stored"]);
+    let claim = Claim::decode(&stored).unwrap();
+    assert_eq!(claim.versions.len(), 1);
+    assert_eq!(
+        claim.versions[0].as_slice(),
+        b(&v["version"]["stored"]).as_slice()
+    );
+    assert_eq!(claim.encode(), stored);
+    // A claim is strict like every envelope: a trailing byte is refused.
+    let mut longer = stored.clone();
+    longer.push(0);
+    assert!(Claim::decode(&longer).is_err());
+}
