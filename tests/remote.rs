@@ -340,18 +340,26 @@ fn interrupted_push_and_clone_resume() {
         // The GLA's clone killed after some packs arrived, then run again.
         let mut c = w.gla.spawn(&["clone", &w.url, "."]);
         let tmp_packs = w.gla.data.join(".coffer.init-tmp/store/packs");
-        wait_until("some packs cloned", || {
-            util::files_under(&tmp_packs).len() >= 2
-        });
+        // Whole packs only: a pack being written is a temporary file until it is renamed.
+        let whole = || {
+            util::files_under(&tmp_packs)
+                .iter()
+                .filter(|p| p.file_name().unwrap().len() == 64)
+                .count()
+        };
+        wait_until("some packs cloned", || whole() >= 2);
         kill9(&mut c);
-        let arrived = util::files_under(&tmp_packs).len();
+        let arrived = whole();
         assert!(!w.gla.data.join(".coffer").exists());
         eprintln!("{kind:?}: clone killed {:?}", t.elapsed());
         let out = w.gla.ok(&["clone", &w.url, ".", "--json"]);
         eprintln!("{kind:?}: clone {:?}", t.elapsed());
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         let copied = v["packs"].as_u64().unwrap() as usize;
-        let all = util::files_under(&w.gla.store().join("packs")).len();
+        let all = util::files_under(&w.gla.store().join("packs"))
+            .iter()
+            .filter(|p| p.file_name().unwrap().len() == 64)
+            .count();
         assert!(arrived >= 2, "{kind:?}: {arrived}");
         assert_eq!(
             copied + arrived,

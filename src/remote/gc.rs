@@ -35,28 +35,32 @@ pub struct GcOutcome {
 pub fn gc(s: &Store, dataset: &Id, grace_secs: u64, dry_run: bool) -> Result<GcOutcome> {
     let listed = s.list_meta("")?;
     let mut referenced: HashSet<Id> = HashSet::new();
-    for m in &listed {
-        let top = m.name.split('/').next();
-        if top == Some("versions") {
-            let Some(id) = super::transfer::expected_id(&m.name) else {
-                continue;
-            };
-            // An unreadable version references nothing we can know of; verify reports it.
-            if let Some(b) = s.get(&m.name)? {
-                if let Ok(v) = Version::open(&id, &b) {
-                    if v.dataset == *dataset {
-                        referenced.extend(v.packs);
-                    }
-                }
-            }
-        } else if top == Some("claims") {
-            if let Some(b) = s.get(&m.name)? {
-                if let Ok(c) = Claim::decode(&b) {
-                    for vb in &c.versions {
-                        if let Ok(v) = Version::open(&Id::of_stored(vb), vb) {
-                            referenced.extend(v.packs);
-                        }
-                    }
+    let names: Vec<String> = listed
+        .iter()
+        .filter(|m| m.name.starts_with("versions/") || m.name.starts_with("claims/"))
+        .map(|m| m.name.clone())
+        .collect();
+    for (name, b) in names.iter().zip(super::transfer::get_all(s, &names)?) {
+        let Some(b) = b else { continue };
+        // An unreadable version references nothing we can know of; verify reports it.
+        let versions: Vec<(Id, Vec<u8>)> = if name.starts_with("versions/") {
+            super::transfer::expected_id(name)
+                .map(|id| vec![(id, b.to_vec())])
+                .unwrap_or_default()
+        } else {
+            Claim::decode(&b)
+                .map(|c| {
+                    c.versions
+                        .into_iter()
+                        .map(|v| (Id::of_stored(&v), v.into_vec()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for (id, vb) in versions {
+            if let Ok(v) = Version::open(&id, &vb) {
+                if v.dataset == *dataset {
+                    referenced.extend(v.packs);
                 }
             }
         }

@@ -463,13 +463,12 @@ pub(crate) fn fetch_from(ds: &Dataset, r: &Remote, progress: bool) -> Result<Fet
 
     let local_versions: HashSet<Id> = ds.version_ids()?.into_iter().collect();
     let mut new: Vec<(Id, Version, bytes::Bytes)> = Vec::new();
-    for id in l.versions.difference(&local_versions) {
-        let name = store::version_path(id);
-        let b = r
-            .store
-            .get(&name)
-            .map_err(|e| r.explain(e))?
-            .ok_or_else(|| r.problem(format!("version {} vanished while fetching", id.short())))?;
+    let ids: Vec<Id> = l.versions.difference(&local_versions).copied().collect();
+    let names: Vec<String> = ids.iter().map(store::version_path).collect();
+    let got = transfer::get_all(&r.store, &names).map_err(|e| r.explain(e))?;
+    for (id, b) in ids.iter().zip(got) {
+        let b =
+            b.ok_or_else(|| r.problem(format!("version {} vanished while fetching", id.short())))?;
         let v = Version::open(id, &b).map_err(|e| r.problem(e.to_string()))?;
         if v.dataset != ds.id {
             return Err(r.problem(format!("version {} belongs to another dataset", id.short())));

@@ -49,42 +49,24 @@ pub struct Moved {
     pub bytes: u64,
 }
 
-/// Copy `names` (with their sizes, for progress) from `src` to `dst`, `JOBS` at a time.
-/// Stops at the first error; what was copied before it stays (every object is complete or
-/// absent), so running again copies only the rest.
-pub fn copy(src: &Store, dst: &Store, names: &[(String, u64)], progress: bool) -> Result<Moved> {
-    if names.is_empty() {
-        return Ok(Moved::default());
-    }
-    let total: u64 = names.iter().map(|(_, s)| *s).sum();
-    let pb = progress_bar(progress, total);
+/// Run `f` on every item, `JOBS` at a time, keeping the order of results. Stops at the
+/// first error (items already done stay done).
+pub fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let first_err: Mutex<Option<Error>> = Mutex::new(None);
-    let moved = Mutex::new(Moved::default());
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|s| {
-        for _ in 0..JOBS.min(names.len()) {
+        for _ in 0..JOBS.min(items.len()) {
             s.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((name, _)) = names.get(i) else { break };
-                    let r = (|| -> Result<u64> {
-                        let bytes = src.get(name)?.ok_or_else(|| Error::Missing {
-                            kind: "object",
-                            id: expected_id(name).unwrap_or(Id::ZERO),
-                        })?;
-                        check_content(name, &bytes)?;
-                        let n = bytes.len() as u64;
-                        dst.put_content(name, bytes)?;
-                        Ok(n)
-                    })();
-                    match r {
-                        Ok(n) => {
-                            pb.inc(n);
-                            let mut m = moved.lock().unwrap_or_else(|p| p.into_inner());
-                            m.objects += 1;
-                            m.bytes += n;
-                        }
+                    let Some(item) = items.get(i) else { break };
+                    match f(item) {
+                        Ok(r) => results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r),
                         Err(e) => {
                             stop.store(true, Ordering::Relaxed);
                             first_err
@@ -97,9 +79,43 @@ pub fn copy(src: &Store, dst: &Store, names: &[(String, u64)], progress: bool) -
             });
         }
     });
-    pb.finish_and_clear();
     if let Some(e) = first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    Ok(moved.into_inner().unwrap_or_else(|p| p.into_inner()))
+    Ok(results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Read many objects at once; `None` for those absent.
+pub fn get_all(src: &Store, names: &[String]) -> Result<Vec<Option<bytes::Bytes>>> {
+    parallel(names, |n| src.get(n))
+}
+
+/// Copy `names` (with their sizes, for progress) from `src` to `dst`, `JOBS` at a time.
+/// Stops at the first error; what was copied before it stays (every object is complete or
+/// absent), so running again copies only the rest.
+pub fn copy(src: &Store, dst: &Store, names: &[(String, u64)], progress: bool) -> Result<Moved> {
+    let total: u64 = names.iter().map(|(_, s)| *s).sum();
+    let pb = progress_bar(progress && !names.is_empty(), total);
+    let sizes = parallel(names, |(name, _)| {
+        let bytes = src.get(name)?.ok_or_else(|| Error::Missing {
+            kind: "object",
+            id: expected_id(name).unwrap_or(Id::ZERO),
+        })?;
+        check_content(name, &bytes)?;
+        let n = bytes.len() as u64;
+        dst.put_content(name, bytes)?;
+        pb.inc(n);
+        Ok(n)
+    });
+    pb.finish_and_clear();
+    let sizes = sizes?;
+    Ok(Moved {
+        objects: sizes.len(),
+        bytes: sizes.iter().sum(),
+    })
 }
