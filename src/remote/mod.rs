@@ -231,8 +231,8 @@ impl Remote {
         let mut nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
         let name = format!("probe/{}", hex::encode(nonce));
-        let first = self.store.put_new(&name, b"coffer probe 1".to_vec());
-        let second = self.store.put_new(&name, b"coffer probe 2".to_vec());
+        let first = self.store.put_new(&name, &b"coffer probe 1"[..]);
+        let second = self.store.put_new(&name, &b"coffer probe 2"[..]);
         let _ = self.store.delete(&name);
         match (first, second) {
             (Ok(true), Ok(false)) => Ok(true),

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 /// Largest byte range read from a pack at once.
 const READ_WINDOW: u64 = 4 * 1024 * 1024;
+/// Largest run of unneeded bytes read to join two needed blobs into one request: cheaper
+/// than a second request up to about this size on a remote store.
+const MAX_GAP: u64 = 1024 * 1024;
 
 /// How to check out.
 pub struct CheckoutOptions {
@@ -391,15 +394,19 @@ pub fn checkout(
         let mut v: Vec<(&Id, &Vec<(usize, u64)>)> = blobs.iter().collect();
         v.sort_by_key(|(id, _)| reader.locs[*id].entry.offset());
         let mut cur: Vec<(&Id, &Vec<(usize, u64)>)> = Vec::new();
-        let mut start = 0;
+        let (mut start, mut end) = (0, 0);
         for (id, t) in v {
             let e = &reader.locs[id].entry;
-            if !cur.is_empty() && e.offset() + e.length() as u64 - start > READ_WINDOW {
+            if !cur.is_empty()
+                && (e.offset() + e.length() as u64 - start > READ_WINDOW
+                    || e.offset().saturating_sub(end) > MAX_GAP)
+            {
                 windows.push((pack, std::mem::take(&mut cur)));
             }
             if cur.is_empty() {
                 start = e.offset();
             }
+            end = e.offset() + e.length() as u64;
             cur.push((id, t));
         }
         if !cur.is_empty() {

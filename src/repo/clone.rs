@@ -224,6 +224,9 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
     )?;
     let f = fetched.unwrap_or_default();
     let head = ds.head()?;
+    if let Some(h) = &head {
+        crate::remote::sync::prefetch_trees(&ds, &keys, h).map_err(|e| r.explain(e))?;
+    }
     let checkout = match head {
         Some(h) => Some(checkout::checkout(
             &ds,

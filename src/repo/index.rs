@@ -74,7 +74,17 @@ impl Index {
         let mut cached: HashMap<Id, PackInfo> = cached.into_iter().collect();
         let mut idx = Index::default();
         let cached_count = cached.len();
-        let listed = ds.store.list_ids("packs")?;
+        let mut listed = ds.store.list_ids("packs")?;
+        // A partial clone's packs are mostly on origin: keep their cached headers.
+        if let Some(origin) = ds.store.fallback() {
+            let local: std::collections::HashSet<Id> = listed.iter().map(|(i, _)| *i).collect();
+            listed.extend(
+                origin
+                    .list_ids("packs")?
+                    .into_iter()
+                    .filter(|(i, _)| !local.contains(i)),
+            );
+        }
         let missing: Vec<(Id, u64)> = listed
             .iter()
             .filter(|(id, size)| !matches!(cached.get(id), Some(p) if p.1 == *size))

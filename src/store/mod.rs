@@ -227,7 +227,7 @@ impl Store {
     }
 
     /// Write a new immutable object. Returns false if the name already existed.
-    pub fn put_new(&self, name: &str, bytes: Vec<u8>) -> Result<bool> {
+    pub fn put_new(&self, name: &str, bytes: impl Into<Bytes>) -> Result<bool> {
         self.count(1);
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -235,7 +235,7 @@ impl Store {
         };
         let r = self.rt.block_on(self.inner.put_opts(
             &OPath::from(name),
-            PutPayload::from(bytes),
+            PutPayload::from(bytes.into()),
             opts,
         ));
         match r {
@@ -270,7 +270,7 @@ impl Store {
     /// created atomically and fsynced; elsewhere, large ones in parts.
     pub fn put_content(&self, name: &str, bytes: Bytes) -> Result<()> {
         if self.local {
-            return self.put_new(name, bytes.to_vec()).map(|_| ());
+            return self.put_new(name, bytes).map(|_| ());
         }
         self.count(
             1 + if bytes.len() < MULTIPART_THRESHOLD {
@@ -366,7 +366,7 @@ impl Store {
             id: crate::remote::transfer::expected_id(name).unwrap_or(Id::ZERO),
         })?;
         crate::remote::transfer::check_content(name, &whole)?;
-        self.put_new(name, whole.to_vec())?;
+        self.put_new(name, whole)?;
         self.get_range(name, range)
     }
 
