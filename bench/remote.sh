@@ -6,7 +6,8 @@
 #
 # Installs moto and rclone (PyPI, into WORKDIR/venv) if missing, builds coffer in release
 # mode, generates the data (bench/gen.rs), and prints: first push, clone (download and
-# checkout), push after an edit, the requests each push made, and bytes in the bucket.
+# checkout), push after an edit, the requests each push made, bytes in the bucket, and
+# rclone copying coffer's own store folder (the same bytes: the transfer floor).
 # rclone runs with its defaults (4 transfers, 8 checkers). One run per cell.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,6 +64,8 @@ t coffer_push "$coffer" -C "$data" push --json
 t coffer_clone "$coffer" clone s3://bench/coffer "$work/clone" --json
 t rclone_push "$rclone" copy "$data" :s3:bench/plain --exclude '.coffer/**'
 t rclone_get "$rclone" copy :s3:bench/plain "$work/plain-copy"
+# The transfer floor: rclone moving coffer's own packs (the same bytes, as 31 objects).
+t rclone_store "$rclone" copy "$data/.coffer/store" :s3:bench/storecopy
 diff -r --exclude=.coffer -q "$data" "$work/clone" >/dev/null || { echo "clone differs" >&2; exit 1; }
 
 "$gen" edit "$data"
@@ -84,4 +87,5 @@ echo "| download + files on disk | $(secs coffer_clone) s ($(mib coffer_clone) p
 echo "| upload after the edit | $(secs coffer_push2) s | $(secs rclone_push2) s | $(ratio "$(secs coffer_push2)" "$(secs rclone_push2)") |"
 echo "| bytes in the bucket after v1 | $(bucket coffer) MiB (encrypted) | $(bucket plain) MiB (plain) | |"
 echo
+echo "rclone copy of coffer's store folder (the same encrypted bytes as the first push): $(secs rclone_store) s"
 echo "coffer first push: $r1 requests, $p1 packs, $b1 MiB; push after the edit: $r2 requests, $p2 packs, $b2 MiB"

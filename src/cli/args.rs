@@ -19,7 +19,10 @@ cd export && coffer init               # make this folder a dataset\n  \
 coffer commit -m 'March export'        # sign and encrypt a version\n  \
 coffer log; coffer diff HEAD~1 HEAD    # read history\n  \
 coffer checkout HEAD~1 --to /tmp/old   # any version back, byte for byte\n  \
-coffer verify                          # check everything")]
+coffer verify                          # check everything\n  \
+coffer share add coffer1... --name GLA # let another organisation read it\n  \
+coffer remote add origin s3://bucket/camden   # credentials from AWS_* variables\n  \
+coffer push                            # they: coffer clone s3://bucket/camden DIR; coffer pull")]
 pub struct Cli {
     /// Run as if started in DIR (like git -C).
     #[arg(short = 'C', global = true, value_name = "DIR")]

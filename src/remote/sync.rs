@@ -325,6 +325,16 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
     }))
 }
 
+/// The packs in the dataset's own store.
+fn pack_ids(ds: &Dataset) -> Result<HashSet<Id>> {
+    Ok(ds
+        .store
+        .list_ids("packs")?
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect())
+}
+
 fn read_local(ds: &Dataset, name: &str, kind: &'static str, id: &Id) -> Result<Vec<u8>> {
     Ok(ds
         .store
@@ -479,12 +489,7 @@ pub(crate) fn fetch_from(ds: &Dataset, r: &Remote, progress: bool) -> Result<Fet
         new.push((*id, v, b));
     }
     let all: HashSet<Id> = local_versions.union(&l.versions).copied().collect();
-    let local_packs: HashSet<Id> = ds
-        .store
-        .list_ids("packs")?
-        .into_iter()
-        .map(|(i, _)| i)
-        .collect();
+    let local_packs = pack_ids(ds)?;
     let mut want: BTreeSet<Id> = BTreeSet::new();
     for (id, v, _) in &new {
         if let Some(p) = v.parents.iter().find(|p| !all.contains(p)) {
@@ -630,12 +635,7 @@ pub fn prefetch_trees(ds: &Dataset, keys: &crate::repo::Keyring, vid: &Id) -> Re
     let mut index = crate::repo::index::Index::load(ds, keys)?;
     let locs = index.view(ds, keys, &v.packs)?;
     index.save(ds)?;
-    let local: HashSet<Id> = ds
-        .store
-        .list_ids("packs")?
-        .into_iter()
-        .map(|(i, _)| i)
-        .collect();
+    let local = pack_ids(ds)?;
     let mut want: BTreeSet<Id> = BTreeSet::new();
     for loc in locs.values() {
         if loc.entry.kind() == crate::object::blob::KIND_TREE && !local.contains(&loc.pack) {
