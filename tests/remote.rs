@@ -629,3 +629,135 @@ fn partial_clone_and_cat_read_only_what_they_need() {
         w.hackney.ok(&["verify"]);
     }
 }
+
+/// Both sides changed: pull merges by path. Different files both land; the same file changed
+/// on both sides keeps the puller's and is reported, the other side's stays readable; the
+/// merge goes back up and the other side fast-forwards to it. A dirty folder is refused.
+#[test]
+fn pull_merges_both_sides_and_reports_conflicts() {
+    for kind in KINDS {
+        let w = world(kind);
+        clone(&w.gla, &w.url);
+        w.gla.write("gla-only.csv", b"from the GLA\n");
+        w.gla.write("schools/places.csv", b"school,places\nGLA,1\n");
+        w.gla.ok(&["commit", "-m", "GLA edits"]);
+        w.gla.ok(&["push"]);
+        let theirs = head(&w.gla);
+        w.camden.write("camden-only.csv", b"from Camden\n");
+        w.camden
+            .write("schools/places.csv", b"school,places\nCamden,2\n");
+        w.camden.ok(&["commit", "-m", "Camden edits"]);
+        refused(&w.camden, &["push"], &["run `coffer pull origin`"]);
+
+        w.camden.write("uncommitted.txt", b"x");
+        refused(&w.camden, &["pull"], &["uncommitted changes"]);
+        std::fs::remove_file(w.camden.data.join("uncommitted.txt")).unwrap();
+
+        let out = w.camden.ok(&["pull", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["merges"][0]["conflicts"],
+            serde_json::json!(["schools/places.csv"]),
+            "{out}"
+        );
+        assert_eq!(v["merges"][0]["theirs"], theirs.as_str());
+        let read = |e: &Env, p: &str| std::fs::read(e.data.join(p)).unwrap();
+        assert_eq!(read(&w.camden, "gla-only.csv"), b"from the GLA\n");
+        assert_eq!(read(&w.camden, "camden-only.csv"), b"from Camden\n");
+        assert_eq!(
+            read(&w.camden, "schools/places.csv"),
+            b"school,places\nCamden,2\n"
+        );
+        let other = w
+            .camden
+            .ok(&["cat", &format!("{theirs}:schools/places.csv")]);
+        assert_eq!(other, "school,places\nGLA,1\n");
+        assert!(w.camden.ok(&["status"]).contains("clean"));
+        let log: serde_json::Value =
+            serde_json::from_str(&w.camden.ok(&["log", "--json"])).unwrap();
+        assert_eq!(log[0]["parents"].as_array().unwrap().len(), 2);
+        w.camden.ok(&["verify"]);
+
+        w.camden.ok(&["push"]);
+        w.gla.ok(&["pull"]);
+        assert_eq!(head(&w.gla), head(&w.camden));
+        assert_eq!(snapshot(&w.gla.data), snapshot(&w.camden.data));
+    }
+}
+
+/// Remote settings: bad names, URLs and options are refused before anything is contacted,
+/// secrets never reach `.coffer/`, and commands without a remote say how to add one.
+#[test]
+fn remote_settings_and_secrets() {
+    let server = Server::start(Kind::Moto);
+    let e = org("camden", &server);
+    e.write("a.csv", b"a\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "one"]);
+    refused(&e, &["push"], &["no remotes", "coffer remote add"]);
+    refused(
+        &e,
+        &["remote", "add", "bad/name", "s3://b/p"],
+        &["remote name"],
+    );
+    refused(&e, &["remote", "add", "x", "s3://"], &["no bucket"]);
+    refused(
+        &e,
+        &["remote", "add", "x", "gs://bucket/p"],
+        &["not supported"],
+    );
+    refused(
+        &e,
+        &[
+            "remote",
+            "add",
+            "x",
+            "s3://b/p",
+            "--option",
+            "secret_access_key=hunter2",
+        ],
+        &["secret", "environment"],
+    );
+    refused(
+        &e,
+        &["remote", "add", "x", "s3://b/p", "--option", "colour=blue"],
+        &["unknown store option"],
+    );
+    e.ok(&[
+        "remote",
+        "add",
+        "origin",
+        &server.url("p"),
+        "--option",
+        "region=us-east-1",
+    ]);
+    refused(&e, &["remote", "add", "origin", "s3://b/q"], &["exists"]);
+    e.ok(&["push"]);
+    refused(&e, &["push", "nowhere"], &["no remote named nowhere"]);
+    let list: serde_json::Value =
+        serde_json::from_str(&e.ok(&["remote", "list", "--json"])).unwrap();
+    assert_eq!(list["origin"]["conditional"], true);
+    assert_eq!(list["origin"]["options"]["region"], "us-east-1");
+    // The credentials in the environment appear nowhere under .coffer/.
+    let secret = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
+        .unwrap()
+        .1
+        .clone();
+    for f in util::files_under(&e.data.join(".coffer")) {
+        let b = std::fs::read(&f).unwrap();
+        assert!(
+            !b.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{}",
+            f.display()
+        );
+    }
+    e.ok(&["remote", "remove", "origin"]);
+    refused(
+        &e,
+        &["remote", "remove", "origin"],
+        &["no remote named origin"],
+    );
+}
