@@ -242,17 +242,18 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
     let t = now();
     let mut send = Vec::new();
     for p in need {
+        let size = *local_packs.get(&p).ok_or(Error::Missing {
+            kind: "pack",
+            id: p,
+        })?;
         let reuse = match l.packs.get(&p) {
-            Some((_, modified)) => {
-                referenced.contains(&p) || t.saturating_sub(*modified) < REUSE_WINDOW_SECS
+            Some((remote_size, modified)) => {
+                referenced.contains(&p)
+                    || (*remote_size == size && t.saturating_sub(*modified) < REUSE_WINDOW_SECS)
             }
             None => false,
         };
         if !reuse {
-            let size = *local_packs.get(&p).ok_or(Error::Missing {
-                kind: "pack",
-                id: p,
-            })?;
             send.push((store::pack_path(&p), size));
         }
     }
