@@ -4,7 +4,7 @@ use super::args::RemoteCommand;
 use super::output::{human_bytes, print_json};
 use super::{open_keys, Ctx};
 use coffer::error::{Error, Result};
-use coffer::remote::{gc as rgc, sync, Remote, Remotes};
+use coffer::remote::{fetch as rfetch, gc as rgc, pull as rpull, push as rpush, Remote, Remotes};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -63,7 +63,7 @@ pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
 
 pub(crate) fn push(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
     let ds = ctx.dataset()?;
-    let o = sync::push(&ds, name, ctx.progress())?;
+    let o = rpush::push(&ds, name, ctx.progress())?;
     if json {
         print_json(&o);
     } else if o.versions == 0 && o.policies == 0 {
@@ -91,7 +91,7 @@ pub(crate) fn push(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
 
 pub(crate) fn fetch(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
     let ds = ctx.dataset()?;
-    let o = sync::fetch(&ds, name, ctx.progress())?;
+    let o = rfetch::fetch(&ds, name, ctx.progress())?;
     if json {
         print_json(&o);
     } else {
@@ -118,7 +118,7 @@ fn heads(h: &[coffer::Id]) -> String {
 pub(crate) fn pull(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
     let ds = ctx.dataset()?;
     let id = ctx.identity()?;
-    let o = sync::pull(&ds, &id, name, ctx.progress())?;
+    let o = rpull::pull(&ds, &id, name, ctx.progress())?;
     if json {
         print_json(&o);
         return Ok(());

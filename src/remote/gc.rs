@@ -11,7 +11,7 @@ use crate::store::{self, Store};
 use std::collections::HashSet;
 
 /// Default grace period: twice the window in which a push reuses an unreferenced pack.
-pub const DEFAULT_GRACE_SECS: u64 = 2 * super::sync::REUSE_WINDOW_SECS;
+pub const DEFAULT_GRACE_SECS: u64 = 2 * super::push::REUSE_WINDOW_SECS;
 
 /// What gc found, and removed unless it was a dry run.
 #[derive(Debug, Default, serde::Serialize)]

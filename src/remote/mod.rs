@@ -1,13 +1,19 @@
 //! Remotes: other stores holding a copy of a dataset (S3-compatible buckets, folders), the
 //! dataset's record of them in `.coffer/remotes.json`, and the errors that name them.
 //!
+//! Modules: [`listing`] (one LIST and the checks on it), [`transfer`] (parallel checked
+//! copies), [`claim`], [`push`], [`fetch`], [`pull`], [`gc`].
+//!
 //! Everything on a remote is immutable and named by its content, except claims (see
 //! [`claim`]); that is what makes interrupted transfers rerunnable and concurrent pushes
 //! safe (spec/format.md, "Remotes").
 
 pub mod claim;
+pub mod fetch;
 pub mod gc;
-pub mod sync;
+pub mod listing;
+pub mod pull;
+pub mod push;
 pub mod transfer;
 
 use crate::error::{Error, Result};

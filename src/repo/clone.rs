@@ -208,7 +208,7 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
                 config: remotes.map[crate::remote::DEFAULT_REMOTE].clone(),
                 store: r.store.clone(),
             };
-            let f = crate::remote::sync::fetch_from(half, &origin, opts.progress)?;
+            let f = crate::remote::fetch::fetch_from(half, &origin, opts.progress)?;
             let mut newest = None;
             for h in &f.heads {
                 let seq = half.version(h)?.seq;
@@ -225,7 +225,7 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
     let f = fetched.unwrap_or_default();
     let head = ds.head()?;
     if let Some(h) = &head {
-        crate::remote::sync::prefetch_trees(&ds, &keys, h).map_err(|e| r.explain(e))?;
+        crate::remote::fetch::prefetch_trees(&ds, &keys, h).map_err(|e| r.explain(e))?;
     }
     let checkout = match head {
         Some(h) => Some(checkout::checkout(

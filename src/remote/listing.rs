@@ -1,0 +1,140 @@
+//! One listing of a remote, and the checks every push and fetch make on it: the dataset it
+//! holds, and nothing missing that this dataset saw there before (rollback).
+
+use super::transfer;
+use super::{Remote, Seen};
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::repo::Dataset;
+use crate::sharing::chain::Chain;
+use std::collections::{HashMap, HashSet};
+
+/// One listing of a remote.
+#[derive(Default)]
+pub struct Listing {
+    /// Policy ids.
+    pub policies: HashSet<Id>,
+    /// Version ids.
+    pub versions: HashSet<Id>,
+    /// Pack ids with size and last-modified time.
+    pub packs: HashMap<Id, (u64, u64)>,
+    /// Claim names.
+    pub claims: HashSet<Id>,
+}
+
+/// List the remote once.
+pub fn list(r: &Remote) -> Result<Listing> {
+    let mut l = Listing::default();
+    for m in r.store.list_meta("").map_err(|e| r.explain(e))? {
+        let Some(id) = transfer::expected_id(&m.name) else {
+            continue;
+        };
+        match m.name.split('/').next() {
+            Some("policy") => {
+                l.policies.insert(id);
+            }
+            Some("versions") => {
+                l.versions.insert(id);
+            }
+            Some("packs") => {
+                l.packs.insert(id, (m.size, m.modified));
+            }
+            Some("claims") => {
+                l.claims.insert(id);
+            }
+            _ => {}
+        }
+    }
+    Ok(l)
+}
+
+/// Refuse a remote holding another dataset. True when the remote is empty.
+pub(crate) fn check_dataset(r: &Remote, l: &Listing, dataset: &Id) -> Result<bool> {
+    if l.policies.is_empty() && l.versions.is_empty() {
+        return Ok(true);
+    }
+    if !l.policies.contains(dataset) {
+        return Err(r.problem(format!(
+            "holds a different dataset (its policies do not include this dataset's genesis {}): use another bucket or prefix",
+            dataset.short()
+        )));
+    }
+    Ok(false)
+}
+
+/// Refuse a remote that lost something it held when last seen.
+pub(crate) fn check_seen(r: &Remote, l: &Listing) -> Result<()> {
+    let gone = |what: &str, id: &Id| {
+        r.problem(format!(
+            "{what} {} was there when this dataset last saw the remote, and is gone: the remote was rolled back or objects were deleted (nothing here was changed; ask whoever runs the store)",
+            id.short()
+        ))
+    };
+    for h in &r.config.seen.heads {
+        if !l.versions.contains(h) {
+            return Err(gone("version", h));
+        }
+    }
+    if let Some((_, p)) = &r.config.seen.policy {
+        if !l.policies.contains(p) {
+            return Err(gone("policy", p));
+        }
+    }
+    Ok(())
+}
+
+/// Versions in `ids` that no other version in `ids` names as a parent.
+pub(crate) fn heads(ds: &Dataset, ids: &HashSet<Id>) -> Result<Vec<Id>> {
+    let mut parents = HashSet::new();
+    for id in ids {
+        parents.extend(ds.version(id)?.parents);
+    }
+    let mut h: Vec<Id> = ids.difference(&parents).copied().collect();
+    h.sort();
+    Ok(h)
+}
+
+/// The newest policy of `chain` that the remote holds.
+pub(crate) fn remote_tip(chain: &Chain, l: &Listing) -> Option<(u64, Id)> {
+    chain
+        .policies
+        .iter()
+        .rev()
+        .find(|(id, _)| l.policies.contains(id))
+        .map(|(id, p)| (p.seq, *id))
+}
+
+pub(crate) fn record_seen(
+    ds: &Dataset,
+    r: &Remote,
+    seen: Seen,
+    conditional: Option<bool>,
+) -> Result<()> {
+    let mut remotes = super::Remotes::load(ds)?;
+    if let Some(c) = remotes.map.get_mut(&r.name) {
+        c.seen = seen;
+        if conditional.is_some() {
+            c.conditional = conditional;
+        }
+        remotes.save()?;
+    }
+    Ok(())
+}
+
+/// The packs in the dataset's own store.
+pub(crate) fn pack_ids(ds: &Dataset) -> Result<HashSet<Id>> {
+    Ok(ds
+        .store
+        .list_ids("packs")?
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect())
+}
+
+pub(crate) fn read_local(ds: &Dataset, name: &str, kind: &'static str, id: &Id) -> Result<Vec<u8>> {
+    Ok(ds
+        .store
+        .get(name)?
+        .ok_or(Error::Missing { kind, id: *id })?
+        .to_vec())
+}
