@@ -761,3 +761,42 @@ fn remote_settings_and_secrets() {
         &["no remote named origin"],
     );
 }
+
+/// Two machines of the same owner change members and push at the same moment. On a store that
+/// honours conditional writes exactly one policy gets in; the other machine is told to pull,
+/// its fetch refuses the diverged chain and says how to recover, and the remote's chain stays
+/// whole for everyone. (On a store that ignores conditions both may land and fork the chain:
+/// verify reports the fork; see the README's "Not yet".)
+#[test]
+fn concurrent_share_changes_on_a_conditional_store() {
+    let w = world(Kind::Moto);
+    let mut second = org("camden-laptop", &w.server);
+    second.id = w.camden.id.clone();
+    clone(&second, &w.url);
+    let x = org("islington", &w.server);
+    let y = org("lambeth", &w.server);
+    w.camden
+        .ok(&["share", "add", &x.public(), "--name", "Islington"]);
+    second.ok(&["share", "add", &y.public(), "--name", "Lambeth"]);
+    let mut a = w.camden.spawn(&["push"]);
+    let mut b = second.spawn(&["push"]);
+    let (ra, rb) = (a.wait().unwrap(), b.wait().unwrap());
+    assert_eq!(
+        [ra.success(), rb.success()].iter().filter(|s| **s).count(),
+        1,
+        "exactly one share change gets in"
+    );
+    let loser = if ra.success() { &second } else { &w.camden };
+    refused(
+        loser,
+        &["fetch"],
+        &["two share changes", "clone the remote again"],
+    );
+    clone(&w.hackney, &w.url);
+    w.hackney.ok(&["verify"]);
+    let members = w.hackney.ok(&["share", "list"]);
+    assert!(
+        members.contains("Islington") != members.contains("Lambeth"),
+        "{members}"
+    );
+}
