@@ -400,14 +400,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         return Ok(outcome);
     }
 
-    let mut packs: BTreeSet<Id> = BTreeSet::new();
-    for id in &referenced {
-        let loc = index.locate(id).ok_or(Error::Missing {
-            kind: "blob",
-            id: *id,
-        })?;
-        packs.insert(loc.pack);
-    }
+    let packs = index.packs_of(&referenced)?;
     let seq = parent.as_ref().map(|(_, v)| v.seq + 1).unwrap_or(1);
     let time = super::now().max(parent.as_ref().map(|(_, v)| v.time).unwrap_or(0));
     let seal = Seal {
@@ -420,7 +413,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         seq,
         time,
         epoch: keys.epoch,
-        packs: packs.into_iter().collect(),
+        packs,
         author: Bytes32(me.sign),
         policy: policy_id,
         sealed: seal.seal(&keys, &ds.id, seq),

@@ -140,6 +140,19 @@ impl Index {
         })
     }
 
+    /// The packs holding `blobs`, sorted (a version's `packs` list).
+    pub fn packs_of<'a>(&self, blobs: impl IntoIterator<Item = &'a Id>) -> Result<Vec<Id>> {
+        let mut packs = std::collections::BTreeSet::new();
+        for id in blobs {
+            let loc = self.locate(id).ok_or(Error::Missing {
+                kind: "blob",
+                id: *id,
+            })?;
+            packs.insert(loc.pack);
+        }
+        Ok(packs.into_iter().collect())
+    }
+
     /// Save the cache.
     pub fn save(&self, ds: &Dataset) -> Result<()> {
         if !self.dirty {

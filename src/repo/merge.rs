@@ -233,14 +233,7 @@ pub fn merge(
         ds.store.put_new(&store::pack_path(&pid), pbytes)?;
         index.add_pack(pid, w.keys.epoch, size, header);
     }
-    let mut packs = BTreeSet::new();
-    for id in &reachable {
-        let loc = index.locate(id).ok_or(Error::Missing {
-            kind: "blob",
-            id: *id,
-        })?;
-        packs.insert(loc.pack);
-    }
+    let packs = index.packs_of(&reachable)?;
     let (vo, vt) = (&parents[0], &parents[1]);
     let seq = vo.seq.max(vt.seq) + 1;
     let seal = Seal {
@@ -255,7 +248,7 @@ pub fn merge(
         seq,
         time: super::now().max(vo.time).max(vt.time),
         epoch: w.keys.epoch,
-        packs: packs.into_iter().collect(),
+        packs,
         author: Bytes32(identity.public().sign),
         policy: w.policy,
         sealed: seal.seal(&w.keys, &ds.id, seq),
