@@ -165,7 +165,7 @@ fn concurrent_pushes_never_lose_a_version() {
         let mut made: BTreeSet<String> = BTreeSet::new();
         let mut one_winner_rounds = 0;
         let mut claim_decided = 0;
-        let rounds = 8;
+        let rounds = 12;
         for round in 0..rounds {
             // Round 3 edits the same file on both sides: a conflict, yours kept.
             let (fc, fg) = if round == 3 {
