@@ -53,6 +53,16 @@ pub enum Error {
         /// What check failed.
         reason: String,
     },
+    /// A well-formed object that the trust rules do not accept (spec/format.md §9, §10.1a).
+    #[error("{kind} {id}: {refusal}")]
+    Refused {
+        /// The object kind.
+        kind: &'static str,
+        /// The object id.
+        id: Id,
+        /// The rule it breaks and what happened.
+        refusal: crate::rules::Refusal,
+    },
     /// A referenced object is not in the store.
     #[error("{kind} {id} is missing from the store")]
     Missing {

@@ -1,14 +1,16 @@
-//! History: resolving version references (`HEAD~2`, id prefixes) and walking parents.
+//! History: resolving version references (`HEAD~2`, id prefixes) and walking parents, over
+//! the versions the rules accept ([`crate::rules::History`]).
 
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::object::version::Version;
 use crate::repo::Dataset;
+use crate::rules::History;
 use std::collections::{BTreeSet, HashSet};
 
 /// Resolve a version reference: a full id, a unique prefix (4+ hex digits), `HEAD`,
-/// `HEAD~N` or `HEAD^`.
-pub fn resolve(ds: &Dataset, rev: &str) -> Result<Id> {
+/// `HEAD~N` or `HEAD^`. A version the rules refuse is an error naming the rule.
+pub fn resolve(ds: &Dataset, hist: &History, rev: &str) -> Result<Id> {
     let unknown = || Error::UnknownRevision(rev.to_string());
     let rev_t = rev.trim();
     let (base, back) = match rev_t.split_once('~') {
@@ -34,10 +36,12 @@ pub fn resolve(ds: &Dataset, rev: &str) -> Result<Id> {
             return Err(unknown());
         }
         let lower = base.to_ascii_lowercase();
-        let hits: Vec<Id> = ds
-            .version_ids()?
-            .into_iter()
+        let hits: Vec<Id> = hist
+            .versions
+            .keys()
+            .chain(hist.junk.iter().map(|(i, _)| i))
             .filter(|i| i.to_hex().starts_with(&lower))
+            .copied()
             .collect();
         match hits.len() {
             0 => return Err(unknown()),
@@ -46,41 +50,40 @@ pub fn resolve(ds: &Dataset, rev: &str) -> Result<Id> {
         }
     };
     for _ in 0..back {
-        let v = ds.version(&id)?;
+        let v = hist.get(&id)?;
         id = *v.parents.first().ok_or_else(unknown)?;
     }
-    // Make sure it exists and is valid.
-    ds.version(&id)?;
-    Ok(id)
+    match hist.get(&id) {
+        Ok(_) => Ok(id),
+        Err(Error::Missing { .. }) => Err(unknown()),
+        Err(e) => Err(e),
+    }
 }
 
-/// All versions reachable from `from`, newest (highest seq) first.
-pub fn log(ds: &Dataset, from: &Id) -> Result<Vec<(Id, Version)>> {
+/// All versions reachable from `from`, newest (highest seq) first. Every one must be
+/// history (a refused ancestor is an error naming it).
+pub fn log(hist: &History, from: &Id) -> Result<Vec<(Id, Version)>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     // Max-heap by (seq, id).
     let mut queue: BTreeSet<(u64, Id)> = BTreeSet::new();
-    let first = ds.version(from)?;
-    queue.insert((first.seq, *from));
+    queue.insert((hist.get(from)?.seq, *from));
     seen.insert(*from);
-    let mut cache = std::collections::HashMap::new();
-    cache.insert(*from, first);
-    while let Some((seq, id)) = queue.pop_last() {
-        let v = match cache.remove(&id) {
-            Some(v) => v,
-            None => ds.version(&id)?,
-        };
-        debug_assert_eq!(v.seq, seq);
+    while let Some((_, id)) = queue.pop_last() {
+        let v = hist.get(&id)?;
         for p in &v.parents {
             if seen.insert(*p) {
-                let pv = ds.version(p)?;
-                queue.insert((pv.seq, *p));
-                cache.insert(*p, pv);
+                queue.insert((hist.get(p)?.seq, *p));
             }
         }
-        out.push((id, v));
+        out.push((id, v.clone()));
     }
     Ok(out)
+}
+
+/// Ids of `from` and all its ancestors.
+pub fn ancestors(hist: &History, from: &Id) -> Result<HashSet<Id>> {
+    Ok(log(hist, from)?.into_iter().map(|(i, _)| i).collect())
 }
 
 /// UTC time as RFC 3339.

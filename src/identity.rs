@@ -19,6 +19,9 @@ pub const LOCKED_KIND: &str = "identity-locked";
 
 /// Argon2id memory, KiB (64 MiB).
 pub const KDF_M_KIB: u32 = 64 * 1024;
+/// The most Argon2 memory a reader grants a locked identity file: checked before anything is
+/// allocated, since a failed allocation of a larger claim would kill the process (spec §10.3).
+pub const MAX_KDF_M_KIB: u32 = 1024 * 1024;
 /// Argon2id passes.
 pub const KDF_T: u32 = 3;
 /// Argon2id lanes.
@@ -169,38 +172,90 @@ impl Identity {
 
     /// Encode the identity file, locked when a passphrase is given.
     pub fn to_file_bytes(&self, pass: Option<&str>) -> Result<Vec<u8>> {
-        let plain = Plain {
-            kx: Bytes32(*self.kx),
-            name: self.name.clone(),
-            sign: Bytes32(self.signing.to_bytes()),
-        };
         let Some(pass) = pass else {
+            let plain = Plain {
+                kx: Bytes32(*self.kx),
+                name: self.name.clone(),
+                sign: Bytes32(self.signing.to_bytes()),
+            };
             return Ok(codec::encode(KIND, &plain));
         };
         use rand_core::{OsRng, RngCore};
-        let mut salt = vec![0u8; 16];
+        let mut salt = [0u8; 16];
         OsRng.fill_bytes(&mut salt);
-        let key = kdf(pass, &salt, KDF_M_KIB, KDF_T, KDF_P)
+        self.to_locked_bytes(pass, &salt, (KDF_M_KIB, KDF_T, KDF_P), None)
+    }
+
+    /// A locked identity file with chosen salt, Argon2 parameters `(m_kib, t, p)` and, for
+    /// known-answer vectors, nonce (`None`: random).
+    pub fn to_locked_bytes(
+        &self,
+        pass: &str,
+        salt: &[u8],
+        (m_kib, t, p): (u32, u32, u32),
+        nonce: Option<&[u8; 12]>,
+    ) -> Result<Vec<u8>> {
+        let key = kdf(pass, salt, m_kib, t, p)
             .ok_or_else(|| Error::Usage("key derivation failed".into()))?;
         let public = self.public().to_string();
         let mut secret = Zeroizing::new(Vec::with_capacity(64));
-        secret.extend_from_slice(&plain.sign.0);
-        secret.extend_from_slice(&plain.kx.0);
+        secret.extend_from_slice(&self.signing.to_bytes());
+        secret.extend_from_slice(self.kx.as_ref());
         let mut aad = AAD_IDENTITY.to_vec();
         aad.extend_from_slice(public.as_bytes());
-        let sealed = AeadKey::new(&key).seal(&aad, &secret);
+        let k = AeadKey::new(&key);
+        let mut sealed = Vec::new();
+        match nonce {
+            Some(n) => k.seal_with_nonce_into(n, &aad, &secret, &mut sealed),
+            None => k.seal_into(&aad, &secret, &mut sealed),
+        }
         Ok(codec::encode(
             LOCKED_KIND,
             &Locked {
-                p: KDF_P,
-                t: KDF_T,
+                p,
+                t,
                 name: self.name.clone(),
-                salt,
-                m_kib: KDF_M_KIB,
+                salt: salt.to_vec(),
+                m_kib,
                 public,
                 sealed,
             },
         ))
+    }
+
+    /// Decode identity file bytes: unlocked, or locked and opened with `pass`. Errors say
+    /// what is wrong with the file (the caller adds its path).
+    pub fn from_file_bytes(
+        bytes: &[u8],
+        pass: Option<&str>,
+    ) -> std::result::Result<Identity, String> {
+        if let Ok(p) = codec::decode::<Plain>(KIND, bytes) {
+            return Ok(Identity::from_secrets(&p.name, p.sign.0, p.kx.0));
+        }
+        let l = decode_locked(bytes)?;
+        let pw = pass.ok_or("it is passphrase-protected")?;
+        let key = kdf(pw, &l.salt, l.m_kib, l.t, l.p).ok_or("key derivation failed")?;
+        let mut aad = AAD_IDENTITY.to_vec();
+        aad.extend_from_slice(l.public.as_bytes());
+        let secret = Zeroizing::new(
+            AeadKey::new(&key)
+                .open(&aad, &l.sealed)
+                .ok_or("wrong passphrase (or the file was altered)")?,
+        );
+        if secret.len() != 64 {
+            return Err("sealed secret has the wrong length".into());
+        }
+        let mut s = [0u8; 32];
+        let mut k = [0u8; 32];
+        s.copy_from_slice(&secret[..32]);
+        k.copy_from_slice(&secret[32..]);
+        let id = Identity::from_secrets(&l.name, s, k);
+        s.zeroize();
+        k.zeroize();
+        if id.public().to_string() != l.public {
+            return Err("public identity does not match the secret".into());
+        }
+        Ok(id)
     }
 
     /// Write a new identity file with mode 0600; refuses to overwrite an existing file.
@@ -253,14 +308,11 @@ impl Identity {
             path: path.into(),
             reason,
         };
-        if let Ok(p) = codec::decode::<Plain>(KIND, &bytes) {
-            return Ok(Identity::from_secrets(&p.name, p.sign.0, p.kx.0));
+        if codec::decode::<Plain>(KIND, &bytes).is_ok() {
+            return Identity::from_file_bytes(&bytes, None).map_err(bad);
         }
-        let l: Locked = codec::decode(LOCKED_KIND, &bytes)
-            .map_err(|e| bad(format!("not a coffer identity file ({e})")))?;
-        if l.m_kib > 4 * 1024 * 1024 || l.t > 64 || l.p == 0 || l.p > 64 || l.salt.len() < 16 {
-            return Err(bad("key derivation parameters out of bounds".into()));
-        }
+        // Refuse a malformed or greedy file before asking for a passphrase.
+        decode_locked(&bytes).map_err(bad)?;
         let pass = match pass {
             Passphrase::None => Passphrase::Prompt,
             Passphrase::Env(v) => Passphrase::Env(v.clone()),
@@ -275,30 +327,26 @@ impl Identity {
             ));
         }
         let pw = pass.get(false, path)?.unwrap_or_default();
-        let key = kdf(&pw, &l.salt, l.m_kib, l.t, l.p)
-            .ok_or_else(|| bad("key derivation failed".into()))?;
-        let mut aad = AAD_IDENTITY.to_vec();
-        aad.extend_from_slice(l.public.as_bytes());
-        let secret = Zeroizing::new(
-            AeadKey::new(&key)
-                .open(&aad, &l.sealed)
-                .ok_or_else(|| bad("wrong passphrase (or the file was altered)".into()))?,
-        );
-        if secret.len() != 64 {
-            return Err(bad("sealed secret has the wrong length".into()));
-        }
-        let mut s = [0u8; 32];
-        let mut k = [0u8; 32];
-        s.copy_from_slice(&secret[..32]);
-        k.copy_from_slice(&secret[32..]);
-        let id = Identity::from_secrets(&l.name, s, k);
-        s.zeroize();
-        k.zeroize();
-        if id.public().to_string() != l.public {
-            return Err(bad("public identity does not match the secret".into()));
-        }
-        Ok(id)
+        Identity::from_file_bytes(&bytes, Some(&pw)).map_err(bad)
     }
+}
+
+/// Decode a locked identity file and check its key derivation parameters (spec §10.3), before
+/// anything is allocated for them.
+fn decode_locked(bytes: &[u8]) -> std::result::Result<Locked, String> {
+    let l: Locked = codec::decode(LOCKED_KIND, bytes)
+        .map_err(|e| format!("not a coffer identity file ({e})"))?;
+    if l.m_kib > MAX_KDF_M_KIB {
+        return Err(format!(
+            "it asks for {} MiB of memory to derive its key; coffer allows at most {} MiB",
+            l.m_kib / 1024,
+            MAX_KDF_M_KIB / 1024
+        ));
+    }
+    if l.t > 64 || l.p == 0 || l.p > 64 || l.salt.len() < 16 {
+        return Err("key derivation parameters out of bounds".into());
+    }
+    Ok(l)
 }
 
 impl std::fmt::Display for PublicIdentity {

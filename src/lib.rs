@@ -7,7 +7,9 @@
 //!
 //! Layout: [`codec`] (canonical CBOR), [`crypto`] (primitives and labels), [`chunking`],
 //! [`object`] (one module per stored type), [`store`] (object_store access), [`repo`] (a dataset
-//! on disk: commit, checkout, caches), [`history`], [`diff`], [`verify`], [`identity`].
+//! on disk: commit, checkout, caches), [`rules`] (which policies and versions are trusted),
+//! [`sharing`] (changing and reporting access), [`history`], [`diff`], [`verify`],
+//! [`identity`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +24,7 @@ pub mod identity;
 pub mod object;
 pub mod remote;
 pub mod repo;
+pub mod rules;
 pub mod sharing;
 pub mod store;
 pub mod verify;

@@ -1,5 +1,6 @@
-//! Verify: check signatures, the version chain, and presence and integrity of every stored
-//! object; with a key, also decrypt every blob and walk every tree. Collects all findings.
+//! Verify: judge every policy and version with the trust rules ([`crate::rules`]), check the
+//! presence and integrity of every stored object; with a key, also decrypt every blob (with
+//! the keys of its pack's epoch) and walk every version's trees. Collects all findings.
 
 use crate::error::{Error, Result};
 use crate::id::Id;
@@ -7,21 +8,24 @@ use crate::identity::Identity;
 use crate::object::blob::{self, KIND_CHUNK, KIND_TREE};
 use crate::object::pack::{self, TRAILER_LEN};
 use crate::object::tree::{self, DIR, FILE};
-use crate::object::version::Version;
 use crate::repo::index::BlobLoc;
 use crate::repo::{Dataset, Keyring};
+use crate::rules::history::Status;
+use crate::rules::{History, Refusal, Rule};
 use crate::store;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// How serious a finding is.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
-    /// Data is missing, altered or unauthorised.
+    /// History is damaged: an accepted object is missing or altered, or the branch head is
+    /// not history.
     Error,
-    /// Suspicious but not proof of damage (clock went backwards).
+    /// An object that is not history (refused by a rule, or junk) sits in the store and is
+    /// ignored by every reader; or something suspicious (a clock that went backwards).
     Warning,
     /// Harmless (unreferenced objects an interrupted commit left behind).
     Info,
@@ -36,6 +40,9 @@ pub struct Finding {
     pub kind: &'static str,
     /// Object id, where one applies.
     pub id: Option<String>,
+    /// The rule broken, where one is (spec/format.md §9, §10.1a).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Rule>,
     /// What is wrong.
     pub message: String,
 }
@@ -78,7 +85,18 @@ impl Report {
             level,
             kind,
             id: id.map(|i| i.to_hex()),
+            rule: None,
             message: message.into(),
+        });
+    }
+
+    fn refused(&mut self, kind: &'static str, id: &Id, r: &Refusal) {
+        self.findings.push(Finding {
+            level: Level::Warning,
+            kind,
+            id: Some(id.to_hex()),
+            rule: Some(r.rule),
+            message: format!("not history, ignored by every reader: {}", r.message),
         });
     }
 
@@ -95,6 +113,90 @@ impl Report {
     }
 }
 
+/// What checking one pack found.
+struct PackResult {
+    id: Id,
+    bytes: u64,
+    epoch: Option<u32>,
+    blobs: Vec<(Id, BlobLoc)>,
+    errors: Vec<Error>,
+}
+
+/// Read one whole pack: its hash, trailer, and with a key of its epoch every blob.
+fn check_pack(ds: &Dataset, keys: Option<&Keyring>, id: &Id) -> PackResult {
+    let mut pr = PackResult {
+        id: *id,
+        bytes: 0,
+        epoch: None,
+        blobs: vec![],
+        errors: vec![],
+    };
+    let bytes = match ds.store.get(&store::pack_path(id)) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            pr.errors.push(Error::Missing {
+                kind: "pack",
+                id: *id,
+            });
+            return pr;
+        }
+        Err(e) => {
+            pr.errors.push(e);
+            return pr;
+        }
+    };
+    pr.bytes = bytes.len() as u64;
+    if Id::of_stored(&bytes) != *id {
+        pr.errors.push(Error::Corrupt {
+            kind: "pack",
+            id: *id,
+            reason: crate::object::signed::MISNAMED.into(),
+        });
+        return pr;
+    }
+    let t = match pack::parse_trailer(id, bytes.len() as u64, &bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            pr.errors.push(e);
+            return pr;
+        }
+    };
+    pr.epoch = Some(t.epoch);
+    let Some(k) = keys.and_then(|k| k.get(t.epoch)) else {
+        return pr;
+    };
+    let hstart = bytes.len() - TRAILER_LEN - t.header_len as usize;
+    let header = match pack::open_header(
+        &k,
+        id,
+        t.epoch,
+        &bytes[hstart..bytes.len() - TRAILER_LEN],
+        hstart as u64,
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            pr.errors.push(e);
+            return pr;
+        }
+    };
+    for e in header.blobs {
+        let s = e.offset() as usize;
+        let sealed = &bytes[s..s + e.length() as usize];
+        match blob::open(&k, e.kind(), e.comp(), e.raw_len(), &e.id(), sealed) {
+            Ok(_) => pr.blobs.push((
+                e.id(),
+                BlobLoc {
+                    pack: *id,
+                    epoch: t.epoch,
+                    entry: e,
+                },
+            )),
+            Err(err) => pr.errors.push(err),
+        }
+    }
+    pr
+}
+
 /// Verify the dataset. With `identity` (a recipient), blobs are decrypted and trees walked.
 /// `progress` shows a bar over the pack bytes read.
 pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Result<Report> {
@@ -102,15 +204,12 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         dataset: ds.id.to_hex(),
         ..Default::default()
     };
-    let chain = match crate::sharing::chain::load(&ds.store, &ds.id) {
+    let chain = match crate::rules::chain::load(&ds.store, &ds.id) {
         Ok(c) => {
-            for (id, why) in &c.refused {
-                r.add(Level::Error, "policy", Some(id), why.clone());
-            }
             if let Err(e) = ds.check_not_rolled_back(&c) {
                 r.add_err(&e);
             }
-            Some(c)
+            c
         }
         Err(Error::Missing { .. }) => {
             r.add(
@@ -119,151 +218,32 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
                 Some(&ds.id),
                 "genesis policy is missing from the store",
             );
-            None
+            return Ok(r);
         }
         Err(e) => {
             r.add_err(&e);
-            None
+            return Ok(r);
         }
     };
-    let keys: Option<Keyring> = match (identity, &chain) {
-        (Some(id), Some(c)) => ds.keyring(c, id).ok(),
-        _ => None,
-    };
-    r.decrypted = keys.is_some();
-
-    // Versions: signature, dataset, author's role, parents, sequence numbers.
-    let mut versions: BTreeMap<Id, Version> = BTreeMap::new();
-    for id in ds.version_ids()? {
-        match ds.version(&id) {
-            Ok(v) => {
-                versions.insert(id, v);
-            }
-            Err(e) => r.add_err(&e),
-        }
-    }
-    r.versions = versions.len();
-    // Each version names the policy it was made under: an accepted one, not older than its
-    // parents' (a writer removed later cannot sign "in the past" after the removal).
-    for (id, v) in &versions {
-        let Some(chain) = &chain else {
-            // Already reported; without a policy no author can be checked.
-            continue;
-        };
-        if let Some((pos, p)) = chain.get(&v.policy) {
-            for parent in v.parents.iter().filter_map(|x| versions.get(x)) {
-                if chain.get(&parent.policy).is_some_and(|(pp, _)| pp > pos) {
-                    r.add(
-                        Level::Error,
-                        "version",
-                        Some(id),
-                        "made under an older policy than its parent's (a withdrawn writer signing after the fact?)",
-                    );
-                }
-            }
-            match p.member_by_sign_key(&v.author.0) {
-                Some(m) if m.can_write() => {}
-                Some(m) => r.add(
-                    Level::Error,
-                    "version",
-                    Some(id),
-                    format!(
-                        "signed by {}, who is a {}, not a writer",
-                        m.label(),
-                        m.role()
-                    ),
-                ),
-                None => r.add(
-                    Level::Error,
-                    "version",
-                    Some(id),
-                    "signed by a key that is not a member of the dataset",
-                ),
-            }
-            if v.epoch != p.epoch {
-                r.add(
-                    Level::Error,
-                    "version",
-                    Some(id),
-                    format!(
-                        "sealed under epoch {}, but its policy's epoch is {}",
-                        v.epoch, p.epoch
-                    ),
-                );
-            }
+    for (id, why) in &chain.refused {
+        if matches!(
+            why.rule,
+            Rule::ObjectName | Rule::ObjectMalformed | Rule::Signature
+        ) {
+            // Damaged in place: nothing enters the store unchecked.
+            r.findings.push(Finding {
+                level: Level::Error,
+                kind: "policy",
+                id: Some(id.to_hex()),
+                rule: Some(why.rule),
+                message: why.message.clone(),
+            });
         } else {
-            r.add(
-                Level::Error,
-                "version",
-                Some(id),
-                format!(
-                    "made under policy {}, which is not in the dataset's policy chain",
-                    v.policy.short()
-                ),
-            );
-        }
-        let mut max_seq = 0;
-        for p in &v.parents {
-            match versions.get(p) {
-                Some(pv) => {
-                    max_seq = max_seq.max(pv.seq);
-                    if pv.time > v.time {
-                        r.add(
-                            Level::Warning,
-                            "version",
-                            Some(id),
-                            format!("dated before its parent {}", p.short()),
-                        );
-                    }
-                }
-                None => r.add(
-                    Level::Error,
-                    "version",
-                    Some(id),
-                    format!("parent {} is missing", p.short()),
-                ),
-            }
-        }
-        if v.seq != max_seq + 1 && v.parents.iter().all(|p| versions.contains_key(p)) {
-            r.add(
-                Level::Error,
-                "version",
-                Some(id),
-                format!("sequence number {} should be {}", v.seq, max_seq + 1),
-            );
+            r.refused("policy", id, why);
         }
     }
-    let head = ds.head()?;
-    r.head = head.map(|h| h.to_hex());
-    let mut reachable = HashSet::new();
-    if let Some(h) = head {
-        if !versions.contains_key(&h) {
-            r.add(
-                Level::Error,
-                "version",
-                Some(&h),
-                "the branch head is missing or invalid",
-            );
-        }
-        let mut stack = vec![h];
-        while let Some(x) = stack.pop() {
-            if reachable.insert(x) {
-                if let Some(v) = versions.get(&x) {
-                    stack.extend(v.parents.iter().copied());
-                }
-            }
-        }
-    }
-    for id in versions.keys() {
-        if !reachable.contains(id) {
-            r.add(
-                Level::Info,
-                "version",
-                Some(id),
-                "not reachable from the branch head (left by an interrupted commit?)",
-            );
-        }
-    }
+    let keys: Option<Keyring> = identity.and_then(|i| ds.keyring(&chain, i).ok());
+    r.decrypted = keys.is_some();
 
     // Packs: present, named by their hash, well-formed; with keys, every blob opens.
     let mut listed: HashMap<Id, u64> = ds.store.list_ids("packs")?.into_iter().collect();
@@ -273,115 +253,19 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
             listed.entry(id).or_insert(size);
         }
     }
-    let mut needed: BTreeSet<Id> = BTreeSet::new();
-    for (id, v) in &versions {
-        for p in &v.packs {
-            needed.insert(*p);
-            if !listed.contains_key(p) {
-                r.add(
-                    Level::Error,
-                    "pack",
-                    Some(p),
-                    format!("missing from the store (needed by version {})", id.short()),
-                );
-            }
-        }
-    }
-    for p in listed.keys() {
-        if !needed.contains(p) {
-            r.add(
-                Level::Info,
-                "pack",
-                Some(p),
-                "not used by any version (removable by gc)",
-            );
-        }
-    }
-    struct PackResult {
-        id: Id,
-        bytes: u64,
-        blobs: Vec<(Id, BlobLoc)>,
-        errors: Vec<Error>,
-    }
     let pb = crate::repo::progress_bar(progress, listed.values().sum());
     let checks: Vec<PackResult> = listed
         .par_iter()
         .map(|(id, _)| {
-            let mut pr = PackResult {
-                id: *id,
-                bytes: 0,
-                blobs: vec![],
-                errors: vec![],
-            };
-            let bytes = match ds.store.get(&store::pack_path(id)) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    pr.errors.push(Error::Missing {
-                        kind: "pack",
-                        id: *id,
-                    });
-                    return pr;
-                }
-                Err(e) => {
-                    pr.errors.push(e);
-                    return pr;
-                }
-            };
-            pr.bytes = bytes.len() as u64;
+            let pr = check_pack(ds, keys.as_ref(), id);
             pb.inc(pr.bytes);
-            if Id::of_stored(&bytes) != *id {
-                pr.errors.push(Error::Corrupt {
-                    kind: "pack",
-                    id: *id,
-                    reason: "content does not hash to its name".into(),
-                });
-                return pr;
-            }
-            let t = match pack::parse_trailer(id, bytes.len() as u64, &bytes) {
-                Ok(t) => t,
-                Err(e) => {
-                    pr.errors.push(e);
-                    return pr;
-                }
-            };
-            let Some(k) = keys.as_ref().and_then(|k| k.get(t.epoch)) else {
-                return pr;
-            };
-            let hstart = bytes.len() - TRAILER_LEN - t.header_len as usize;
-            let header = match pack::open_header(
-                &k,
-                id,
-                t.epoch,
-                &bytes[hstart..bytes.len() - TRAILER_LEN],
-                hstart as u64,
-            ) {
-                Ok(h) => h,
-                Err(e) => {
-                    pr.errors.push(e);
-                    return pr;
-                }
-            };
-            for e in header.blobs {
-                let s = e.offset() as usize;
-                let sealed = &bytes[s..s + e.length() as usize];
-                match blob::open(&k, e.kind(), e.comp(), e.raw_len(), &e.id(), sealed) {
-                    Ok(_) => pr.blobs.push((
-                        e.id(),
-                        BlobLoc {
-                            pack: *id,
-                            epoch: t.epoch,
-                            entry: e,
-                        },
-                    )),
-                    Err(err) => pr.errors.push(err),
-                }
-            }
             pr
         })
         .collect();
     pb.finish_and_clear();
     let mut good: HashMap<Id, HashMap<Id, BlobLoc>> = HashMap::new();
     let mut damaged: HashSet<Id> = HashSet::new();
+    let mut epochs: HashMap<Id, u32> = HashMap::new();
     for pr in checks {
         r.packs += 1;
         r.bytes += pr.bytes;
@@ -392,83 +276,233 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         if !pr.errors.is_empty() {
             damaged.insert(pr.id);
         }
+        if let Some(e) = pr.epoch {
+            epochs.insert(pr.id, e);
+        }
         good.insert(pr.id, pr.blobs.into_iter().collect());
+    }
+
+    // Versions: the rules, with the epochs just read from the packs themselves.
+    let opened = store::reader::all_versions(&ds.store)?;
+    let hist = History::evaluate(chain, opened.versions, opened.junk, |p| {
+        epochs.get(p).copied()
+    });
+    r.versions = hist.versions.len() + hist.junk.len();
+    // Nothing enters a dataset's own store unchecked: an object there that does not open
+    // was damaged in place.
+    for (id, why) in &hist.junk {
+        r.findings.push(Finding {
+            level: Level::Error,
+            kind: "version",
+            id: Some(id.to_hex()),
+            rule: Some(why.rule),
+            message: why.message.clone(),
+        });
+    }
+    for (id, s) in &hist.status {
+        match s {
+            Status::Refused(why) => r.refused("version", id, why),
+            Status::Incomplete(missing) => {
+                for p in missing {
+                    if !damaged.contains(p) {
+                        r.add(
+                            Level::Error,
+                            "pack",
+                            Some(p),
+                            format!("missing from the store (needed by version {})", id.short()),
+                        );
+                    }
+                }
+            }
+            Status::Accepted => {}
+        }
+    }
+    for (id, note) in &hist.notes {
+        r.add(Level::Warning, "version", Some(id), note.clone());
+    }
+    for (id, p) in &hist.chain.policies {
+        for h in p.heads.iter().flatten() {
+            if !hist.versions.contains_key(h) {
+                r.add(
+                    Level::Warning,
+                    "policy",
+                    Some(id),
+                    format!(
+                        "acknowledges version {}, which is not in the store",
+                        h.short()
+                    ),
+                );
+            }
+        }
+    }
+    let head = ds.head()?;
+    r.head = head.map(|h| h.to_hex());
+    let mut reachable = HashSet::new();
+    if let Some(h) = head {
+        match hist.status_of(&h) {
+            None if hist.junk.iter().any(|(i, _)| *i == h) => r.add(
+                Level::Error,
+                "version",
+                Some(&h),
+                "the branch head is damaged (see above)",
+            ),
+            None => r.add(
+                Level::Error,
+                "version",
+                Some(&h),
+                "the branch head is missing from the store",
+            ),
+            Some(Status::Refused(why)) => r.add(
+                Level::Error,
+                "version",
+                Some(&h),
+                format!(
+                    "the branch head is not history ({}): run `coffer pull`",
+                    why.rule
+                ),
+            ),
+            Some(_) => {}
+        }
+        reachable = crate::rules::history::ancestors(&hist.versions, &[h]);
+    }
+    for (id, s) in &hist.status {
+        if s.is_history() && !reachable.contains(id) {
+            r.add(
+                Level::Info,
+                "version",
+                Some(id),
+                "not reachable from the branch head (left by an interrupted commit, or fetched and not merged)",
+            );
+        }
+    }
+    let needed: BTreeSet<Id> = hist
+        .status
+        .iter()
+        .filter(|(_, s)| s.is_history())
+        .filter_map(|(id, _)| hist.versions.get(id))
+        .flat_map(|v| v.packs.iter().copied())
+        .collect();
+    for p in listed.keys() {
+        if !needed.contains(p) {
+            r.add(
+                Level::Info,
+                "pack",
+                Some(p),
+                "not used by any version (removable by gc)",
+            );
+        }
     }
 
     // With keys: every version's trees and chunks are in the packs it lists, and sizes add up.
     if let Some(keys) = &keys {
-        // Trees are shared between versions: each is read and decrypted once.
-        let mut trees: HashMap<Id, std::result::Result<Vec<tree::Entry>, String>> = HashMap::new();
-        for (vid, v) in &versions {
-            let Some(k) = keys.get(v.epoch) else {
-                r.add(
-                    Level::Info,
-                    "version",
-                    Some(vid),
-                    format!("epoch {} key not held; contents not checked", v.epoch),
-                );
-                continue;
-            };
-            let seal = match v.unseal(vid, &k) {
-                Ok(s) => s,
-                Err(e) => {
-                    r.add_err(&e);
-                    continue;
-                }
-            };
-            let lost: Vec<String> = v
-                .packs
-                .iter()
-                .filter(|p| damaged.contains(p) || !listed.contains_key(p))
-                .map(|p| p.short())
-                .collect();
-            let where_ = if lost.is_empty() {
-                "is not in the packs the version lists".to_string()
-            } else {
-                format!(
-                    "is unreadable: pack(s) {} of this version are damaged or missing",
-                    lost.join(", ")
-                )
-            };
-            let locs: HashMap<Id, &BlobLoc> = v
-                .packs
-                .iter()
-                .filter_map(|p| good.get(p))
-                .flat_map(|m| m.iter().map(|(k, v)| (*k, v)))
-                .collect();
-            let mut w = Walker {
-                ds,
-                k: &k,
-                locs: &locs,
-                where_: &where_,
-                trees: &mut trees,
-                memo: HashMap::new(),
-                problems: Vec::new(),
-            };
-            let (files, total) = w.walk(seal.root, 0);
-            let mut problems = w.problems;
-            if files != seal.files || total != seal.bytes {
-                problems.push(format!(
-                    "holds {files} files / {total} bytes, its seal says {} / {}",
-                    seal.files, seal.bytes
-                ));
-            }
-            for p in problems {
-                r.add(Level::Error, "version", Some(vid), p);
-            }
-        }
+        walk_versions(ds, &hist, keys, &good, &damaged, &listed, &mut r);
     }
     r.findings.sort_by_key(|f| f.level);
     Ok(r)
 }
 
+fn walk_versions(
+    ds: &Dataset,
+    hist: &History,
+    keys: &Keyring,
+    good: &HashMap<Id, HashMap<Id, BlobLoc>>,
+    damaged: &HashSet<Id>,
+    listed: &HashMap<Id, u64>,
+    r: &mut Report,
+) {
+    // Trees are shared between versions: each copy is read and decrypted once.
+    let mut trees: TreeCache = HashMap::new();
+    for (vid, v) in &hist.versions {
+        if !hist.is_history(vid) {
+            continue;
+        }
+        let Some(k) = keys.get(v.epoch) else {
+            r.add(
+                Level::Info,
+                "version",
+                Some(vid),
+                format!("epoch {} key not held; contents not checked", v.epoch),
+            );
+            continue;
+        };
+        let seal = match v.unseal(vid, &k) {
+            Ok(s) => s,
+            Err(e) => {
+                r.add_err(&e);
+                continue;
+            }
+        };
+        let lost: Vec<String> = v
+            .packs
+            .iter()
+            .filter(|p| damaged.contains(p) || !listed.contains_key(p))
+            .map(|p| p.short())
+            .collect();
+        let unreadable: Vec<u32> = v
+            .packs
+            .iter()
+            .filter_map(|p| hist.pack_epochs.get(p))
+            .filter(|e| !keys.epochs.contains_key(e))
+            .copied()
+            .collect::<BTreeSet<u32>>()
+            .into_iter()
+            .collect();
+        if !unreadable.is_empty() {
+            r.add(
+                Level::Info,
+                "version",
+                Some(vid),
+                format!("keys of epoch(s) {unreadable:?} not held; contents not checked"),
+            );
+            continue;
+        }
+        let where_ = if lost.is_empty() {
+            "is not in the packs the version lists".to_string()
+        } else {
+            format!(
+                "is unreadable: pack(s) {} of this version are damaged or missing",
+                lost.join(", ")
+            )
+        };
+        let locs: HashMap<Id, &BlobLoc> = v
+            .packs
+            .iter()
+            .filter_map(|p| good.get(p))
+            .flat_map(|m| m.iter().map(|(k, v)| (*k, v)))
+            .collect();
+        let mut w = Walker {
+            ds,
+            keys,
+            locs: &locs,
+            where_: &where_,
+            trees: &mut trees,
+            memo: HashMap::new(),
+            problems: Vec::new(),
+        };
+        let (files, total) = w.walk(seal.root, 0);
+        let mut problems = w.problems;
+        if problems.is_empty() && (files != seal.files || total != seal.bytes) {
+            problems.push(format!(
+                "holds {files} files / {total} bytes, its seal says {} / {}",
+                seal.files, seal.bytes
+            ));
+        }
+        for p in problems {
+            r.add(Level::Error, "version", Some(vid), p);
+        }
+    }
+}
+
+/// Decoded trees by (tree id, pack of the copy read).
+type TreeCache = HashMap<(Id, Id), std::result::Result<Vec<tree::Entry>, String>>;
+
 /// Walks one version's trees: counts files and bytes, checks every blob is in a listed pack.
 struct Walker<'a> {
     ds: &'a Dataset,
-    k: &'a crate::crypto::keys::EpochKeys,
+    keys: &'a Keyring,
     locs: &'a HashMap<Id, &'a BlobLoc>,
     where_: &'a str,
-    trees: &'a mut HashMap<Id, std::result::Result<Vec<tree::Entry>, String>>,
+    trees: &'a mut TreeCache,
     /// Files and bytes below each subtree already walked in this version.
     memo: HashMap<Id, (u64, u64)>,
     problems: Vec<String>,
@@ -496,11 +530,11 @@ impl Walker<'_> {
                 .push(format!("tree {} {}", tid.short(), self.where_));
             return (0, 0);
         };
-        let (ds, k) = (self.ds, self.k);
+        let (ds, keys) = (self.ds, self.keys);
         let entries = match self
             .trees
-            .entry(tid)
-            .or_insert_with(|| read_tree(ds, k, &tid, loc).map_err(|e| e.to_string()))
+            .entry((tid, loc.pack))
+            .or_insert_with(|| read_tree(ds, keys, &tid, loc).map_err(|e| e.to_string()))
         {
             Ok(e) => e.clone(),
             Err(e) => {
@@ -513,12 +547,12 @@ impl Walker<'_> {
             match e.kind() {
                 DIR => {
                     let (f, t) = self.walk(e.ids()[0], depth + 1);
-                    files += f;
-                    total += t;
+                    files = files.saturating_add(f);
+                    total = total.saturating_add(t);
                 }
                 FILE => {
                     files += 1;
-                    total += e.size();
+                    total = total.saturating_add(e.size());
                     let mut sum = 0u64;
                     let mut all_found = true;
                     for c in e.ids() {
@@ -551,17 +585,18 @@ impl Walker<'_> {
     }
 }
 
-fn read_tree(
-    ds: &Dataset,
-    k: &crate::crypto::keys::EpochKeys,
-    id: &Id,
-    loc: &BlobLoc,
-) -> Result<Vec<tree::Entry>> {
+/// Read and decode one tree, with the keys of its pack's epoch.
+fn read_tree(ds: &Dataset, keys: &Keyring, id: &Id, loc: &BlobLoc) -> Result<Vec<tree::Entry>> {
     let e = &loc.entry;
+    let k = keys.get(loc.epoch).ok_or_else(|| Error::NoEpochKey {
+        who: keys.who.clone(),
+        epoch: loc.epoch,
+        dataset: ds.id,
+    })?;
     let sealed = ds.store.get_range(
         &store::pack_path(&loc.pack),
         e.offset()..e.offset() + e.length() as u64,
     )?;
-    let plain = blob::open(k, KIND_TREE, e.comp(), e.raw_len(), id, &sealed)?;
+    let plain = blob::open(&k, KIND_TREE, e.comp(), e.raw_len(), id, &sealed)?;
     tree::decode(id, &plain)
 }

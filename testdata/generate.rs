@@ -16,6 +16,11 @@ use coffer::object::tree::{self, Entry};
 use coffer::object::version::{Seal, Version};
 use serde_json::{json, Value};
 
+#[path = "generate/people.rs"]
+mod people;
+#[path = "generate/rejects.rs"]
+mod rejects;
+
 /// Counter bytes `start, start+1, ...` (mod 256).
 fn counter(start: u8, n: usize) -> Vec<u8> {
     (0..n).map(|i| start.wrapping_add(i as u8)).collect()
@@ -97,9 +102,9 @@ fn main() {
         chunking.push(json!({ "len": len, "cuts": cuts, "chunk_ids": ids }));
     }
 
-    // Blobs: one incompressible, one compressible, one empty, one tree.
+    // Blobs: one incompressible, one compressible, one empty; then trees.
     let mut blobs = Vec::new();
-    let mut sealed_blobs = Vec::new();
+    let mut chunk_blobs = Vec::new();
     let inputs: Vec<(&str, u8, Vec<u8>)> = vec![
         ("chunk_incompressible", KIND_CHUNK, stream(300)),
         (
@@ -117,41 +122,47 @@ fn main() {
             "name": name, "kind": kind, "plaintext": h(data), "id": id.to_hex(),
             "nonce": h(&nonce), "comp": b.comp, "sealed": h(&b.sealed),
         }));
-        sealed_blobs.push(b);
+        chunk_blobs.push(b);
     }
-    let entries = vec![
+    let chunk_id = |i: usize| Id::from_hex(blobs[i]["id"].as_str().expect("id")).expect("hex");
+    // An empty folder, and the root naming it, both files and a link.
+    let sub_bytes = tree::encode(&[]);
+    let sub_id = keys.id_key.blob_id(KIND_TREE, &sub_bytes);
+    let mut entries = vec![
         Entry::file("empty.csv".into(), false, 0, vec![]),
-        Entry::file(
-            "places.csv".into(),
-            false,
-            3000,
-            vec![Id::from_hex(blobs[1]["id"].as_str().expect("id")).expect("hex")],
-        ),
+        Entry::file("places.csv".into(), false, 3000, vec![chunk_id(1)]),
         Entry::symlink("latest".into(), b"places.csv".to_vec()),
-        Entry::dir("sub".into(), Id([7; 32])),
-        Entry::file(
-            "run.sh".into(),
-            true,
-            300,
-            vec![Id::from_hex(blobs[0]["id"].as_str().expect("id")).expect("hex")],
-        ),
+        Entry::dir("sub".into(), sub_id),
+        Entry::file("run.sh".into(), true, 300, vec![chunk_id(0)]),
     ];
-    let mut entries = entries;
     entries.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
     let tree_bytes = tree::encode(&entries);
     let tree_id = keys.id_key.blob_id(KIND_TREE, &tree_bytes);
     let tree_nonce: [u8; 12] = counter(220, 12).try_into().expect("12");
+    let sub_nonce: [u8; 12] = counter(221, 12).try_into().expect("12");
     let tb = blob::seal_with_nonce(&keys, KIND_TREE, tree_id, &tree_bytes, Some(&tree_nonce));
-    let tree_v = json!({ "encoded": h(&tree_bytes), "id": tree_id.to_hex(), "nonce": h(&tree_nonce), "comp": tb.comp, "sealed": h(&tb.sealed) });
-    sealed_blobs.push(tb);
+    let sb = blob::seal_with_nonce(&keys, KIND_TREE, sub_id, &sub_bytes, Some(&sub_nonce));
+    let tree_v = json!({
+        "encoded": h(&tree_bytes), "id": tree_id.to_hex(), "nonce": h(&tree_nonce), "comp": tb.comp, "sealed": h(&tb.sealed),
+        "sub_encoded": h(&sub_bytes), "sub_id": sub_id.to_hex(), "sub_nonce": h(&sub_nonce), "sub_comp": sb.comp, "sub_sealed": h(&sb.sealed),
+    });
 
+    // Chunks and trees go to packs of their own (spec §7).
     let mut pb = PackBuilder::default();
-    for b in sealed_blobs {
+    for b in chunk_blobs {
         pb.add(b);
     }
     let header_nonce: [u8; 12] = counter(240, 12).try_into().expect("12");
     let (pack_id, pack_bytes, _) = pb.finish_with_nonce(&keys, Some(&header_nonce));
-    let pack_v = json!({ "header_nonce": h(&header_nonce), "bytes": h(&pack_bytes), "id": pack_id.to_hex() });
+    let mut tp = PackBuilder::default();
+    tp.add(sb);
+    tp.add(tb);
+    let tree_header_nonce: [u8; 12] = counter(241, 12).try_into().expect("12");
+    let (tree_pack_id, tree_pack_bytes, _) = tp.finish_with_nonce(&keys, Some(&tree_header_nonce));
+    let pack_v = json!({
+        "header_nonce": h(&header_nonce), "bytes": h(&pack_bytes), "id": pack_id.to_hex(),
+        "tree_header_nonce": h(&tree_header_nonce), "tree_bytes": h(&tree_pack_bytes), "tree_id": tree_pack_id.to_hex(),
+    });
 
     // Genesis policy (HPKE randomness from XofRng) and a version on it.
     let mut rng = XofRng(blake3::Hasher::new_derive_key("coffer test vectors rng").finalize_xof());
@@ -172,39 +183,29 @@ fn main() {
         "epoch": w.1, "enc": h(&w.2 .0), "ct": h(&w.3), "info": h(crypto::HPKE_INFO_WRAP),
         "aad": h(&wrap::wrap_aad(w.1)), "plaintext": h(s.to_bytes().as_slice()),
     });
-    // A second policy: hackney (X25519 secret = counter bytes from 0x80) becomes a reader.
-    let hackney = Identity::from_secrets(
-        "hackney",
-        counter(160, 32).try_into().expect("32"),
-        counter(128, 32).try_into().expect("32"),
-    );
-    let hp = hackney.public();
+    // A second policy: hackney (X25519 secret = counter bytes from 0x80) becomes a reader, the
+    // GLA (seed from 0xc0, X25519 from 0xe0) an admin.
+    let hackney = people::hackney();
+    let gla = people::gla();
     let mut members = policy.members.clone();
-    members.push(coffer::object::policy::Member(
-        "hackney".into(),
-        "reader".into(),
-        Bytes32(hp.sign),
-        Bytes32(hp.kx),
-    ));
-    members.sort_by(|a, b| a.label().cmp(b.label()));
-    let wraps = members
-        .iter()
-        .map(|m| {
-            let (enc, ct) = wrap::wrap(m.kx_key(), 0, &s, &mut rng).expect("wrap");
-            coffer::object::policy::Wrap(Bytes32(*m.kx_key()), 0, Bytes32(enc), ct)
-        })
-        .collect();
-    let p1 = Policy {
+    members.push(people::member("hackney", "reader", &hackney));
+    members.push(people::member("gla", "admin", &gla));
+    members.sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
+    let wraps = people::wraps(&members, 0, &s, &mut rng);
+    let mut p1 = Policy {
         seq: 1,
         name: policy.name.clone(),
         time: 1_780_000_050,
+        audit: None,
         epoch: 0,
+        heads: Some(vec![]),
         wraps,
         signer: Bytes32(public.sign),
         dataset: Some(dataset),
         members,
         previous: Some(dataset),
     };
+    p1.sort_wraps();
     let (p1_id, p1_bytes) = p1.sign(ident.signing_key());
     let seal = Seal {
         root: tree_id,
@@ -213,18 +214,99 @@ fn main() {
         message: "March export".into(),
     };
     let seal_nonce: [u8; 12] = counter(250, 12).try_into().expect("12");
+    let mut packs = vec![pack_id, tree_pack_id];
+    packs.sort();
     let version = Version {
         seq: 1,
         time: 1_780_000_100,
         epoch: 0,
-        packs: vec![pack_id],
+        packs,
         author: Bytes32(public.sign),
-        policy: dataset,
+        policy: p1_id,
         sealed: seal.seal_with_nonce(&keys, &dataset, 1, &seal_nonce),
         dataset,
         parents: vec![],
     };
     let (vid, vbytes) = version.sign(ident.signing_key());
+
+    // Epoch 1: Camden withdraws Hackney (policy seq 2, acknowledging the version above), then
+    // commits a version that adds one file, in packs of epoch 1, reusing epoch-0 packs.
+    let s1 = EpochSecret {
+        data_key: counter(0x30, 32).try_into().expect("32"),
+        dedup_key: s.dedup_key,
+    };
+    let keys1 = EpochKeys::derive(1, &s1);
+    let mut m2 = p1.members.clone();
+    m2.retain(|m| m.label() != "hackney");
+    let mut p2 = Policy {
+        seq: 2,
+        name: p1.name.clone(),
+        time: 1_780_000_200,
+        audit: None,
+        epoch: 1,
+        heads: Some(vec![vid]),
+        wraps: people::wraps(&m2, 1, &s1, &mut rng),
+        signer: Bytes32(public.sign),
+        dataset: Some(dataset),
+        members: m2,
+        previous: Some(p1_id),
+    };
+    p2.sort_wraps();
+    let (p2_id, p2_bytes) = p2.sign(ident.signing_key());
+    let april = b"school,places\nA,11\n".to_vec();
+    let april_id = keys1.id_key.blob_id(KIND_CHUNK, &april);
+    let april_nonce: [u8; 12] = counter(0x90, 12).try_into().expect("12");
+    let ab = blob::seal_with_nonce(&keys1, KIND_CHUNK, april_id, &april, Some(&april_nonce));
+    let mut e1 = entries.clone();
+    e1.push(Entry::file(
+        "april.csv".into(),
+        false,
+        april.len() as u64,
+        vec![april_id],
+    ));
+    e1.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
+    let root1_bytes = tree::encode(&e1);
+    let root1 = keys1.id_key.blob_id(KIND_TREE, &root1_bytes);
+    let root1_nonce: [u8; 12] = counter(0x91, 12).try_into().expect("12");
+    let rb = blob::seal_with_nonce(&keys1, KIND_TREE, root1, &root1_bytes, Some(&root1_nonce));
+    let mut cp1 = PackBuilder::default();
+    cp1.add(ab);
+    let cp1_nonce: [u8; 12] = counter(0x92, 12).try_into().expect("12");
+    let (chunks1_id, chunks1_bytes, _) = cp1.finish_with_nonce(&keys1, Some(&cp1_nonce));
+    let mut tp1 = PackBuilder::default();
+    tp1.add(rb);
+    let tp1_nonce: [u8; 12] = counter(0x93, 12).try_into().expect("12");
+    let (trees1_id, trees1_bytes, _) = tp1.finish_with_nonce(&keys1, Some(&tp1_nonce));
+    let seal2 = Seal {
+        root: root1,
+        bytes: 3300 + april.len() as u64,
+        files: 4,
+        message: "April export".into(),
+    };
+    let seal2_nonce: [u8; 12] = counter(0x94, 12).try_into().expect("12");
+    let mut packs2 = vec![pack_id, tree_pack_id, chunks1_id, trees1_id];
+    packs2.sort();
+    let v2 = Version {
+        seq: 2,
+        time: 1_780_000_300,
+        epoch: 1,
+        packs: packs2,
+        author: Bytes32(public.sign),
+        policy: p2_id,
+        sealed: seal2.seal_with_nonce(&keys1, &dataset, 2, &seal2_nonce),
+        dataset,
+        parents: vec![vid],
+    };
+    let (v2_id, v2_bytes) = v2.sign(ident.signing_key());
+    let epoch1 = json!({
+        "data_key": h(&s1.data_key),
+        "policy": { "stored": h(&p2_bytes), "id": p2_id.to_hex() },
+        "april": { "plaintext": h(&april), "id": april_id.to_hex(), "nonce": h(&april_nonce) },
+        "root": { "encoded": h(&root1_bytes), "id": root1.to_hex(), "nonce": h(&root1_nonce) },
+        "chunk_pack": { "header_nonce": h(&cp1_nonce), "bytes": h(&chunks1_bytes), "id": chunks1_id.to_hex() },
+        "tree_pack": { "header_nonce": h(&tp1_nonce), "bytes": h(&trees1_bytes), "id": trees1_id.to_hex() },
+        "version": { "seal_nonce": h(&seal2_nonce), "stored": h(&v2_bytes), "id": v2_id.to_hex(), "message": "April export" },
+    });
 
     // A push claim building on the dataset after policy_next with no versions yet, carrying
     // the version above.
@@ -241,43 +323,34 @@ fn main() {
         "stored": h(&claim.encode()),
     });
 
-    // Named rejections: each must fail to decode or verify.
-    let mut rejects = Vec::new();
-    let mut flip = |name: &str, kind: &str, id: &Id, bytes: &[u8], at: usize, error: &str| {
-        let mut b = bytes.to_vec();
-        b[at] ^= 0x01;
-        rejects.push(json!({ "name": name, "kind": kind, "id": id.to_hex(), "bytes": h(&b), "error": error }));
+    // A locked identity file, with small Argon2 parameters so tests run fast (writers use
+    // m = 65536): salt counter 0x70.., nonce counter 0x60.., passphrase below.
+    let lock_salt = counter(0x70, 16);
+    let lock_nonce: [u8; 12] = counter(0x60, 12).try_into().expect("12");
+    let locked = ident
+        .to_locked_bytes(
+            "correct horse battery staple",
+            &lock_salt,
+            (64, 1, 1),
+            Some(&lock_nonce),
+        )
+        .expect("locked");
+    let locked_v = json!({ "passphrase": "correct horse battery staple", "m_kib": 64, "t": 1, "p": 1,
+        "salt": h(&lock_salt), "nonce": h(&lock_nonce), "stored": h(&locked) });
+
+    let ctx = rejects::Ctx {
+        ident: &ident,
+        genesis: &policy,
+        p1: (&p1_id, &p1),
+        secret: &s,
+        pack_bytes: &pack_bytes,
+        vid,
+        vbytes: &vbytes,
+        tree_bytes: &tree_bytes,
+        entries: &entries,
     };
-    flip(
-        "version_flipped_last_signature_byte",
-        "version",
-        &vid,
-        &vbytes,
-        vbytes.len() - 1,
-        "does not hash to its name",
-    );
-    flip(
-        "pack_flipped_first_blob_byte",
-        "pack",
-        &pack_id,
-        &pack_bytes,
-        20,
-        "does not hash to its name",
-    );
-    let mut raw = Vec::new();
-    ciborium::into_writer(&("coffer", "tree", 2u64, &entries), &mut raw).expect("mem");
-    rejects.push(json!({ "name": "tree_unknown_format_version", "kind": "tree", "id": Id::ZERO.to_hex(), "bytes": h(&raw), "error": "format version 2" }));
-    let mut noncanon = tree_bytes.clone();
-    // The format version 1 is byte 0x01 after "tree"; re-encode it as 0x18 0x01.
-    let pos = 1 + 7 + 5;
-    assert_eq!(noncanon[pos], 0x01);
-    noncanon.splice(pos..pos + 1, [0x18, 0x01]);
-    rejects.push(json!({ "name": "tree_non_minimal_integer", "kind": "tree", "id": Id::ZERO.to_hex(), "bytes": h(&noncanon), "error": "not in canonical encoding" }));
-    let dotdot = codec::encode(
-        tree::KIND,
-        &vec![Entry::file("..".into(), false, 0, vec![])],
-    );
-    rejects.push(json!({ "name": "tree_name_dot_dot", "kind": "tree", "id": Id::ZERO.to_hex(), "bytes": h(&dotdot), "error": "escape" }));
+    let (rejects, chain_rejects, signature_rejects, identity_rejects, links) =
+        rejects::all(&ctx, &mut rng);
 
     let out: Value = json!({
         "format_version": codec::FORMAT_VERSION,
@@ -289,6 +362,7 @@ fn main() {
         "derived": derived,
         "public_identity": public.to_string(),
         "identity_file": h(&ident.to_file_bytes(None).expect("unlocked")),
+        "identity_locked": locked_v,
         "chunking": chunking,
         "blobs": blobs,
         "tree": tree_v,
@@ -297,11 +371,17 @@ fn main() {
         "policy_next": {
             "stored": h(&p1_bytes), "id": p1_id.to_hex(),
             "reader_kx_secret": h(&counter(128, 32)), "reader_sign_seed": h(&counter(160, 32)),
+            "admin_sign_seed": h(&counter(0xc0, 32)), "admin_kx_secret": h(&counter(0xe0, 32)),
         },
         "wrap": wrap_v,
         "version": { "seal_nonce": h(&seal_nonce), "stored": h(&vbytes), "id": vid.to_hex(), "message": "March export" },
+        "epoch1": epoch1,
         "claim": claim_v,
         "rejects": rejects,
+        "chain_rejects": chain_rejects,
+        "signature_rejects": signature_rejects,
+        "public_identity_rejects": identity_rejects,
+        "links": links,
     });
     println!("{}", serde_json::to_string_pretty(&out).expect("json"));
 }

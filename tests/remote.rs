@@ -557,7 +557,16 @@ fn bad_remotes_are_refused_and_nothing_local_changes() {
         let n = forged.len() - 10;
         forged[n] ^= 1;
         w.server.put(&v2_name, &forged);
-        refused(&w.hackney, &["pull"], &["remote origin"]);
+        // A version Hackney never saw that does not open is junk, not history: ignored and
+        // reported by name, and the pull goes on (spec §11.1).
+        let out = w.hackney.coffer(&["pull"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{kind:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("warning: ignored version {}", &v2[..12]))
+                && err.contains("does not hash to its name (rule object-name)"),
+            "{kind:?}: {err}"
+        );
         unchanged("tampered version");
         w.server.put(&v2_name, &v2_version);
 

@@ -20,6 +20,14 @@ fn org(e: &Env, name: &str) -> Org {
     Org { path, public }
 }
 
+/// The environment's own identity (the owner) as an `Org`.
+fn e_owner(e: &Env) -> Org {
+    Org {
+        path: e.id.clone(),
+        public: e.public(),
+    }
+}
+
 fn run_as(e: &Env, who: &Org, args: &[&str]) -> std::process::Output {
     e.coffer(args)
         .env("COFFER_IDENTITY", &who.path)
@@ -224,9 +232,19 @@ fn bad_sharing_requests_are_refused_clearly() {
         "--role",
         "admin",
     ]);
+    // An admin cannot remove an owner at all (rule policy-role-power).
     let out = run_as(&e, &brent, &["share", "remove", "camden"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is the last owner"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("only an owner may add, remove or change an owner"));
+    // The last owner cannot step down.
+    let out = run_as(&e, &e_owner(&e), &["share", "role", "camden", "admin"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("leaves the dataset without an owner"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
 }
 
@@ -300,7 +318,12 @@ fn clone_by_recipients_strangers_pinning_and_withdrawal() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not the expected"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("does not hold dataset {}", "ab".repeat(32))),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The GLA clones, commits in its copy; Camden clones that and verifies the GLA's version.
     let gl = e.tmp.path().join("gla-copy");
@@ -459,18 +482,64 @@ fn from_now_gives_only_later_versions() {
     let e = Env::new();
     let hackney = org(&e, "hackney");
     e.write("a.csv", b"before\n");
+    e.write("big/b.csv", &noise(300_000, 1));
     e.ok(&["init"]);
     e.ok(&["commit", "-m", "before Hackney"]);
-    e.ok(&[
+    let v1 = e.ok(&["log", "--json"]);
+    let v1: Value = serde_json::from_str(&v1).unwrap();
+    let v1 = v1[0]["id"].as_str().unwrap().to_string();
+    let out = e.ok(&[
         "share",
         "add",
         &hackney.public,
         "--name",
         "Hackney",
         "--from-now",
+        "--json",
     ]);
+    let o: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(o["epoch"], 1);
+    let reseal = o["reseal"].as_str().unwrap().to_string();
+    assert!(o["resealed"]["blobs"].as_u64().unwrap() >= 3, "{o}");
+    // The reseal version is the head, signed by Camden, same content, epoch 1 only: Hackney
+    // reads it at once, and not the version before it.
+    let log: Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
+    assert_eq!(log[0]["id"], reseal.as_str());
+    assert_eq!(log[0]["author"], "camden");
+    assert_eq!(log[0]["epoch"], 1);
+    let to = e.tmp.path().join("resealed");
+    assert!(run_as(
+        &e,
+        &hackney,
+        &["checkout", "HEAD", "--to", to.to_str().unwrap()]
+    )
+    .status
+    .success());
+    assert_eq!(std::fs::read(to.join("a.csv")).unwrap(), b"before\n");
+    assert_eq!(
+        std::fs::read(to.join("big/b.csv")).unwrap(),
+        noise(300_000, 1)
+    );
+    let out = run_as(
+        &e,
+        &hackney,
+        &[
+            "checkout",
+            &v1,
+            "--to",
+            e.tmp.path().join("old").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("identity Hackney holds no key for epoch 0"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Later commits dedup against the resealed content as usual.
     e.write("a.csv", b"after\n");
-    e.ok(&["commit", "-m", "after Hackney joined"]);
+    let c: Value = serde_json::from_str(&e.ok(&["commit", "-m", "after", "--json"])).unwrap();
+    assert!(c["bytes_written"].as_u64().unwrap() < 10_000, "{c}");
     let to = e.tmp.path().join("now");
     assert!(run_as(
         &e,
@@ -480,19 +549,27 @@ fn from_now_gives_only_later_versions() {
     .status
     .success());
     assert_eq!(std::fs::read(to.join("a.csv")).unwrap(), b"after\n");
-    let out = run_as(
-        &e,
-        &hackney,
-        &[
-            "checkout",
-            "HEAD~1",
-            "--to",
-            e.tmp.path().join("old").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("identity Hackney holds no key for epoch 0")
+    let access: Value = serde_json::from_str(&e.ok(&["access", "--json"])).unwrap();
+    let readers: Vec<Vec<String>> = access["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["readers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        readers,
+        vec![
+            vec!["camden".to_string()],
+            vec!["Hackney".to_string(), "camden".to_string()],
+            vec!["Hackney".to_string(), "camden".to_string()],
+        ]
     );
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
 }

@@ -146,37 +146,50 @@ fn blobs_tree_and_pack() {
     let entries = tree::decode(&tid, &b(&t["encoded"])).unwrap();
     assert_eq!(tree::encode(&entries), b(&t["encoded"]));
     assert_eq!(k.id_key.blob_id(KIND_TREE, &b(&t["encoded"])), tid);
-    let raw = b(&t["encoded"]);
-    assert_eq!(
-        blob::open(
-            &k,
-            KIND_TREE,
-            t["comp"].as_u64().unwrap() as u8,
-            raw.len() as u32,
-            &tid,
-            &b(&t["sealed"])
-        )
-        .unwrap(),
-        raw
-    );
-    sealed.push(SealedBlob {
-        id: tid,
-        kind: KIND_TREE,
-        comp: t["comp"].as_u64().unwrap() as u8,
-        raw_len: raw.len() as u32,
-        sealed: b(&t["sealed"]),
-    });
-
-    let mut pb = PackBuilder::default();
-    for s in sealed {
-        pb.add(s);
+    let mut trees = Vec::new();
+    for (enc, tid, comp, sealed) in [
+        ("sub_encoded", "sub_id", "sub_comp", "sub_sealed"),
+        ("encoded", "id", "comp", "sealed"),
+    ] {
+        let raw = b(&t[enc]);
+        let tid = id(&t[tid]);
+        let comp = t[comp].as_u64().unwrap() as u8;
+        assert_eq!(
+            blob::open(&k, KIND_TREE, comp, raw.len() as u32, &tid, &b(&t[sealed])).unwrap(),
+            raw
+        );
+        trees.push(SealedBlob {
+            id: tid,
+            kind: KIND_TREE,
+            comp,
+            raw_len: raw.len() as u32,
+            sealed: b(&t[sealed]),
+        });
     }
-    let (pid, bytes, header) = pb.finish_with_nonce(&k, Some(&a12(&v["pack"]["header_nonce"])));
-    assert_eq!(bytes, b(&v["pack"]["bytes"]));
-    assert_eq!(pid, id(&v["pack"]["id"]));
-    let (trailer, opened) = pack::open_pack(|e| (e == 0).then(|| k.clone()), &pid, &bytes).unwrap();
-    assert_eq!(trailer.epoch, 0);
-    assert_eq!(opened, header);
+    // The root names the subtree that the tree pack holds.
+    assert!(entries
+        .iter()
+        .any(|e| e.kind() == tree::DIR && e.ids()[0] == id(&t["sub_id"])));
+
+    // Chunks and trees in packs of their own.
+    for (blobs, nonce, bytes_key, id_key) in [
+        (sealed, "header_nonce", "bytes", "id"),
+        (trees, "tree_header_nonce", "tree_bytes", "tree_id"),
+    ] {
+        let mut pb = PackBuilder::default();
+        for s in blobs {
+            pb.add(s);
+        }
+        let (pid, bytes, header) = pb.finish_with_nonce(&k, Some(&a12(&v["pack"][nonce])));
+        assert_eq!(bytes, b(&v["pack"][bytes_key]));
+        assert_eq!(pid, id(&v["pack"][id_key]));
+        let (trailer, opened) =
+            pack::open_pack(|e| (e == 0).then(|| k.clone()), &pid, &bytes).unwrap();
+        assert_eq!(trailer.epoch, 0);
+        assert_eq!(opened, header);
+        let kinds: std::collections::BTreeSet<u8> = header.blobs.iter().map(|b| b.kind()).collect();
+        assert_eq!(kinds.len(), 1, "a pack holds chunks or trees, not both");
+    }
 }
 
 #[test]
@@ -208,6 +221,10 @@ fn policy_wrap_and_version() {
     let stored = b(&v["version"]["stored"]);
     let ver = Version::open(&vid, &stored).unwrap();
     assert_eq!(ver.dataset, ds);
+    assert_eq!(ver.policy, id(&v["policy_next"]["id"]));
+    let mut packs = vec![id(&v["pack"]["id"]), id(&v["pack"]["tree_id"])];
+    packs.sort();
+    assert_eq!(ver.packs, packs);
     let seal = ver.unseal(&vid, &k).unwrap();
     assert_eq!(seal.message, v["version"]["message"].as_str().unwrap());
     assert_eq!(seal.root, id(&v["tree"]["id"]));
@@ -225,10 +242,12 @@ fn named_rejections() {
         let rid = id(&r["id"]);
         let err = match r["kind"].as_str().unwrap() {
             "version" => Version::open(&rid, &bytes).err().map(|e| e.to_string()),
+            "policy" => Policy::open(&rid, &bytes).err().map(|e| e.to_string()),
             "pack" => pack::open_pack(|_| None, &rid, &bytes)
                 .err()
                 .map(|e| e.to_string()),
             "tree" => tree::decode(&rid, &bytes).err().map(|e| e.to_string()),
+            "identity" => Identity::from_file_bytes(&bytes, Some("pw")).err(),
             other => panic!("unknown kind {other}"),
         };
         let err = err.unwrap_or_else(|| panic!("{} was accepted", r["name"]));
@@ -241,6 +260,203 @@ fn named_rejections() {
 }
 
 #[test]
+fn chain_rejects_name_their_rule() {
+    let v = vectors();
+    let ds = id(&v["policy"]["dataset_id"]);
+    for c in v["chain_rejects"].as_array().unwrap() {
+        let got = if let Some(g) = c.get("genesis") {
+            let p = Policy::open(&id(&g["id"]), &b(&g["stored"])).unwrap();
+            coffer::rules::chain::check_genesis(&p)
+        } else {
+            let prev_id = id(&c["prev"]["id"]);
+            let prev = Policy::open(&prev_id, &b(&c["prev"]["stored"])).unwrap();
+            let next = Policy::open(&id(&c["next"]["id"]), &b(&c["next"]["stored"]))
+                .unwrap_or_else(|e| panic!("{}: {e}", c["name"]));
+            coffer::rules::chain::check_successor(&ds, &prev_id, &prev, &next)
+        };
+        let r = got.expect_err(c["name"].as_str().unwrap());
+        assert_eq!(r.rule.name(), c["rule"].as_str().unwrap(), "{}", c["name"]);
+    }
+}
+
+#[test]
+fn strict_signatures() {
+    let v = vectors();
+    for s in v["signature_rejects"].as_array().unwrap() {
+        let public: [u8; 32] = b(&s["public"]).try_into().unwrap();
+        assert_eq!(
+            crypto::sign::verify(&public, &b(&s["payload"]), &b(&s["signature"])),
+            s["valid"].as_bool().unwrap(),
+            "{}",
+            s["name"]
+        );
+    }
+}
+
+#[test]
+fn bad_public_identities() {
+    let v = vectors();
+    for r in v["public_identity_rejects"].as_array().unwrap() {
+        assert!(
+            r["string"]
+                .as_str()
+                .unwrap()
+                .parse::<coffer::identity::PublicIdentity>()
+                .is_err(),
+            "{} was accepted",
+            r["name"]
+        );
+    }
+}
+
+#[test]
+fn link_targets() {
+    let v = vectors();
+    for c in v["links"].as_array().unwrap() {
+        let links: Vec<(String, String)> = c["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l[0].as_str().unwrap().into(), l[1].as_str().unwrap().into()))
+            .collect();
+        let paths: std::collections::HashSet<&str> =
+            links.iter().map(|(p, _)| p.as_str()).collect();
+        for ((p, t), safe) in links.iter().zip(c["safe"].as_array().unwrap()) {
+            assert_eq!(
+                coffer::repo::checkout::link_is_safe(p, t.as_bytes(), &paths),
+                safe.as_bool().unwrap(),
+                "{}: {p} -> {t}",
+                c["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn locked_identity_file() {
+    let v = vectors();
+    let (_, _, ident) = setup(&v);
+    let l = &v["identity_locked"];
+    let pass = l["passphrase"].as_str().unwrap();
+    let stored = b(&l["stored"]);
+    let opened = Identity::from_file_bytes(&stored, Some(pass)).unwrap();
+    assert_eq!(opened.public(), ident.public());
+    let again = ident
+        .to_locked_bytes(
+            pass,
+            &b(&l["salt"]),
+            (
+                l["m_kib"].as_u64().unwrap() as u32,
+                l["t"].as_u64().unwrap() as u32,
+                l["p"].as_u64().unwrap() as u32,
+            ),
+            Some(&a12(&l["nonce"])),
+        )
+        .unwrap();
+    assert_eq!(again, stored);
+    assert!(Identity::from_file_bytes(&stored, Some("wrong")).is_err());
+}
+
+/// Epoch 1: the trailer's epoch is little-endian, the header's and the seal's associated data
+/// big-endian; a version made after a withdrawal lists packs of both epochs and is history.
+#[test]
+fn objects_of_epoch_one() {
+    let v = vectors();
+    let (s, _, ident) = setup(&v);
+    let e = &v["epoch1"];
+    let s1 = EpochSecret {
+        data_key: b(&e["data_key"]).try_into().unwrap(),
+        dedup_key: s.dedup_key,
+    };
+    let k1 = EpochKeys::derive(1, &s1);
+    let april = b(&e["april"]["plaintext"]);
+    let april_id = id(&e["april"]["id"]);
+    assert_eq!(k1.id_key.blob_id(blob::KIND_CHUNK, &april), april_id);
+    let root = b(&e["root"]["encoded"]);
+    let root_id = id(&e["root"]["id"]);
+    for (pack_key, kind, data, bid, nonce) in [
+        (
+            "chunk_pack",
+            blob::KIND_CHUNK,
+            &april,
+            april_id,
+            &e["april"]["nonce"],
+        ),
+        ("tree_pack", KIND_TREE, &root, root_id, &e["root"]["nonce"]),
+    ] {
+        let mut pb = PackBuilder::default();
+        pb.add(blob::seal_with_nonce(
+            &k1,
+            kind,
+            bid,
+            data,
+            Some(&a12(nonce)),
+        ));
+        let (pid, bytes, _) = pb.finish_with_nonce(&k1, Some(&a12(&e[pack_key]["header_nonce"])));
+        assert_eq!(bytes, b(&e[pack_key]["bytes"]), "{pack_key}");
+        assert_eq!(pid, id(&e[pack_key]["id"]));
+        let n = bytes.len();
+        assert_eq!(
+            &bytes[n - 8..n - 4],
+            &[1, 0, 0, 0],
+            "trailer epoch, little-endian"
+        );
+        // The header opens with epoch-1 keys only.
+        assert!(pack::open_pack(|e| (e == 1).then(|| k1.clone()), &pid, &bytes).is_ok());
+        let k0 = EpochKeys::derive(1, &s);
+        assert!(pack::open_pack(|_| Some(k0.clone()), &pid, &bytes).is_err());
+    }
+    assert_eq!(
+        pack::header_aad(1)[pack::header_aad(1).len() - 4..],
+        [0, 0, 0, 1]
+    );
+
+    // The chain genesis -> p1 (adds Hackney, the GLA) -> p2 (withdraws Hackney, epoch 1).
+    let ds = id(&v["policy"]["dataset_id"]);
+    let mut all = std::collections::BTreeMap::new();
+    for (i, st) in [
+        (&v["policy"]["dataset_id"], &v["policy"]["stored"]),
+        (&v["policy_next"]["id"], &v["policy_next"]["stored"]),
+        (&e["policy"]["id"], &e["policy"]["stored"]),
+    ] {
+        all.insert(id(i), Policy::open(&id(i), &b(st)).unwrap());
+    }
+    let chain = coffer::rules::chain::walk(&ds, all, vec![]).unwrap();
+    assert_eq!(chain.policies.len(), 3, "{:?}", chain.refused);
+    let v1 = id(&v["version"]["id"]);
+    let v2 = id(&e["version"]["id"]);
+    let mut versions = std::collections::BTreeMap::new();
+    versions.insert(v1, Version::open(&v1, &b(&v["version"]["stored"])).unwrap());
+    let ver2 = Version::open(&v2, &b(&e["version"]["stored"])).unwrap();
+    assert_eq!(ver2.epoch, 1);
+    let seal = ver2.unseal(&v2, &k1).unwrap();
+    assert_eq!(seal.root, root_id);
+    assert_eq!(seal.message, e["version"]["message"].as_str().unwrap());
+    assert_eq!(
+        ver2.clone().sign(ident.signing_key()),
+        (v2, b(&e["version"]["stored"]))
+    );
+    versions.insert(v2, ver2);
+    let epochs: std::collections::HashMap<Id, u32> = [
+        (id(&v["pack"]["id"]), 0),
+        (id(&v["pack"]["tree_id"]), 0),
+        (id(&e["chunk_pack"]["id"]), 1),
+        (id(&e["tree_pack"]["id"]), 1),
+    ]
+    .into_iter()
+    .collect();
+    let hist =
+        coffer::rules::History::evaluate(chain, versions, vec![], |p| epochs.get(p).copied());
+    assert!(hist.is_history(&v1) && hist.is_history(&v2));
+    assert_eq!(
+        hist.epochs_needed(hist.get(&v2).unwrap())
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [0, 1]
+    );
+}
+
+#[test]
 fn policy_chain_successor() {
     let v = vectors();
     let ds = id(&v["policy"]["dataset_id"]);
@@ -250,8 +466,8 @@ fn policy_chain_successor() {
     let next = Policy::open(&pid, &b(&n["stored"])).unwrap();
     assert_eq!(next.previous, Some(ds));
     assert_eq!(
-        coffer::sharing::chain::check_successor(&ds, &ds, &genesis, &next),
-        None
+        coffer::rules::chain::check_successor(&ds, &ds, &genesis, &next),
+        Ok(())
     );
     let reader = Identity::from_secrets(
         "hackney",

@@ -285,8 +285,11 @@ pub enum RemoteCommand {
 pub enum ShareCommand {
     /// Add a member by their public identity (`coffer1...`, from their `coffer id show`).
     ///
-    /// Readers can decrypt; writers can also commit; admins can also change members; owners can
-    /// also add owners. Unless --from-now, the new member can read every earlier version too.
+    /// Readers can decrypt; writers can also commit; admins can also add, remove and change
+    /// members other than owners; owners can change anyone, owners included. Unless
+    /// --from-now, the new member can read every earlier version too. With --from-now they
+    /// get a new epoch only, and the newest version is sealed again under it (a reseal
+    /// version signed by you) so they can read it at once, and nothing older.
     Add {
         /// Their public identity.
         public: String,
@@ -296,15 +299,36 @@ pub enum ShareCommand {
         /// reader, writer, admin or owner.
         #[arg(long, default_value = "reader")]
         role: String,
-        /// Give access to versions committed from now on only (starts a new epoch).
+        /// Give access from the newest version on only (starts a new epoch).
         #[arg(long)]
         from_now: bool,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Withdraw a member's access: a new epoch starts whose key they do not get, so they
-    /// cannot read anything committed from now on. What they could already read stays theirs.
+    /// cannot read anything committed from now on, and any version they sign from now on is
+    /// refused by every reader. What they could already read stays theirs.
     Remove {
         /// Their label (see `coffer share list`).
         label: String,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a member another role: reader, writer, admin or owner.
+    ///
+    /// Taking away write access (writer to reader) means every version they sign from now
+    /// on is refused by every reader; they keep reading. Only an owner can make or change an
+    /// owner.
+    Role {
+        /// Their label (see `coffer share list`).
+        label: String,
+        /// The new role.
+        role: String,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List members, their roles and public identities.
     List {

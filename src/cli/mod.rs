@@ -16,6 +16,7 @@ use coffer::repo::index::Index;
 use coffer::repo::read::VersionReader;
 use coffer::repo::worktree::working_side;
 use coffer::repo::{Dataset, Keyring};
+use coffer::rules::History;
 use coffer::verify;
 use output::{human_bytes, print_json};
 use std::io::IsTerminal;
@@ -73,14 +74,22 @@ impl Ctx {
     }
 }
 
-pub(crate) fn open_keys(ds: &Dataset, identity: &Identity) -> Result<Keyring> {
-    let chain = ds.chain()?;
-    ds.keyring(&chain, identity)
+/// The dataset's judged history and the caller's keys for it.
+pub(crate) fn open_keys(ds: &Dataset, identity: &Identity) -> Result<(History, Keyring)> {
+    let hist = ds.history()?;
+    let keys = ds.keyring(&hist.chain, identity)?;
+    Ok((hist, keys))
 }
 
-fn version_side(ds: &Dataset, keys: &Keyring, index: &mut Index, rev: &str) -> Result<Side> {
-    let id = history::resolve(ds, rev)?;
-    let r = VersionReader::open(ds, keys, index, id)?;
+fn version_side(
+    ds: &Dataset,
+    hist: &History,
+    keys: &Keyring,
+    index: &mut Index,
+    rev: &str,
+) -> Result<Side> {
+    let id = history::resolve(ds, hist, rev)?;
+    let r = VersionReader::open(ds, hist, keys, index, id)?;
     Ok(r.flatten()?
         .iter()
         .map(|(p, e)| (p.clone(), diff::Node::of(e)))
@@ -175,10 +184,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Status { json } => {
             let ds = ctx.dataset()?;
             let id = ctx.identity()?;
-            let keys = open_keys(&ds, &id)?;
+            let (hist, keys) = open_keys(&ds, &id)?;
             let mut index = Index::load(&ds, &keys)?;
             let head = match ds.head()? {
-                Some(_) => ds.restrict(version_side(&ds, &keys, &mut index, "HEAD")?),
+                Some(_) => ds.restrict(version_side(&ds, &hist, &keys, &mut index, "HEAD")?),
                 None => Side::new(),
             };
             let hk = keys.current().ok_or(Error::NoVersions)?;
@@ -193,11 +202,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Log { json, max_count } => {
             let ds = ctx.dataset()?;
-            let chain = ds.chain()?;
-            let keys = ctx
-                .identity()
-                .ok()
-                .and_then(|i| ds.keyring(&chain, &i).ok());
+            let hist = ds.history()?;
+            let chain = &hist.chain;
+            let keys = ctx.identity().ok().and_then(|i| ds.keyring(chain, &i).ok());
             let Some(head) = ds.head()? else {
                 if *json {
                     print_json(&Vec::<()>::new());
@@ -205,13 +212,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 }
                 return Err(Error::NoVersions);
             };
-            let mut entries = history::log(&ds, &head)?;
+            let mut entries = history::log(&hist, &head)?;
             if let Some(n) = max_count {
                 entries.truncate(*n);
             }
             let rows: Vec<output::LogRow> = entries
                 .iter()
-                .map(|(id, v)| output::LogRow::new(id, v, &chain, keys.as_ref()))
+                .map(|(id, v)| output::LogRow::new(id, v, chain, keys.as_ref()))
                 .collect();
             if *json {
                 print_json(&rows);
@@ -222,23 +229,28 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Show { version, json } => {
             let ds = ctx.dataset()?;
             let id = ctx.identity()?;
-            let chain = ds.chain()?;
-            let keys = ds.keyring(&chain, &id)?;
-            let vid = history::resolve(&ds, version)?;
+            let (hist, keys) = open_keys(&ds, &id)?;
+            let vid = history::resolve(&ds, &hist, version)?;
             let mut index = Index::load(&ds, &keys)?;
-            let r = VersionReader::open(&ds, &keys, &mut index, vid)?;
-            let row = output::LogRow::new(&vid, &r.version, &chain, Some(&keys));
+            let r = VersionReader::open(&ds, &hist, &keys, &mut index, vid)?;
+            let row = output::LogRow::new(&vid, &r.version, &hist.chain, Some(&keys));
             let flat = r.flatten()?;
             output::print_show(&row, &flat, *json);
         }
         Command::Diff { a, b, json } => {
             let ds = ctx.dataset()?;
             let id = ctx.identity()?;
-            let keys = open_keys(&ds, &id)?;
+            let (hist, keys) = open_keys(&ds, &id)?;
             let mut index = Index::load(&ds, &keys)?;
-            let left = version_side(&ds, &keys, &mut index, a.as_deref().unwrap_or("HEAD"))?;
+            let left = version_side(
+                &ds,
+                &hist,
+                &keys,
+                &mut index,
+                a.as_deref().unwrap_or("HEAD"),
+            )?;
             let right = match b {
-                Some(b) => version_side(&ds, &keys, &mut index, b)?,
+                Some(b) => version_side(&ds, &hist, &keys, &mut index, b)?,
                 None => working_side(&ds, keys.current().ok_or(Error::NoVersions)?)?,
             };
             let changes = diff::diff(&left, &right);
@@ -253,14 +265,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Checkout { version, to, force } => {
             let ds = ctx.dataset()?;
             let id = ctx.identity()?;
-            let keys = open_keys(&ds, &id)?;
-            let vid = history::resolve(&ds, version)?;
+            let (hist, keys) = open_keys(&ds, &id)?;
+            let vid = history::resolve(&ds, &hist, version)?;
             let opts = CheckoutOptions {
                 target: to.clone(),
                 force: *force,
                 progress: ctx.progress(),
             };
-            let o = checkout::checkout(&ds, &keys, vid, &opts)?;
+            let o = checkout::checkout(&ds, &hist, &keys, vid, &opts)?;
             println!(
                 "checked out {} into {}: {} file(s) written ({}), {} already matched, {} removed",
                 vid.short(),
@@ -278,39 +290,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             if *json {
                 print_json(&a);
             } else {
-                println!("access changes:");
-                for p in &a.policies {
-                    let mut what = Vec::new();
-                    if p.seq == 0 {
-                        what.push(format!("created the dataset with {}", p.added.join(", ")));
-                    } else {
-                        if !p.added.is_empty() {
-                            what.push(format!("added {}", p.added.join(", ")));
-                        }
-                        if !p.removed.is_empty() {
-                            what.push(format!(
-                                "withdrew {} (new epoch {})",
-                                p.removed.join(", "),
-                                p.epoch
-                            ));
-                        }
-                        if !p.changed.is_empty() {
-                            what.push(format!("changed {}", p.changed.join(", ")));
-                        }
-                    }
-                    println!("  {}  {:<12} {}", p.time, p.by, what.join("; "));
-                }
-                println!("versions:");
-                for v in &a.versions {
-                    println!(
-                        "  seq {:<4} {}  {}  by {:<12} readable by {}",
-                        v.seq,
-                        v.id.short(),
-                        v.time,
-                        v.author,
-                        v.readers.join(", ")
-                    );
-                }
+                output::print_access(&a);
             }
         }
         Command::Clone {
@@ -399,76 +379,104 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 fn share(ctx: &Ctx, sc: &ShareCommand) -> Result<()> {
     use coffer::sharing::change::{self, Change};
     let ds = ctx.dataset()?;
-    match sc {
+    let (change, json) = match sc {
         ShareCommand::Add {
             public,
             name,
             role,
             from_now,
-        } => {
-            let id = ctx.identity()?;
-            let public: coffer::identity::PublicIdentity = public.parse()?;
-            let c = Change::Add {
-                public,
+            json,
+        } => (
+            Change::Add {
+                public: public.parse()?,
                 label: name.clone(),
                 role: role.clone(),
                 from_now: *from_now,
-            };
-            let (pid, p) = change::apply(&ds, &id, &c)?;
-            println!(
-                "added {name:?} as {role} (policy {}, seq {})",
-                pid.short(),
-                p.seq
-            );
-        }
-        ShareCommand::Remove { label } => {
-            let id = ctx.identity()?;
-            let (pid, p) = change::apply(
-                &ds,
-                &id,
-                &Change::Remove {
-                    label: label.clone(),
-                },
-            )?;
-            println!(
-                "withdrew {label:?}: new epoch {} (policy {}, seq {}); versions committed from now on are sealed under a key they do not have",
-                p.epoch,
-                pid.short(),
-                p.seq
-            );
-        }
-        ShareCommand::List { json } => {
-            let chain = ds.chain()?;
-            let (pid, tip) = chain.tip();
-            let rows: Vec<serde_json::Value> = tip
-                .members
-                .iter()
-                .map(|m| {
-                    let public = coffer::identity::PublicIdentity { sign: *m.sign_key(), kx: *m.kx_key() };
-                    serde_json::json!({ "label": m.label(), "role": m.role(), "public": public.to_string() })
-                })
-                .collect();
-            if *json {
-                print_json(
-                    &serde_json::json!({ "policy": pid, "seq": tip.seq, "epoch": tip.epoch, "members": rows }),
-                );
-            } else {
+            },
+            *json,
+        ),
+        ShareCommand::Remove { label, json } => (
+            Change::Remove {
+                label: label.clone(),
+            },
+            *json,
+        ),
+        ShareCommand::Role { label, role, json } => (
+            Change::Role {
+                label: label.clone(),
+                role: role.clone(),
+            },
+            *json,
+        ),
+        ShareCommand::List { json } => return share_list(&ds, *json),
+    };
+    let id = ctx.identity()?;
+    let o = change::apply(&ds, &id, &change, ctx.progress())?;
+    if json {
+        print_json(&o);
+        return Ok(());
+    }
+    let at = format!("policy {}, seq {}", o.policy.short(), o.seq);
+    match &change {
+        Change::Add {
+            label,
+            role,
+            from_now: false,
+            ..
+        } => println!("added {label:?} as {role} ({at}); they can read every version"),
+        Change::Add { label, role, .. } => {
+            println!("added {label:?} as {role} from now on: new epoch {} ({at})", o.epoch);
+            if let Some(v) = o.reseal {
                 println!(
-                    "policy {} (seq {}, epoch {}):",
-                    pid.short(),
-                    tip.seq,
-                    tip.epoch
+                    "sealed the newest version again for them as version {} ({} in {} new pack(s))",
+                    v.short(),
+                    human_bytes(o.resealed.bytes),
+                    o.resealed.packs
                 );
-                for r in rows {
-                    println!(
-                        "  {:<24} {:<7} {}",
-                        r["label"].as_str().unwrap_or(""),
-                        r["role"].as_str().unwrap_or(""),
-                        r["public"].as_str().unwrap_or("")
-                    );
-                }
             }
         }
+        Change::Remove { label } => println!(
+            "withdrew {label:?}: new epoch {} ({at}); versions committed from now on are sealed under a key they do not have, and versions they sign are refused"
+            , o.epoch
+        ),
+        Change::Role { label, role } => println!("{label:?} is now {role} ({at})"),
+    }
+    Ok(())
+}
+
+fn share_list(ds: &Dataset, json: bool) -> Result<()> {
+    let chain = ds.chain()?;
+    let (pid, tip) = chain.tip();
+    let rows: Vec<serde_json::Value> = tip
+        .members
+        .iter()
+        .map(|m| {
+            let public = coffer::identity::PublicIdentity {
+                sign: *m.sign_key(),
+                kx: *m.kx_key(),
+            };
+            serde_json::json!({ "label": m.label(), "role": m.role(), "public": public.to_string() })
+        })
+        .collect();
+    if json {
+        print_json(
+            &serde_json::json!({ "policy": pid, "seq": tip.seq, "epoch": tip.epoch, "members": rows }),
+        );
+        return Ok(());
+    }
+    println!(
+        "policy {} (seq {}, epoch {}):",
+        pid.short(),
+        tip.seq,
+        tip.epoch
+    );
+    for r in rows {
+        println!(
+            "  {:<24} {:<7} {}",
+            r["label"].as_str().unwrap_or(""),
+            r["role"].as_str().unwrap_or(""),
+            r["public"].as_str().unwrap_or("")
+        );
     }
     Ok(())
 }

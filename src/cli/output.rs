@@ -6,7 +6,7 @@ use coffer::id::Id;
 use coffer::object::tree::{self, Entry};
 use coffer::object::version::Version;
 use coffer::repo::Keyring;
-use coffer::sharing::chain::Chain;
+use coffer::rules::Chain;
 use coffer::verify::{Level, Report};
 use serde::Serialize;
 
@@ -195,5 +195,68 @@ pub fn print_report(r: &Report) {
     } else {
         let n = r.findings.iter().filter(|f| f.level != Level::Info).count();
         println!("FAILED: {n} problem(s) found");
+    }
+}
+
+/// The access history for people.
+pub fn print_access(a: &coffer::sharing::access::Access) {
+    println!("access changes:");
+    for p in &a.policies {
+        let added: Vec<String> = p
+            .added
+            .iter()
+            .map(|m| format!("{} ({})", m.label, m.role))
+            .collect();
+        let mut what = Vec::new();
+        if p.seq == 0 {
+            what.push(format!("created the dataset with {}", added.join(", ")));
+        } else {
+            if !added.is_empty() {
+                what.push(format!("added {}", added.join(", ")));
+            }
+            if !p.removed.is_empty() {
+                what.push(format!(
+                    "withdrew {} (new epoch {})",
+                    p.removed.join(", "),
+                    p.epoch
+                ));
+            }
+            if !p.changed.is_empty() {
+                let changed: Vec<String> = p
+                    .changed
+                    .iter()
+                    .map(|c| format!("{}: {} -> {}", c.label, c.from, c.to))
+                    .collect();
+                what.push(format!("changed {}", changed.join(", ")));
+            }
+            if what.is_empty() {
+                what.push(format!("new epoch {}", p.epoch));
+            }
+        }
+        println!("  {}  {:<12} {}", p.time, p.by, what.join("; "));
+    }
+    println!("versions:");
+    for v in &a.versions {
+        println!(
+            "  seq {:<4} {}  {}  by {:<12} readable by {}",
+            v.seq,
+            v.id.short(),
+            v.time,
+            v.author,
+            v.readers.join(", ")
+        );
+    }
+    if !a.refused.is_empty() {
+        println!("refused (not history, ignored by every reader):");
+        for r in &a.refused {
+            println!(
+                "  seq {:<4} {}  by {:<12} {} (rule {})",
+                r.seq,
+                r.id.short(),
+                r.author,
+                r.message,
+                r.rule
+            );
+        }
     }
 }

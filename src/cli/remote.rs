@@ -104,8 +104,47 @@ pub(crate) fn fetch(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
             human_bytes(o.packs.bytes),
             heads(&o.heads)
         );
+        report_ignored(ctx, &o);
     }
     Ok(())
+}
+
+/// Warn about what a fetch left on the remote: objects the rules refuse, and versions held
+/// back until an access change made here is signed again.
+fn report_ignored(ctx: &Ctx, o: &rfetch::FetchOutcome) {
+    for (id, r) in &o.refused_policies {
+        ctx.say(format!(
+            "warning: ignored policy {} on {}: {} (rule {})",
+            id.short(),
+            o.remote,
+            r.message,
+            r.rule
+        ));
+    }
+    for (id, r) in &o.refused {
+        ctx.say(format!(
+            "warning: ignored version {} on {}: {} (rule {})",
+            id.short(),
+            o.remote,
+            r.message,
+            r.rule
+        ));
+    }
+    for (id, r) in &o.held_back {
+        ctx.say(format!(
+            "warning: held back version {} from {}: {}; run `coffer pull` to make your access change again so it acknowledges it",
+            id.short(),
+            o.remote,
+            r.message
+        ));
+    }
+    for id in &o.redone {
+        ctx.say(format!(
+            "signed your unpushed access change again as policy {} so it acknowledges what arrived from {}",
+            id.short(),
+            o.remote
+        ));
+    }
 }
 
 fn heads(h: &[coffer::Id]) -> String {
@@ -131,6 +170,19 @@ pub(crate) fn pull(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
         f.packs.objects,
         human_bytes(f.packs.bytes)
     );
+    report_ignored(ctx, f);
+    if let Some(r) = &o.rebased {
+        for (old, new) in &r.versions {
+            println!(
+                "signed your version {} again under the policy in force as {}",
+                old.short(),
+                new.short()
+            );
+        }
+        for (old, why) in &r.dropped {
+            println!("left out version {}: {why}", old.short());
+        }
+    }
     for m in &o.merges {
         println!(
             "merged {} into a new version {}{}",
@@ -217,11 +269,11 @@ pub(crate) fn cat(ctx: &Ctx, spec: &str) -> Result<()> {
     })?;
     let ds = ctx.dataset()?;
     let id = ctx.identity()?;
-    let keys = open_keys(&ds, &id)?;
-    let vid = coffer::history::resolve(&ds, rev)?;
+    let (hist, keys) = open_keys(&ds, &id)?;
+    let vid = coffer::history::resolve(&ds, &hist, rev)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    coffer::repo::read::cat(&ds, &keys, vid, path, &mut out)?;
+    coffer::repo::read::cat(&ds, &hist, &keys, vid, path, &mut out)?;
     out.flush().map_err(|source| Error::Io {
         path: "<stdout>".into(),
         source,

@@ -115,6 +115,30 @@ pub fn seal_with_nonce(
     }
 }
 
+/// Open a blob sealed under `from` (checking it fully) and seal its stored body again under
+/// `to`, without compressing it again: moving content to a new epoch (spec §9, "reseal").
+pub fn reseal(
+    from: &EpochKeys,
+    to: &EpochKeys,
+    kind: u8,
+    comp: u8,
+    raw_len: u32,
+    id: &Id,
+    sealed: &[u8],
+) -> Result<SealedBlob> {
+    let (plain, body) = open_parts(from, kind, comp, raw_len, id, sealed, true)?;
+    let body = body.unwrap_or(plain);
+    let mut out = Vec::with_capacity(body.len() + crate::crypto::aead::OVERHEAD);
+    to.blob.seal_into(&aad(kind, comp, id), &body, &mut out);
+    Ok(SealedBlob {
+        id: *id,
+        kind,
+        comp,
+        raw_len,
+        sealed: out,
+    })
+}
+
 /// Open a sealed blob and check that its plaintext hashes to `id`.
 pub fn open(
     keys: &EpochKeys,
@@ -124,6 +148,20 @@ pub fn open(
     id: &Id,
     sealed: &[u8],
 ) -> Result<Vec<u8>> {
+    open_parts(keys, kind, comp, raw_len, id, sealed, false).map(|(plain, _)| plain)
+}
+
+/// Open and check a blob; returns the plaintext and, with `keep_body` and compression, the
+/// stored body (uncompressed, the body is the plaintext).
+fn open_parts(
+    keys: &EpochKeys,
+    kind: u8,
+    comp: u8,
+    raw_len: u32,
+    id: &Id,
+    sealed: &[u8],
+    keep_body: bool,
+) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
     let corrupt = |reason: &str| Error::Corrupt {
         kind: kind_name(kind),
         id: *id,
@@ -136,10 +174,18 @@ pub fn open(
         .blob
         .open(&aad(kind, comp, id), sealed)
         .ok_or_else(|| corrupt("decryption failed (altered, or sealed under another key)"))?;
-    let plain = match comp {
-        COMP_NONE => body,
+    let (plain, body) = match comp {
+        COMP_NONE => (body, None),
         COMP_ZSTD => {
-            decompress(&body, raw_len as usize).ok_or_else(|| corrupt("decompression failed"))?
+            // Exactly one frame: a decoder would otherwise join concatenated frames.
+            if zstd::zstd_safe::find_frame_compressed_size(&body).ok() != Some(body.len()) {
+                return Err(corrupt("the body is not exactly one zstd frame"));
+            }
+            (
+                decompress(&body, raw_len as usize)
+                    .ok_or_else(|| corrupt("decompression failed"))?,
+                keep_body.then_some(body),
+            )
         }
         _ => return Err(corrupt("unknown compression")),
     };
@@ -149,5 +195,5 @@ pub fn open(
     if keys.id_key.blob_id(kind, &plain) != *id {
         return Err(corrupt("plaintext does not hash to its id"));
     }
-    Ok(plain)
+    Ok((plain, body))
 }

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 /// Envelope kind of the outer wrapper.
 pub const KIND: &str = "signed";
+/// Reason given when stored bytes do not hash to their name.
+pub const MISNAMED: &str = "content does not hash to its name";
+/// Reason given when a signature does not verify.
+pub const BAD_SIGNATURE: &str = "signature does not verify";
 
 #[derive(Serialize, Deserialize)]
 struct SignedBody {
@@ -36,7 +40,7 @@ pub fn open(kind: &'static str, id: &Id, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u
         reason,
     };
     if Id::of_stored(bytes) != *id {
-        return Err(corrupt("content does not hash to its name".into()));
+        return Err(corrupt(MISNAMED.into()));
     }
     let b: SignedBody = codec::decode(KIND, bytes).map_err(|e| match e {
         Error::UnknownVersion { .. } => e,
@@ -62,7 +66,7 @@ pub fn check_signature(
         Err(Error::Corrupt {
             kind,
             id: *id,
-            reason: "signature does not verify".into(),
+            reason: BAD_SIGNATURE.into(),
         })
     }
 }

@@ -6,7 +6,7 @@ use super::{Remote, Seen};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::repo::Dataset;
-use crate::sharing::chain::Chain;
+use crate::rules::{Chain, History};
 use std::collections::{HashMap, HashSet};
 
 /// One listing of a remote.
@@ -83,15 +83,18 @@ pub(crate) fn check_seen(r: &Remote, l: &Listing) -> Result<()> {
     Ok(())
 }
 
-/// Versions in `ids` that no other version in `ids` names as a parent.
-pub(crate) fn heads(ds: &Dataset, ids: &HashSet<Id>) -> Result<Vec<Id>> {
-    let mut parents = HashSet::new();
-    for id in ids {
-        parents.extend(ds.version(id)?.parents);
-    }
-    let mut h: Vec<Id> = ids.difference(&parents).copied().collect();
+/// The versions of `ids` that are history and that no other such version names as a
+/// parent (a remote's heads, as the rules see them: refused objects there are ignored).
+pub(crate) fn heads(hist: &History, ids: &HashSet<Id>) -> Vec<Id> {
+    let hist_ids: HashSet<Id> = ids.iter().filter(|i| hist.is_history(i)).copied().collect();
+    let parents: HashSet<Id> = hist_ids
+        .iter()
+        .filter_map(|i| hist.versions.get(i))
+        .flat_map(|v| v.parents.iter().copied())
+        .collect();
+    let mut h: Vec<Id> = hist_ids.difference(&parents).copied().collect();
     h.sort();
-    Ok(h)
+    h
 }
 
 /// The newest policy of `chain` that the remote holds.

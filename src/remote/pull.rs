@@ -1,14 +1,17 @@
-//! `pull`: fetch, then fast-forward or merge (spec/format.md §11.6), then update the folder.
+//! `pull`: fetch (signing again access changes made here that do not acknowledge what
+//! arrived), make unpublished versions again if the rules now refuse them, then
+//! fast-forward or merge (spec/format.md §11.6-11.7), then update the folder.
 
-use super::fetch::{fetch, prefetch_trees, FetchOutcome};
+use super::fetch::{fetch_from, prefetch_trees, FetchOutcome};
+use super::Remote;
 use crate::error::Result;
 use crate::history;
 use crate::id::Id;
 use crate::identity::Identity;
 use crate::repo::checkout::{self, CheckoutOptions, CheckoutOutcome};
 use crate::repo::merge::{self, MergeOutcome};
+use crate::repo::rebase::{self, Rebased};
 use crate::repo::Dataset;
-use std::collections::HashSet;
 
 /// What a pull did.
 #[derive(Debug, Default, serde::Serialize)]
@@ -19,6 +22,9 @@ pub struct PullOutcome {
     pub before: Option<Id>,
     /// The head after.
     pub head: Option<Id>,
+    /// Versions of the branch made again under the policy in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebased: Option<Rebased>,
     /// Merge versions made, with the paths both sides changed.
     pub merges: Vec<MergeOutcome>,
     /// The checkout of the new head, when it moved.
@@ -33,36 +39,48 @@ pub fn pull(
     name: Option<&str>,
     progress: bool,
 ) -> Result<PullOutcome> {
-    let chain = ds.chain()?;
-    let keys = ds.keyring(&chain, identity)?;
+    let hist = ds.history()?;
+    let keys = ds.keyring(&hist.chain, identity)?;
     let before = ds.head()?;
-    if let Some(h) = before {
-        merge::ensure_clean(ds, &keys, h)?;
+    if let Some(h) = before.filter(|h| hist.is_history(h)) {
+        merge::ensure_clean(ds, &hist, &keys, h)?;
     }
-    let fetched = fetch(ds, name, progress)?;
-    let mut cur = before;
+    let fetched = {
+        let _lock = ds.lock()?;
+        let (_, r) = Remote::open(ds, name)?;
+        fetch_from(ds, &r, Some(identity), progress)?
+    };
+    let rebased = rebase::rebase(ds, identity, progress)?;
+    let hist = ds.history()?;
+    let mut cur = ds.head()?;
     let mut merges = Vec::new();
     let mut targets: Vec<(u64, Id)> = Vec::new();
-    for h in &fetched.heads {
-        targets.push((ds.version(h)?.seq, *h));
+    let extra = rebased.iter().flat_map(|r| r.heads.iter().skip(1));
+    for h in fetched.heads.iter().chain(extra) {
+        targets.push((hist.get(h)?.seq, *h));
     }
     targets.sort();
     for (_, t) in targets {
         cur = Some(match cur {
             None => t,
-            Some(c) if ancestors(ds, &c)?.contains(&t) => c,
-            Some(c) if ancestors(ds, &t)?.contains(&c) => t,
             Some(c) => {
-                let m = merge::merge(
-                    ds,
-                    identity,
-                    c,
-                    t,
-                    &format!("merge {} from {}", t.short(), fetched.remote),
-                )?;
-                let v = m.version;
-                merges.push(m);
-                v
+                let hist = ds.history()?;
+                if history::ancestors(&hist, &c)?.contains(&t) {
+                    c
+                } else if history::ancestors(&hist, &t)?.contains(&c) {
+                    t
+                } else {
+                    let m = merge::merge(
+                        ds,
+                        identity,
+                        c,
+                        t,
+                        &format!("merge {} from {}", t.short(), fetched.remote),
+                    )?;
+                    let v = m.version;
+                    merges.push(m);
+                    v
+                }
             }
         });
     }
@@ -70,15 +88,18 @@ pub fn pull(
         fetch: fetched,
         before,
         head: cur,
+        rebased,
         merges,
         checkout: None,
     };
     if cur != before {
         if let Some(h) = cur {
-            let keys = ds.keyring(&ds.chain()?, identity)?;
-            prefetch_trees(ds, &keys, &h)?;
+            let hist = ds.history()?;
+            let keys = ds.keyring(&hist.chain, identity)?;
+            prefetch_trees(ds, &hist, &keys, &h)?;
             out.checkout = Some(checkout::checkout(
                 ds,
+                &hist,
                 &keys,
                 h,
                 &CheckoutOptions {
@@ -91,8 +112,4 @@ pub fn pull(
         }
     }
     Ok(out)
-}
-
-fn ancestors(ds: &Dataset, id: &Id) -> Result<HashSet<Id>> {
-    Ok(history::log(ds, id)?.into_iter().map(|(i, _)| i).collect())
 }

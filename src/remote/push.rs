@@ -4,6 +4,7 @@
 //! conditions, nor lose a version on one that does not.
 
 use super::claim::{self, Claim};
+use super::fetch::{policies_ahead, published};
 use super::listing::{check_dataset, check_seen, heads, list, read_local, record_seen, remote_tip};
 use super::transfer::{self, Moved};
 use super::{Remote, Seen};
@@ -13,8 +14,9 @@ use crate::id::Id;
 use crate::object::policy::Policy;
 use crate::object::version::Version;
 use crate::repo::{now, Dataset};
+use crate::rules::{chain, Chain, History};
 use crate::store;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A push reuses a pack it finds on the remote but that no version there references (left
 /// by an interrupted push) only while it is younger than this; an older one is uploaded
@@ -67,28 +69,71 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
     let l = list(r)?;
     check_dataset(r, &l, &ds.id)?;
     check_seen(r, &l)?;
-    let chain = ds.chain()?;
     let behind = |what: String| Error::Behind {
         name: r.name.clone(),
         what,
     };
-    let local_policies: HashSet<Id> = chain.policies.iter().map(|(i, _)| *i).collect();
-    let unknown = l.policies.difference(&local_policies).count();
-    if unknown > 0 {
-        return Err(behind(format!("{unknown} policy change(s)")));
+    let (ahead, _) = policies_ahead(ds, r, &l)?;
+    if !ahead.is_empty() {
+        return Err(behind(format!("{} policy change(s)", ahead.len())));
     }
-    let local_versions: HashSet<Id> = ds.version_ids()?.into_iter().collect();
-    let unknown = l.versions.difference(&local_versions).count();
-    if unknown > 0 {
-        return Err(behind(format!("{unknown} version(s)")));
+    let chain = ds.chain()?;
+
+    // The remote's versions this dataset lacks, judged by the rules: history means pull
+    // first; anything the rules refuse is ignored.
+    let mut all = store::reader::all_versions(&ds.store)?.versions;
+    let local_ids: HashSet<Id> = all.keys().copied().collect();
+    let unknown: Vec<Id> = l.versions.difference(&local_ids).copied().collect();
+    let remote_new = store::reader::versions(&r.store, &unknown).map_err(|e| r.explain(e))?;
+    let unknown: Vec<Id> = remote_new.versions.keys().copied().collect();
+    all.extend(remote_new.versions);
+    let wanted: BTreeSet<Id> = all.values().flat_map(|v| v.packs.iter().copied()).collect();
+    let epochs = ds.pack_epochs(&wanted)?;
+    let hist = History::evaluate(chain.clone(), all, vec![], |p| epochs.get(p).copied());
+    let n_published = published(&chain, &l);
+    if n_published < chain.policies.len() {
+        let public = History::evaluate(
+            chain.prefix(n_published),
+            hist.versions.clone(),
+            vec![],
+            |p| epochs.get(p).copied(),
+        );
+        if let Some(id) = unknown
+            .iter()
+            .find(|i| public.is_history(i) && !hist.is_history(i))
+        {
+            let v = &hist.versions[id];
+            return Err(r.problem(format!(
+                "version {} by {} reached the remote after your access change (policy seq {}, not pushed yet) was made, and that change does not acknowledge it: run `coffer pull` (it makes the change again, acknowledging it), then push",
+                id.short(),
+                chain.label_of_sign_key(&v.author.0),
+                chain.policies[n_published].1.seq
+            )));
+        }
+    }
+    let unknown_history = unknown.iter().filter(|i| hist.is_history(i)).count();
+    if unknown_history > 0 {
+        return Err(behind(format!("{unknown_history} version(s)")));
     }
     let head = ds.head()?;
+    if let Some(h) = &head {
+        if let Err(e) = hist.get(h) {
+            return Err(Error::Usage(format!(
+                "your branch head {} is not history ({e}): run `coffer pull` first",
+                h.short()
+            )));
+        }
+    }
     let ancestors = match head {
-        Some(h) => history::log(ds, &h)?,
+        Some(h) => history::log(&hist, &h)?,
         None => Vec::new(),
     };
     let anc: HashSet<Id> = ancestors.iter().map(|(i, _)| *i).collect();
-    let unmerged = l.versions.difference(&anc).count();
+    let unmerged = l
+        .versions
+        .iter()
+        .filter(|i| hist.is_history(i) && !anc.contains(i))
+        .count();
     if unmerged > 0 {
         return Err(behind(format!(
             "{unmerged} version(s) not merged into your head"
@@ -104,6 +149,19 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
         .iter()
         .filter(|(id, _)| !l.policies.contains(id))
         .collect();
+    // A policy acknowledges its heads: they must reach the remote with it.
+    for (pid, p) in &new_policies {
+        for h in p.heads.iter().flatten() {
+            if !l.versions.contains(h) && !anc.contains(h) {
+                return Err(Error::Usage(format!(
+                    "policy seq {} ({}) acknowledges version {}, which is neither on the remote nor in your branch: run `coffer pull` to merge it, then push",
+                    p.seq,
+                    pid.short(),
+                    h.short()
+                )));
+            }
+        }
+    }
     let (tip_id, tip) = chain.tip();
     let seen = Seen {
         heads: head.into_iter().collect(),
@@ -162,7 +220,7 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
             .versions
             .push(read_local(ds, &store::version_path(id), "version", id)?.into());
     }
-    let remote_heads = heads(ds, &l.versions)?;
+    let remote_heads = heads(&hist, &l.versions);
     let base_policy = remote_tip(&chain, &l).map(|(_, id)| id).unwrap_or(ds.id);
     let state = claim::state_id(&ds.id, &base_policy, &remote_heads);
     let name = store::claim_path(&state);
@@ -180,19 +238,26 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
                 state.short()
             )));
         };
-        let other = Claim::decode(&other)
-            .map_err(|e| r.problem(format!("claim {}: {e}", state.short())))?;
-        let theirs = finish_claim(ds, r, &other)?;
-        if theirs
-            .iter()
-            .all(|v| anc.contains(v) || new_versions.iter().any(|(i, _)| i == v))
-        {
-            // An earlier attempt of ours: now finished, start over from the new state.
-            return Ok(None);
+        // A claim that does not decode, or holds nothing the rules accept, is not another
+        // writer's push: carry on as on a store that ignores conditions (spec §11.2).
+        if let Ok(other) = Claim::decode(&other) {
+            let public = chain.prefix(n_published);
+            let (their_policies, theirs) = finish_claim(ds, r, &public, &hist, &other)?;
+            if !theirs.is_empty() || !their_policies.is_empty() {
+                let local_policies = chain.ids();
+                if their_policies.iter().all(|p| local_policies.contains(p))
+                    && theirs
+                        .iter()
+                        .all(|v| anc.contains(v) || new_versions.iter().any(|(i, _)| i == v))
+                {
+                    // An earlier attempt of ours: now finished, start over from the new state.
+                    return Ok(None);
+                }
+                return Err(behind(
+                    "versions another writer pushed at the same moment".into(),
+                ));
+            }
         }
-        return Err(behind(
-            "versions another writer pushed at the same moment".into(),
-        ));
     }
     for (id, _) in &new_policies {
         let b = read_local(ds, &store::policy_path(id), "policy", id)?;
@@ -217,38 +282,65 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
     }))
 }
 
-/// Make the objects of someone's claim visible, if the remote holds everything they need.
-/// Returns the claim's version ids.
-fn finish_claim(ds: &Dataset, r: &Remote, c: &Claim) -> Result<Vec<Id>> {
+/// Make the objects of someone's claim visible, if the rules accept them (under `chain`, the
+/// policies the remote holds) and the remote holds everything they need. Returns the claim's
+/// accepted policies and its versions that are history; objects the rules refuse are never
+/// written back.
+fn finish_claim(
+    ds: &Dataset,
+    r: &Remote,
+    chain: &Chain,
+    hist: &History,
+    c: &Claim,
+) -> Result<(Vec<Id>, Vec<Id>)> {
     let l = list(r)?;
-    let mut ids = Vec::new();
-    let mut writes = Vec::new();
+    let mut policies: BTreeMap<Id, Policy> = chain.policies.iter().cloned().collect();
+    let mut claimed_policies = Vec::new();
     for b in &c.policies {
         let id = Id::of_stored(b);
-        Policy::open(&id, b).map_err(|e| r.problem(format!("a claim holds a bad policy: {e}")))?;
-        if !l.policies.contains(&id) {
-            writes.push((store::policy_path(&id), b.clone()));
+        if let Ok(p) = Policy::open(&id, b) {
+            policies.insert(id, p);
+            claimed_policies.push((id, b));
         }
     }
+    let chain = chain::walk(&ds.id, policies, Vec::new())?;
+    let mut versions = hist.versions.clone();
+    let mut claimed = Vec::new();
     for b in &c.versions {
         let id = Id::of_stored(b);
-        let v = Version::open(&id, b)
-            .map_err(|e| r.problem(format!("a claim holds a bad version: {e}")))?;
-        if v.dataset != ds.id {
-            return Err(r.problem(format!(
-                "a claim holds version {} of another dataset",
-                id.short()
-            )));
+        if let Ok(v) = Version::open(&id, b) {
+            versions.insert(id, v);
+            claimed.push((id, b));
         }
+    }
+    let judged = History::evaluate(chain.clone(), versions, Vec::new(), |p| {
+        hist.pack_epochs.get(p).copied()
+    });
+    let mut writes = Vec::new();
+    let mut accepted_policies = Vec::new();
+    for (id, b) in &claimed_policies {
+        if chain.get(id).is_some() {
+            accepted_policies.push(*id);
+            if !l.policies.contains(id) {
+                writes.push((store::policy_path(id), (*b).clone()));
+            }
+        }
+    }
+    let mut ids = Vec::new();
+    for (id, b) in &claimed {
+        if !judged.is_history(id) {
+            continue;
+        }
+        let v = &judged.versions[id];
         if let Some(p) = v.packs.iter().find(|p| !l.packs.contains_key(p)) {
             return Err(r.problem(format!(
                 "another writer's unfinished push needs pack {}, which is not there yet; try again shortly",
                 p.short()
             )));
         }
-        ids.push(id);
-        if !l.versions.contains(&id) {
-            writes.push((store::version_path(&id), b.clone()));
+        ids.push(*id);
+        if !l.versions.contains(id) {
+            writes.push((store::version_path(id), (*b).clone()));
         }
     }
     for (name, b) in writes {
@@ -256,5 +348,5 @@ fn finish_claim(ds: &Dataset, r: &Remote, c: &Claim) -> Result<Vec<Id>> {
             .put_content(&name, b.into_vec().into())
             .map_err(|e| r.explain(e))?;
     }
-    Ok(ids)
+    Ok((accepted_policies, ids))
 }

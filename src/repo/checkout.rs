@@ -151,12 +151,13 @@ fn clear_path(path: &Path, force: bool) -> Result<()> {
 /// Check out version `vid`.
 pub fn checkout(
     ds: &Dataset,
+    hist: &crate::rules::History,
     keys: &Keyring,
     vid: Id,
     opts: &CheckoutOptions,
 ) -> Result<CheckoutOutcome> {
     let mut index = Index::load(ds, keys)?;
-    let reader = VersionReader::open(ds, keys, &mut index, vid)?;
+    let reader = VersionReader::open(ds, hist, keys, &mut index, vid)?;
     let flat = reader.flatten()?;
     let hash_keys = keys
         .current()
@@ -205,8 +206,10 @@ pub fn checkout(
     let (current, replaceable): (Side, Side) = if in_place {
         let working = working_side(ds, &hash_keys)?;
         let head_side: Side = match ds.head()? {
+            // A head the rules now refuse holds nothing to protect once forced.
+            Some(h) if opts.force && !hist.is_history(&h) => Side::new(),
             Some(h) => {
-                let hr = VersionReader::open(ds, keys, &mut index, h)?;
+                let hr = VersionReader::open(ds, hist, keys, &mut index, h)?;
                 ds.restrict(
                     hr.flatten()?
                         .iter()

@@ -9,7 +9,7 @@ use crate::id::Id;
 use crate::identity::Identity;
 use crate::object::policy::Policy;
 use crate::remote::Remote;
-use crate::sharing::chain;
+use crate::rules::chain;
 use crate::store::{self, Store};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,25 +77,76 @@ fn source_remote(source: &str) -> Result<(String, Remote)> {
     Ok((url.clone(), Remote::at(&url)?))
 }
 
-/// The one dataset a store holds: the id of its only genesis policy.
-fn dataset_of(s: &Store, source: &str) -> Result<Id> {
-    let mut genesis = Vec::new();
+/// The dataset to clone from a store: the pinned one (`--expect-id`, or the id remembered
+/// for this source), which must be there; else the store's only valid genesis policy. Anyone
+/// who can write to a bucket can add a genesis of their own, so without a pin several are
+/// refused, each named (spec/format.md §11.1).
+fn dataset_of(s: &Store, source: &str, expect: Option<Id>, known: Option<Id>) -> Result<Id> {
+    let mut genesis: Vec<(Id, Policy)> = Vec::new();
     for (id, _) in s.list_ids("policy")? {
         if let Some(b) = s.get(&store::policy_path(&id))? {
             if let Ok(p) = Policy::open(&id, &b) {
-                if p.seq == 0 {
-                    genesis.push(id);
+                if p.seq == 0 && crate::rules::chain::check_genesis(&p).is_ok() {
+                    genesis.push((id, p));
                 }
             }
         }
     }
-    match genesis.len() {
-        1 => Ok(genesis[0]),
-        0 => Err(Error::Usage(format!("{source}: holds no valid dataset"))),
-        n => Err(Error::Usage(format!(
-            "{source}: holds {n} datasets; coffer expects one per store"
-        ))),
+    if let (None, Some(old)) = (expect, known) {
+        if !genesis.iter().any(|(id, _)| *id == old) {
+            let now: Vec<String> = genesis.iter().map(|(i, _)| i.to_hex()).collect();
+            return Err(Error::Usage(format!(
+                "{source} held dataset {old} when you last cloned it, and now holds {}: a different dataset (pass --expect-id with the new id if that is intended)",
+                if now.is_empty() { "none".into() } else { now.join(", ") }
+            )));
+        }
     }
+    if let Some(want) = expect.or(known) {
+        return match genesis.iter().find(|(id, _)| *id == want) {
+            Some(_) => Ok(want),
+            None => Err(Error::Usage(format!(
+                "{source} does not hold dataset {want}{}",
+                match genesis.as_slice() {
+                    [] => String::new(),
+                    g => format!(
+                        " (it holds {})",
+                        g.iter()
+                            .map(|(i, _)| i.short())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            ))),
+        };
+    }
+    match genesis.len() {
+        1 => Ok(genesis[0].0),
+        0 => Err(Error::Usage(format!("{source}: holds no valid dataset"))),
+        n => {
+            let list: Vec<String> = genesis
+                .iter()
+                .map(|(id, p)| {
+                    let owner = p
+                        .member_by_sign_key(&p.signer.0)
+                        .map(|m| m.label().to_string())
+                        .unwrap_or_default();
+                    format!("{id} ({:?}, owner {owner:?})", p.name)
+                })
+                .collect();
+            Err(Error::Usage(format!(
+                "{source}: holds {n} datasets, {}; anyone who can write there can add one: pass --expect-id with the id you were given",
+                list.join("; ")
+            )))
+        }
+    }
+}
+
+/// The dataset id remembered for `source`, if any.
+fn known_id(known: &Path, source: &str) -> Option<Id> {
+    let map: BTreeMap<String, String> = std::fs::read(known)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())?;
+    Id::from_hex(map.get(source)?)
 }
 
 fn check_known(known: &Path, source: &str, id: &Id, expect: Option<Id>) -> Result<bool> {
@@ -142,15 +193,9 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
         None => None,
     };
     let (url, r) = source_remote(&opts.source)?;
-    let dataset = dataset_of(&r.store, &opts.source).map_err(|e| r.explain(e))?;
-    if let Some(want) = opts.expect_id {
-        if want != dataset {
-            return Err(Error::Usage(format!(
-                "{} holds dataset {dataset}, not the expected {want}",
-                opts.source
-            )));
-        }
-    }
+    let known = opts.known.as_deref().and_then(|k| known_id(k, &url));
+    let dataset =
+        dataset_of(&r.store, &opts.source, opts.expect_id, known).map_err(|e| r.explain(e))?;
     // The chain from the genesis, and the caller's keys, before anything is written.
     let chain = chain::load(&r.store, &dataset).map_err(|e| r.explain(e))?;
     let keys = keyring(&dataset, &chain, identity)?;
@@ -208,10 +253,11 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
                 config: remotes.map[crate::remote::DEFAULT_REMOTE].clone(),
                 store: r.store.clone(),
             };
-            let f = crate::remote::fetch::fetch_from(half, &origin, opts.progress)?;
+            let f = crate::remote::fetch::fetch_from(half, &origin, None, opts.progress)?;
+            let hist = half.history()?;
             let mut newest = None;
             for h in &f.heads {
-                let seq = half.version(h)?.seq;
+                let seq = hist.get(h)?.seq;
                 if newest
                     .is_none_or(|(s, i)| (seq, std::cmp::Reverse(*h)) > (s, std::cmp::Reverse(i)))
                 {
@@ -224,12 +270,14 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
     )?;
     let f = fetched.unwrap_or_default();
     let head = ds.head()?;
+    let hist = ds.history()?;
     if let Some(h) = &head {
-        crate::remote::fetch::prefetch_trees(&ds, &keys, h).map_err(|e| r.explain(e))?;
+        crate::remote::fetch::prefetch_trees(&ds, &hist, &keys, h).map_err(|e| r.explain(e))?;
     }
     let checkout = match head {
         Some(h) => Some(checkout::checkout(
             &ds,
+            &hist,
             &keys,
             h,
             &CheckoutOptions {

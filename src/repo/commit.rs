@@ -16,6 +16,7 @@ use crate::object::pack::{PackBuilder, PackHeader, TARGET_SIZE};
 use crate::object::tree::{self, Entry};
 use crate::object::version::{Seal, Version};
 use crate::object::MAX_BLOB_SIZE;
+use crate::rules::History;
 use crate::store;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
@@ -54,6 +55,8 @@ pub struct CommitOutcome {
     pub bytes_written: u64,
     /// Paths skipped (not a file, folder or link).
     pub skipped: Vec<String>,
+    /// The author's label.
+    pub author: String,
 }
 
 /// Chunk one file and return its chunk ids and length. Each chunk goes to `sink` with its id.
@@ -185,45 +188,114 @@ impl Seen<'_> {
     }
 }
 
-/// What a writer needs to make a version: the keys, and the policy it is made under.
+/// What a writer needs to make a version: the history it extends, the keys, and the
+/// policy it is made under.
 pub(crate) struct Writer {
+    /// The store's versions judged by the rules.
+    pub hist: History,
     /// Every epoch key the writer holds.
     pub keyring: Keyring,
     /// The current epoch's keys.
     pub keys: EpochKeys,
     /// The policy in force.
     pub policy: Id,
+    /// The writer's label.
+    pub label: String,
 }
 
-/// Check that `identity` may write to `ds` now, and unlock its keys.
-pub(crate) fn writer_keys(ds: &Dataset, identity: &Identity) -> Result<Writer> {
-    let chain = ds.chain()?;
-    let (policy_id, policy) = chain.tip();
+/// Check that `identity` may write to `ds` now (rule V3 for a new version, and no
+/// unrepaired fork), and unlock its keys.
+pub(crate) fn writer(ds: &Dataset, identity: &Identity) -> Result<Writer> {
+    let hist = ds.history()?;
     let me = identity.public();
-    let member = policy.member_by_sign_key(&me.sign);
-    if !member.is_some_and(|m| m.can_write()) {
-        return Err(Error::NotAllowed {
-            who: member
-                .map(|m| m.label().to_string())
-                .unwrap_or_else(|| me.to_string()),
-            role: "a writer",
-            dataset: ds.id,
-        });
-    }
-    let keyring: Keyring = ds.keyring(&chain, identity)?;
+    let member = match hist.chain.may_write(&me.sign) {
+        Ok(m) => m.clone(),
+        Err(r) if r.rule == crate::rules::Rule::PolicyFork => {
+            return Err(Error::Usage(r.message));
+        }
+        Err(_) => {
+            return Err(Error::NotAllowed {
+                who: hist.chain.label_of_sign_key(&me.sign),
+                role: "a writer",
+                dataset: ds.id,
+            })
+        }
+    };
+    let keyring: Keyring = ds.keyring(&hist.chain, identity)?;
     let keys = keyring
         .current()
         .cloned()
         .ok_or_else(|| Error::NotAllowed {
-            who: identity.name.clone(),
+            who: member.label().to_string(),
             role: "a recipient of the current epoch",
             dataset: ds.id,
         })?;
+    let policy = hist.chain.tip().0;
     Ok(Writer {
+        hist,
         keyring,
         keys,
-        policy: *policy_id,
+        policy,
+        label: member.label().to_string(),
     })
+}
+
+impl Writer {
+    /// The packs' index, limited to packs a new version may list (rules V9, V10).
+    pub fn index(&self, ds: &Dataset) -> Result<Index> {
+        let mut index = Index::load(ds, &self.keyring)?;
+        index.restrict_to(self.hist.usable_packs());
+        Ok(index)
+    }
+
+    /// The branch head, which must be history.
+    pub fn head(&self, ds: &Dataset) -> Result<Option<(Id, Version)>> {
+        let Some(h) = ds.head()? else { return Ok(None) };
+        match self.hist.get(&h) {
+            Ok(v) => Ok(Some((h, v.clone()))),
+            Err(Error::Refused { refusal, .. }) => Err(Error::Usage(format!(
+                "your branch head {} is not accepted: {refusal}; run `coffer pull` (it signs your unpublished versions again under the policy in force)",
+                h.short()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sign and store a version made of `seal` under the policy in force, with `parents`,
+    /// listing the usable packs that hold `reachable` (which `index` must all hold).
+    pub fn write_version(
+        &self,
+        ds: &Dataset,
+        identity: &Identity,
+        index: &Index,
+        parents: &[(Id, &Version)],
+        seal: &Seal,
+        reachable: &BTreeSet<Id>,
+    ) -> Result<(Id, Version)> {
+        let packs = index.packs_of(reachable)?;
+        let seq = parents.iter().map(|(_, v)| v.seq).max().unwrap_or(0) + 1;
+        let time = parents
+            .iter()
+            .map(|(_, v)| v.time)
+            .fold(super::now(), u64::max);
+        let mut ids: Vec<Id> = parents.iter().map(|(i, _)| *i).collect();
+        ids.sort();
+        ids.dedup();
+        let version = Version {
+            seq,
+            time,
+            epoch: self.keys.epoch,
+            packs,
+            author: Bytes32(identity.public().sign),
+            policy: self.policy,
+            sealed: seal.seal(&self.keys, &ds.id, seq),
+            dataset: ds.id,
+            parents: ids,
+        };
+        let (vid, vbytes) = version.sign(identity.signing_key());
+        ds.store.put_new(&store::version_path(&vid), vbytes)?;
+        Ok((vid, version))
+    }
 }
 
 /// Make a new version of the working folder.
@@ -234,19 +306,12 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         )));
     }
     let _lock = ds.lock()?;
-    let Writer {
-        keyring,
-        keys,
-        policy: policy_id,
-    } = writer_keys(ds, identity)?;
-    let me = identity.public();
-    let parent = match ds.head()? {
-        Some(h) => Some((h, ds.version(&h)?)),
-        None => None,
-    };
+    let w = writer(ds, identity)?;
+    let (keyring, keys) = (&w.keyring, w.keys.clone());
+    let parent = w.head(ds)?;
     let scan_start = now_ns();
     let scanned = scan::scan(&ds.root)?;
-    let mut index = Index::load(ds, &keyring)?;
+    let mut index = w.index(ds)?;
     let mut cache = StatCache::load(ds);
 
     // Files whose stat matches the cache and whose chunks are all stored are not read.
@@ -400,33 +465,20 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         return Ok(outcome);
     }
 
-    let packs = index.packs_of(&referenced)?;
-    let seq = parent.as_ref().map(|(_, v)| v.seq + 1).unwrap_or(1);
-    let time = super::now().max(parent.as_ref().map(|(_, v)| v.time).unwrap_or(0));
     let seal = Seal {
         root,
         bytes: outcome.bytes,
         files: outcome.files,
         message: opts.message.clone(),
     };
-    let version = Version {
-        seq,
-        time,
-        epoch: keys.epoch,
-        packs,
-        author: Bytes32(me.sign),
-        policy: policy_id,
-        sealed: seal.seal(&keys, &ds.id, seq),
-        dataset: ds.id,
-        parents: parent.iter().map(|(id, _)| *id).collect(),
-    };
-    let (vid, vbytes) = version.sign(identity.signing_key());
-    ds.store.put_new(&store::version_path(&vid), vbytes)?;
+    let parents: Vec<(Id, &Version)> = parent.iter().map(|(i, v)| (*i, v)).collect();
+    let (vid, version) = w.write_version(ds, identity, &index, &parents, &seal, &referenced)?;
     ds.set_head(&vid)?;
     // Caches last: losing them costs time, never data.
     index.save(ds)?;
     cache.save(ds)?;
     outcome.version = Some(vid);
-    outcome.seq = seq;
+    outcome.seq = version.seq;
+    outcome.author = w.label.clone();
     Ok(outcome)
 }

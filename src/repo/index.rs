@@ -30,10 +30,19 @@ struct PackInfo(u32, u64, PackHeader);
 #[derive(Default)]
 pub struct Index {
     packs: BTreeMap<Id, PackInfo>,
+    /// Each blob's first known location: pack and position in its header.
     blobs: HashMap<Id, (Id, u32)>,
+    /// Further copies of blobs held by more than one pack (after a reseal; rare).
+    more: HashMap<Id, Vec<(Id, u32)>>,
+    /// Packs a new version may list (rules V9, V10); `None`: all.
+    usable: Option<std::collections::HashSet<Id>>,
     /// Differs from the cache file (saving is skipped otherwise).
     dirty: bool,
 }
+
+/// Where a version's blobs are, and the packs it lists that the keyring cannot open (with
+/// their epochs).
+pub type View = (HashMap<Id, BlobLoc>, Vec<(Id, u32)>);
 
 /// Bytes read from the end of a pack in the first request for its header.
 const TAIL_GUESS: u64 = 64 * 1024;
@@ -51,13 +60,10 @@ pub fn read_header(store: &Store, keys: &Keyring, id: &Id, size: u64) -> Result<
     } else {
         store.get_range(&name, size - need..size - TRAILER_LEN as u64)?
     };
-    let k = keys.get(t.epoch).ok_or_else(|| Error::Corrupt {
-        kind: "pack",
-        id: *id,
-        reason: format!(
-            "sealed under epoch {}, whose key this identity does not hold",
-            t.epoch
-        ),
+    let k = keys.get(t.epoch).ok_or_else(|| Error::NoEpochKey {
+        who: keys.who.clone(),
+        epoch: t.epoch,
+        dataset: keys.dataset,
     })?;
     let header = pack::open_header(&k, id, t.epoch, &sealed, size - need)?;
     Ok((t.epoch, header))
@@ -112,32 +118,88 @@ impl Index {
     }
 
     fn insert(&mut self, id: Id, info: PackInfo) {
+        if self.packs.contains_key(&id) {
+            return;
+        }
         for (i, b) in info.2.blobs.iter().enumerate() {
-            self.blobs.entry(b.id()).or_insert((id, i as u32));
+            match self.blobs.entry(b.id()) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((id, i as u32));
+                }
+                std::collections::hash_map::Entry::Occupied(o) if o.get().0 != id => {
+                    self.more.entry(b.id()).or_default().push((id, i as u32));
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
+            }
         }
         self.packs.insert(id, info);
     }
 
-    /// Record a pack just written.
+    /// Every known location of a blob.
+    fn copies(&self, id: &Id) -> impl Iterator<Item = (Id, u32)> + '_ {
+        self.blobs
+            .get(id)
+            .copied()
+            .into_iter()
+            .chain(self.more.get(id).into_iter().flatten().copied())
+    }
+
+    fn loc(&self, (pack, i): (Id, u32)) -> Option<BlobLoc> {
+        let info = self.packs.get(&pack)?;
+        Some(BlobLoc {
+            pack,
+            epoch: info.0,
+            entry: info.2.blobs.get(i as usize)?.clone(),
+        })
+    }
+
+    fn is_usable(&self, pack: &Id) -> bool {
+        self.usable.as_ref().is_none_or(|u| u.contains(pack))
+    }
+
+    /// Keep only blobs in packs for which `usable(pack, epoch)` holds: what a new version
+    /// may list (rules V9, V10). Commit and merge then seal other content again rather than
+    /// point at it. The packs stay known (and cached).
+    pub fn restrict_to(&mut self, usable: impl Fn(&Id, u32) -> bool) {
+        self.usable = Some(
+            self.packs
+                .iter()
+                .filter(|(id, info)| usable(id, info.0))
+                .map(|(id, _)| *id)
+                .collect(),
+        );
+    }
+
+    /// Record a pack just written (of the current epoch: usable by a new version).
     pub fn add_pack(&mut self, id: Id, epoch: u32, size: u64, header: PackHeader) {
         self.dirty = true;
         self.insert(id, PackInfo(epoch, size, header));
+        if let Some(u) = &mut self.usable {
+            u.insert(id);
+        }
     }
 
-    /// Whether a blob is in a known pack.
+    /// Whether a blob is in a pack a new version may list.
     pub fn contains(&self, id: &Id) -> bool {
-        self.blobs.contains_key(id)
+        self.copies(id).any(|(p, _)| self.is_usable(&p))
     }
 
-    /// Where a blob is.
+    /// Where a blob is, in a pack a new version may list.
     pub fn locate(&self, id: &Id) -> Option<BlobLoc> {
-        let (pack, i) = self.blobs.get(id)?;
-        let info = self.packs.get(pack)?;
-        Some(BlobLoc {
-            pack: *pack,
-            epoch: info.0,
-            entry: info.2.blobs.get(*i as usize)?.clone(),
-        })
+        let c = self.copies(id).find(|(p, _)| self.is_usable(p))?;
+        self.loc(c)
+    }
+
+    /// Where a blob is, in any known pack.
+    pub fn locate_any(&self, id: &Id) -> Option<BlobLoc> {
+        self.copies(id).find_map(|c| self.loc(c))
+    }
+
+    /// Where a blob is, in any pack whose epoch `keys` holds (to read it, or seal it again).
+    pub fn locate_readable(&self, id: &Id, keys: &Keyring) -> Option<BlobLoc> {
+        self.copies(id)
+            .filter_map(|c| self.loc(c))
+            .find(|l| keys.epochs.contains_key(&l.epoch))
     }
 
     /// The packs holding `blobs`, sorted (a version's `packs` list).
@@ -163,24 +225,34 @@ impl Index {
     }
 
     /// Blob locations restricted to `packs` (a version's list), reading unknown headers.
-    pub fn view(
-        &mut self,
-        ds: &Dataset,
-        keys: &Keyring,
-        packs: &[Id],
-    ) -> Result<HashMap<Id, BlobLoc>> {
-        let mut out = HashMap::new();
+    /// Packs sealed under an epoch `keys` lacks are skipped and returned with their epoch:
+    /// a blob found only there cannot be read by this identity.
+    pub fn view(&mut self, ds: &Dataset, keys: &Keyring, packs: &[Id]) -> Result<View> {
+        let mut out: HashMap<Id, BlobLoc> = HashMap::new();
+        let mut unreadable = Vec::new();
         for p in packs {
             if !self.packs.contains_key(p) {
                 let size = ds.store.size(&store::pack_path(p))?.ok_or(Error::Missing {
                     kind: "pack",
                     id: *p,
                 })?;
-                let (epoch, header) = read_header(&ds.store, keys, p, size)?;
-                self.dirty = true;
-                self.insert(*p, PackInfo(epoch, size, header));
+                match read_header(&ds.store, keys, p, size) {
+                    Ok((epoch, header)) => {
+                        self.dirty = true;
+                        self.insert(*p, PackInfo(epoch, size, header));
+                    }
+                    Err(Error::NoEpochKey { epoch, .. }) => {
+                        unreadable.push((*p, epoch));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             let info = &self.packs[p];
+            if !keys.epochs.contains_key(&info.0) {
+                unreadable.push((*p, info.0));
+                continue;
+            }
             for b in &info.2.blobs {
                 out.entry(b.id()).or_insert_with(|| BlobLoc {
                     pack: *p,
@@ -189,6 +261,6 @@ impl Index {
                 });
             }
         }
-        Ok(out)
+        Ok((out, unreadable))
     }
 }

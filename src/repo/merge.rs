@@ -4,7 +4,7 @@
 //! entry is kept and the path is reported: the other side's content stays in history (its
 //! version is a parent), readable with `coffer cat` or `coffer checkout --to`.
 
-use super::commit::writer_keys;
+use super::commit::writer;
 use super::index::Index;
 use super::read::VersionReader;
 use super::{Dataset, Keyring};
@@ -12,13 +12,14 @@ use crate::crypto::keys::EpochKeys;
 use crate::diff::{self, Side};
 use crate::error::{Error, Result};
 use crate::history;
-use crate::id::{Bytes32, Id};
+use crate::id::Id;
 use crate::identity::Identity;
 use crate::object::blob::{self, KIND_TREE};
 use crate::object::pack::PackBuilder;
 use crate::object::tree::{self, Entry, DIR, FILE};
-use crate::object::version::{Seal, Version};
+use crate::object::version::Seal;
 use crate::object::MAX_BLOB_SIZE;
+use crate::rules::History;
 use crate::store;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -36,9 +37,9 @@ pub struct MergeOutcome {
 }
 
 /// Refuse to move the folder if it has changes the branch head does not hold.
-pub fn ensure_clean(ds: &Dataset, keys: &Keyring, head: Id) -> Result<()> {
+pub fn ensure_clean(ds: &Dataset, hist: &History, keys: &Keyring, head: Id) -> Result<()> {
     let mut index = Index::load(ds, keys)?;
-    let want = ds.restrict(version_side(ds, keys, &mut index, head)?);
+    let want = ds.restrict(version_side(ds, hist, keys, &mut index, head)?);
     let Some(hk) = keys.current().or_else(|| keys.epochs.values().last()) else {
         return Err(Error::NoVersions);
     };
@@ -54,8 +55,14 @@ pub fn ensure_clean(ds: &Dataset, keys: &Keyring, head: Id) -> Result<()> {
 }
 
 /// A version as a diff side.
-pub fn version_side(ds: &Dataset, keys: &Keyring, index: &mut Index, id: Id) -> Result<Side> {
-    let r = VersionReader::open(ds, keys, index, id)?;
+pub fn version_side(
+    ds: &Dataset,
+    hist: &History,
+    keys: &Keyring,
+    index: &mut Index,
+    id: Id,
+) -> Result<Side> {
+    let r = VersionReader::open(ds, hist, keys, index, id)?;
     Ok(r.flatten()?
         .iter()
         .map(|(p, e)| (p.clone(), diff::Node::of(e)))
@@ -63,9 +70,9 @@ pub fn version_side(ds: &Dataset, keys: &Keyring, index: &mut Index, id: Id) -> 
 }
 
 /// The newest version both `a` and `b` descend from.
-pub fn base(ds: &Dataset, a: &Id, b: &Id) -> Result<Option<Id>> {
-    let from_a: HashSet<Id> = history::log(ds, a)?.into_iter().map(|(i, _)| i).collect();
-    Ok(history::log(ds, b)?
+pub fn base(hist: &History, a: &Id, b: &Id) -> Result<Option<Id>> {
+    let from_a: HashSet<Id> = history::ancestors(hist, a)?;
+    Ok(history::log(hist, b)?
         .into_iter()
         .map(|(i, _)| i)
         .find(|i| from_a.contains(i)))
@@ -202,14 +209,14 @@ pub fn merge(
     message: &str,
 ) -> Result<MergeOutcome> {
     let _lock = ds.lock()?;
-    let w = writer_keys(ds, identity)?;
-    let mut index = Index::load(ds, &w.keyring)?;
-    let base = base(ds, &ours, &theirs)?;
+    let w = writer(ds, identity)?;
+    let mut index = w.index(ds)?;
+    let base = base(&w.hist, &ours, &theirs)?;
     let mut readers = Vec::new();
     let mut roots = Vec::new();
     let mut parents = Vec::new();
     for id in [Some(ours), Some(theirs), base].into_iter().flatten() {
-        let r = VersionReader::open(ds, &w.keyring, &mut index, id)?;
+        let r = VersionReader::open(ds, &w.hist, &w.keyring, &mut index, id)?;
         roots.push(r.seal.root);
         parents.push(r.version.clone());
         readers.push(r);
@@ -233,30 +240,23 @@ pub fn merge(
         ds.store.put_new(&store::pack_path(&pid), pbytes)?;
         index.add_pack(pid, w.keys.epoch, size, header);
     }
-    let packs = index.packs_of(&reachable)?;
-    let (vo, vt) = (&parents[0], &parents[1]);
-    let seq = vo.seq.max(vt.seq) + 1;
+    // Content either side holds only in packs the policy in force may not list (an epoch a
+    // member lacks, or one a withdrawn member held) is sealed again.
+    super::reseal::ensure_usable(ds, &w.keyring, &w.keys, &mut index, &reachable, false)?;
     let seal = Seal {
         root,
         bytes,
         files,
         message: message.to_string(),
     };
-    let mut ps = vec![ours, theirs];
-    ps.sort();
-    let version = Version {
-        seq,
-        time: super::now().max(vo.time).max(vt.time),
-        epoch: w.keys.epoch,
-        packs,
-        author: Bytes32(identity.public().sign),
-        policy: w.policy,
-        sealed: seal.seal(&w.keys, &ds.id, seq),
-        dataset: ds.id,
-        parents: ps,
-    };
-    let (vid, vbytes) = version.sign(identity.signing_key());
-    ds.store.put_new(&store::version_path(&vid), vbytes)?;
+    let (vid, _) = w.write_version(
+        ds,
+        identity,
+        &index,
+        &[(ours, &parents[0]), (theirs, &parents[1])],
+        &seal,
+        &reachable,
+    )?;
     index.save(ds)?;
     Ok(MergeOutcome {
         version: vid,

@@ -7,6 +7,8 @@ pub mod commit;
 pub mod index;
 pub mod merge;
 pub mod read;
+pub mod rebase;
+pub mod reseal;
 pub mod scan;
 pub mod statcache;
 pub mod worktree;
@@ -17,10 +19,10 @@ use crate::id::Id;
 use crate::identity::Identity;
 use crate::object::policy::Policy;
 use crate::object::version::Version;
-use crate::sharing::chain::{self, Chain};
+use crate::rules::{chain, Chain, History};
 use crate::store::{self, Store};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Name of the dataset folder inside the working folder.
@@ -61,6 +63,8 @@ pub struct Dataset {
 
 /// Epoch keys the caller holds, by epoch.
 pub struct Keyring {
+    /// The dataset.
+    pub dataset: Id,
     /// Who holds these keys: the member's label, or the public identity of a non-member.
     pub who: String,
     /// Keys by epoch number.
@@ -164,6 +168,7 @@ pub fn keyring(dataset: &Id, chain: &Chain, identity: &Identity) -> Result<Keyri
         });
     }
     Ok(Keyring {
+        dataset: *dataset,
         who: label,
         epochs,
         current: chain.tip().1.epoch,
@@ -389,6 +394,15 @@ impl Dataset {
         Ok(chain)
     }
 
+    /// Record `(seq, id)` as the newest policy seen, replacing one of the same `seq`: only
+    /// for a policy made here and never published, signed again (spec §11.1).
+    pub(crate) fn replace_seen_policy(&self, seq: u64, id: &Id) -> Result<()> {
+        write_atomic(
+            &self.dot.join("seen-policy"),
+            format!("{seq} {id}\n").as_bytes(),
+        )
+    }
+
     /// Compare the chain with the longest one this folder has seen, and record it if longer.
     pub fn check_not_rolled_back(&self, chain: &Chain) -> Result<()> {
         let (tip_id, tip) = chain.tip();
@@ -419,6 +433,59 @@ impl Dataset {
     /// Unwrap every epoch key `identity` was ever given in the chain.
     pub fn keyring(&self, chain: &Chain, identity: &Identity) -> Result<Keyring> {
         keyring(&self.id, chain, identity)
+    }
+
+    /// Every version of the store judged by the rules under the accepted chain: what every
+    /// command that reads or extends history starts from (spec/format.md §9).
+    pub fn history(&self) -> Result<History> {
+        let chain = self.chain()?;
+        let opened = store::reader::all_versions(&self.store)?;
+        let wanted: BTreeSet<Id> = opened
+            .versions
+            .values()
+            .flat_map(|v| v.packs.iter().copied())
+            .collect();
+        let epochs = self.pack_epochs(&wanted)?;
+        Ok(History::evaluate(
+            chain,
+            opened.versions,
+            opened.junk,
+            |p| epochs.get(p).copied(),
+        ))
+    }
+
+    /// The trailer epochs of the `wanted` packs that the store holds (a partial clone: or
+    /// its origin), from `.coffer/cache/epochs` where already read. Packs are immutable and
+    /// named by their hash, so a cached epoch never goes stale; a pack that left the store
+    /// is left out.
+    pub fn pack_epochs(&self, wanted: &BTreeSet<Id>) -> Result<HashMap<Id, u32>> {
+        let path = self.dot.join("cache").join("epochs");
+        let mut cached: HashMap<Id, u32> = load_cache::<Vec<(Id, u32)>>(&path)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut listed: HashMap<Id, u64> = self.store.list_ids("packs")?.into_iter().collect();
+        if let Some(origin) = self.store.fallback() {
+            for (id, size) in origin.list_ids("packs")? {
+                listed.entry(id).or_insert(size);
+            }
+        }
+        let todo: Vec<(Id, u64)> = wanted
+            .iter()
+            .filter(|p| !cached.contains_key(p))
+            .filter_map(|p| listed.get(p).map(|s| (*p, *s)))
+            .collect();
+        if !todo.is_empty() {
+            cached.extend(store::reader::trailer_epochs(&self.store, &todo)?);
+            let v: Vec<(&Id, &u32)> = cached.iter().collect();
+            // A cache that cannot be written costs time on the next run, never correctness.
+            let _ = save_cache(&path, &v);
+        }
+        Ok(wanted
+            .iter()
+            .filter(|p| listed.contains_key(p))
+            .filter_map(|p| cached.get(p).map(|e| (*p, *e)))
+            .collect())
     }
 
     /// Read and check one version object.

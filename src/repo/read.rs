@@ -7,6 +7,7 @@ use crate::id::Id;
 use crate::object::blob::{self, KIND_TREE};
 use crate::object::tree::{self, Entry, DIR};
 use crate::object::version::{Seal, Version};
+use crate::rules::History;
 use crate::store;
 use std::collections::HashMap;
 
@@ -27,22 +28,31 @@ pub struct VersionReader<'a> {
     pub seal: Seal,
     /// Where its blobs are.
     pub locs: HashMap<Id, BlobLoc>,
+    /// Packs it lists that this identity cannot open, with their epochs.
+    unreadable: Vec<(Id, u32)>,
 }
 
 /// A path in a version with its entry; folders included, before their contents.
 pub type Flat = Vec<(String, Entry)>;
 
 impl<'a> VersionReader<'a> {
-    /// Open `id`, decrypting its seal and reading the headers of its packs.
-    pub fn open(ds: &'a Dataset, keys: &'a Keyring, index: &mut Index, id: Id) -> Result<Self> {
-        let version = ds.version(&id)?;
+    /// Open `id`, a version the rules accept, decrypting its seal and reading the headers
+    /// of its packs.
+    pub fn open(
+        ds: &'a Dataset,
+        hist: &History,
+        keys: &'a Keyring,
+        index: &mut Index,
+        id: Id,
+    ) -> Result<Self> {
+        let version = hist.get(&id)?.clone();
         let k = keys.get(version.epoch).ok_or_else(|| Error::NoEpochKey {
             who: keys.who.clone(),
             epoch: version.epoch,
             dataset: ds.id,
         })?;
         let seal = version.unseal(&id, &k)?;
-        let locs = index.view(ds, keys, &version.packs)?;
+        let (locs, unreadable) = index.view(ds, keys, &version.packs)?;
         Ok(VersionReader {
             ds,
             keys,
@@ -50,15 +60,26 @@ impl<'a> VersionReader<'a> {
             version,
             seal,
             locs,
+            unreadable,
         })
     }
 
-    /// Read, decrypt and check one blob.
+    /// Read, decrypt and check one blob, with the keys of its pack's epoch.
     pub fn blob(&self, id: &Id, kind: u8) -> Result<Vec<u8>> {
-        let loc = self.locs.get(id).ok_or(Error::Missing {
-            kind: blob::kind_name(kind),
-            id: *id,
-        })?;
+        let loc = self
+            .locs
+            .get(id)
+            .ok_or_else(|| match self.unreadable.first() {
+                Some((_, epoch)) => Error::NoEpochKey {
+                    who: self.keys.who.clone(),
+                    epoch: *epoch,
+                    dataset: self.ds.id,
+                },
+                None => Error::Missing {
+                    kind: blob::kind_name(kind),
+                    id: *id,
+                },
+            })?;
         let e = &loc.entry;
         if e.kind() != kind {
             return Err(Error::Corrupt {
@@ -120,13 +141,14 @@ impl<'a> VersionReader<'a> {
 /// Write the file at `path` in version `vid` to `out`, one chunk at a time.
 pub fn cat(
     ds: &Dataset,
+    hist: &History,
     keys: &Keyring,
     vid: Id,
     path: &str,
     out: &mut impl std::io::Write,
 ) -> Result<()> {
     let mut index = Index::load(ds, keys)?;
-    let r = VersionReader::open(ds, keys, &mut index, vid)?;
+    let r = VersionReader::open(ds, hist, keys, &mut index, vid)?;
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let not_found = || Error::Usage(format!("{path}: no such file in version {}", vid.short()));
     let mut tree_id = r.seal.root;

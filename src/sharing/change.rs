@@ -1,15 +1,18 @@
 //! Changing who may read and write: each change is a new policy in the chain, signed by an
-//! owner or admin of the policy in force. Withdrawal starts a new epoch whose key only the
-//! remaining members receive.
+//! owner or admin of the policy in force and checked by the same rules every reader applies
+//! ([`crate::rules::chain::check_successor`]). Withdrawal starts a new epoch whose key only
+//! the remaining members receive; every new policy records the head versions its signer
+//! knew, which is the history a withdrawal acknowledges (spec/format.md §10.1a).
 
-use super::chain::check_successor;
 use crate::crypto::keys::EpochSecret;
 use crate::crypto::wrap;
 use crate::error::{Error, Result};
 use crate::id::{Bytes32, Id};
 use crate::identity::{Identity, PublicIdentity};
-use crate::object::policy::{Member, Policy, Wrap, ROLES};
+use crate::object::policy::{is_valid_label, Member, Policy, Wrap, MAX_LABEL, ROLES};
+use crate::repo::reseal::{self, Resealed};
 use crate::repo::Dataset;
+use crate::rules::chain::check_successor;
 use crate::store;
 
 /// A change to the members of a dataset.
@@ -22,7 +25,7 @@ pub enum Change {
         label: String,
         /// `reader`, `writer`, `admin` or `owner`.
         role: String,
-        /// Give only the current epoch, not the earlier ones.
+        /// Give only a new epoch, not the earlier ones: they read versions from now on.
         from_now: bool,
     },
     /// Withdraw a member: a new epoch starts, whose key they do not get.
@@ -30,6 +33,30 @@ pub enum Change {
         /// Their label.
         label: String,
     },
+    /// Give a member another role (a demotion from writer takes away write access; the
+    /// member keeps reading).
+    Role {
+        /// Their label.
+        label: String,
+        /// The new role.
+        role: String,
+    },
+}
+
+/// What a change did.
+#[derive(Debug, serde::Serialize)]
+pub struct ChangeOutcome {
+    /// The new policy.
+    pub policy: Id,
+    /// Its sequence number.
+    pub seq: u64,
+    /// The epoch in force after it.
+    pub epoch: u32,
+    /// The version that sealed the newest version's content again under the new epoch, so
+    /// a member added `--from-now` can read it at once.
+    pub reseal: Option<Id>,
+    /// What that reseal cost.
+    pub resealed: Resealed,
 }
 
 fn wrap_for(m: &Member, epoch: u32, s: &EpochSecret) -> Result<Wrap> {
@@ -51,16 +78,39 @@ fn fresh_secret(current: &EpochSecret) -> EpochSecret {
     fresh
 }
 
-/// Apply a change as a new policy; returns its id and body.
-pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, Policy)> {
+fn check_role(role: &str) -> Result<()> {
+    if ROLES.contains(&role) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "unknown role {role:?} (reader, writer, admin or owner)"
+        )))
+    }
+}
+
+/// Apply a change as a new policy; after adding someone `--from-now`, seal the newest
+/// version's content again under the new epoch (a reseal version) so they can read it.
+pub fn apply(
+    ds: &Dataset,
+    identity: &Identity,
+    change: &Change,
+    progress: bool,
+) -> Result<ChangeOutcome> {
     let _lock = ds.lock()?;
-    let chain = ds.chain()?;
+    let hist = ds.history()?;
+    let chain = &hist.chain;
+    if let Some((id, _)) = chain.fork.first() {
+        return Err(Error::Usage(format!(
+            "the access policy forked after seq {} (one side is {}): no change can be made until it is repaired",
+            chain.tip().1.seq,
+            id.short()
+        )));
+    }
     let (tip_id, tip) = chain.tip();
     let me = identity.public();
     let my_label = tip
         .member_by_sign_key(&me.sign)
         .map(|m| m.label().to_string());
-    let usage = |msg: String| Err(Error::Usage(msg));
     if !tip.can_administer(&me.sign) {
         return Err(Error::NotAllowed {
             who: my_label.unwrap_or_else(|| me.to_string()),
@@ -74,10 +124,12 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
         epoch: tip.epoch,
         dataset: ds.id,
     })?;
+    let usage = |msg: String| Err(Error::Usage(msg));
     let mut members = tip.members.clone();
     let mut epoch = tip.epoch;
     let mut secret = current.clone();
     let mut extra: Vec<Wrap> = Vec::new();
+    let mut reseal_for_newcomer = false;
     match change {
         Change::Add {
             public,
@@ -85,13 +137,11 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
             role,
             from_now,
         } => {
-            if !ROLES.contains(&role.as_str()) {
+            check_role(role)?;
+            if !is_valid_label(label) {
                 return usage(format!(
-                    "unknown role {role:?} (reader, writer, admin or owner)"
+                    "a label must be 1 to {MAX_LABEL} bytes without control characters"
                 ));
-            }
-            if label.trim().is_empty() || label.len() > 200 {
-                return usage("a label must be 1 to 200 characters".into());
             }
             if let Some(m) = tip.member(label) {
                 return usage(format!(
@@ -109,13 +159,6 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
                     m.label()
                 ));
             }
-            if role == "owner"
-                && tip
-                    .member_by_sign_key(&me.sign)
-                    .is_some_and(|m| m.role() != "owner")
-            {
-                return usage("only an owner can add an owner".into());
-            }
             let m = Member(
                 label.clone(),
                 role.clone(),
@@ -126,6 +169,7 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
                 // A new epoch that the newcomer shares from now on, and none before it.
                 epoch = next_epoch(tip.epoch)?;
                 secret = fresh_secret(current);
+                reseal_for_newcomer = true;
             } else {
                 for (e, s) in mine.range(..tip.epoch) {
                     extra.push(wrap_for(&m, *e, s)?);
@@ -135,48 +179,140 @@ pub fn apply(ds: &Dataset, identity: &Identity, change: &Change) -> Result<(Id, 
         }
         Change::Remove { label } => {
             let Some(m) = tip.member(label) else {
-                return usage(format!(
-                    "no member is labelled {label:?} (see `coffer share list`)"
-                ));
+                let gone = chain
+                    .policies
+                    .iter()
+                    .rev()
+                    .find(|(_, p)| p.member(label).is_some());
+                return match gone {
+                    Some((_, p)) => usage(format!(
+                        "{label:?} is no longer a member: withdrawn after policy seq {} (see `coffer access`)",
+                        p.seq
+                    )),
+                    None => usage(format!(
+                        "no member is labelled {label:?} (see `coffer share list`)"
+                    )),
+                };
             };
             if m.sign_key() == &me.sign {
                 return usage("you cannot remove yourself; ask another owner or admin".into());
-            }
-            if m.role() == "owner"
-                && tip.members.iter().filter(|x| x.role() == "owner").count() == 1
-            {
-                return usage(format!(
-                    "{label:?} is the last owner; add another owner first"
-                ));
             }
             members.retain(|x| x.label() != label);
             epoch = next_epoch(tip.epoch)?;
             secret = fresh_secret(current);
         }
+        Change::Role { label, role } => {
+            check_role(role)?;
+            let Some(i) = members.iter().position(|m| m.label() == label) else {
+                return usage(format!(
+                    "no member is labelled {label:?} (see `coffer share list`)"
+                ));
+            };
+            if members[i].role() == role {
+                return usage(format!("{label:?} is already {role}"));
+            }
+            members[i].1 = role.clone();
+        }
     }
-    members.sort_by(|a, b| a.label().cmp(b.label()));
+    members.sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
     let mut wraps = Vec::new();
     for m in &members {
         wraps.push(wrap_for(m, epoch, &secret)?);
     }
     wraps.extend(extra);
-    let next = Policy {
+    let mut next = Policy {
         seq: tip.seq + 1,
         name: tip.name.clone(),
         time: crate::repo::now().max(tip.time),
+        audit: tip.audit.clone(),
         epoch,
+        heads: Some(hist.heads()),
         wraps,
         signer: Bytes32(me.sign),
         dataset: Some(ds.id),
         members,
         previous: Some(*tip_id),
     };
-    if let Some(why) = check_successor(&ds.id, tip_id, tip, &next) {
+    next.sort_wraps();
+    next.check_structure()
+        .map_err(|why| Error::Usage(format!("the change would make an invalid policy: {why}")))?;
+    if let Err(r) = check_successor(&ds.id, tip_id, tip, &next) {
         return Err(Error::Usage(format!(
-            "the change would make an invalid policy: {why}"
+            "the change is not allowed: {}",
+            r.message
         )));
+    }
+    // The reseal needs every epoch of the newest version: check before changing anything.
+    let head = ds.head()?;
+    if reseal_for_newcomer {
+        if let Some(h) = &head {
+            let v = hist.get(h)?;
+            let missing: Vec<u32> = hist
+                .epochs_needed(v)
+                .into_iter()
+                .filter(|e| !mine.contains_key(e))
+                .collect();
+            if !missing.is_empty() {
+                return usage(format!(
+                    "you cannot read the newest version (epochs {missing:?}), so you cannot seal it again for the newcomer; ask a member who can (see `coffer access`)"
+                ));
+            }
+        }
     }
     let (id, bytes) = next.sign(identity.signing_key());
     ds.store.put_new(&store::policy_path(&id), bytes)?;
-    Ok((id, next))
+    let mut out = ChangeOutcome {
+        policy: id,
+        seq: next.seq,
+        epoch: next.epoch,
+        reseal: None,
+        resealed: Resealed::default(),
+    };
+    if let (true, Some(h)) = (reseal_for_newcomer, head) {
+        let label = match change {
+            Change::Add { label, .. } => label.as_str(),
+            _ => "",
+        };
+        let message = format!("sealed again under epoch {epoch} for {label}");
+        if let Some((vid, r)) = reseal_head(ds, identity, h, &message, progress)? {
+            out.reseal = Some(vid);
+            out.resealed = r;
+        }
+    }
+    Ok(out)
+}
+
+/// Make a version with the same content as `head` whose packs all suit the policy in force,
+/// sealing again what does not; move the branch head to it. `None` when `head` already
+/// suits it. The caller holds the dataset lock.
+pub(crate) fn reseal_head(
+    ds: &Dataset,
+    identity: &Identity,
+    head: Id,
+    message: &str,
+    progress: bool,
+) -> Result<Option<(Id, Resealed)>> {
+    let w = crate::repo::commit::writer(ds, identity)?;
+    let v = w.hist.get(&head)?.clone();
+    let usable = w.hist.usable_packs();
+    if v.packs
+        .iter()
+        .all(|p| w.hist.pack_epochs.get(p).is_some_and(|e| usable(p, *e)))
+    {
+        return Ok(None);
+    }
+    let mut index = w.index(ds)?;
+    let k = w.keyring.get(v.epoch).ok_or_else(|| Error::NoEpochKey {
+        who: w.label.clone(),
+        epoch: v.epoch,
+        dataset: ds.id,
+    })?;
+    let mut seal = v.unseal(&head, &k)?;
+    seal.message = message.to_string();
+    let reachable = reseal::reachable(ds, &w.keyring, &index, seal.root)?;
+    let r = reseal::ensure_usable(ds, &w.keyring, &w.keys, &mut index, &reachable, progress)?;
+    let (vid, _) = w.write_version(ds, identity, &index, &[(head, &v)], &seal, &reachable)?;
+    ds.set_head(&vid)?;
+    index.save(ds)?;
+    Ok(Some((vid, r)))
 }

@@ -1,6 +1,5 @@
-//! Sharing: the chain of signed policies that says who may read and write a dataset
-//! (spec/format.md, "Policy chain").
+//! Sharing: changing who may read and write a dataset (new signed policies) and reporting
+//! who could read what. Whether a policy is in force is decided by [`crate::rules`].
 
 pub mod access;
-pub mod chain;
 pub mod change;

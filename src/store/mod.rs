@@ -10,6 +10,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use std::ops::Range;
 use std::sync::Arc;
 
+pub mod reader;
+
 /// The name of a policy object.
 pub fn policy_path(id: &Id) -> String {
     format!("policy/{id}")

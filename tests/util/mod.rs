@@ -4,6 +4,7 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod forge;
 pub mod s3;
 
 pub struct Env {
@@ -15,6 +16,38 @@ pub struct Env {
 }
 
 impl Env {
+    /// A copy of `src` (another env's temp folder) as a new env: same identities and data.
+    pub fn copy_of(src: &Path, me: &str) -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        copy_dir(src, tmp.path());
+        Env {
+            id: tmp.path().join(format!("{me}.id")),
+            data: tmp.path().join("data"),
+            tmp,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Make another identity `name` in this env's folder (`NAME.id`); returns its public
+    /// identity string.
+    pub fn new_identity(&self, name: &str) -> String {
+        let path = self.tmp.path().join(format!("{name}.id"));
+        self.ok(&["id", "new", "--name", name, "--out", path.to_str().unwrap()])
+            .trim()
+            .to_string()
+    }
+
+    /// `coffer ARGS` as identity `NAME.id` of this env.
+    pub fn as_(&self, name: &str, args: &[&str]) -> std::process::Output {
+        self.coffer(args)
+            .env(
+                "COFFER_IDENTITY",
+                self.tmp.path().join(format!("{name}.id")),
+            )
+            .output()
+            .unwrap()
+    }
+
     /// A temp folder with an identity "camden" and an empty `data/` folder.
     pub fn new() -> Env {
         Env::named("camden")
@@ -115,6 +148,22 @@ impl Env {
     /// Paths of all packs in the store.
     pub fn packs(&self) -> Vec<PathBuf> {
         files_under(&self.store().join("packs"))
+    }
+}
+
+/// Copy a folder tree (files, folders and links).
+pub fn copy_dir(src: &Path, dst: &Path) {
+    for e in walkdir::WalkDir::new(src).min_depth(1) {
+        let e = e.unwrap();
+        let to = dst.join(e.path().strip_prefix(src).unwrap());
+        let ft = e.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
     }
 }
 

@@ -1,0 +1,531 @@
+//! Which policies are in force: the genesis policy, then each later policy that follows the
+//! last accepted one under rules G1-G2 and P1-P8 (spec/format.md §10.1a); forks (§10.1c);
+//! and what the accepted chain says about people: who held which epoch when, and which
+//! policies withdrew whom.
+
+use super::{Refusal, Rule};
+use crate::crypto::keys::EpochSecret;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::identity::Identity;
+use crate::object::policy::{Member, Policy};
+use crate::store::{self, Store};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// The accepted chain, genesis first, and what was refused on the way.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    /// The dataset id (the genesis policy's id).
+    pub dataset: Id,
+    /// Accepted policies in order: `policies[0]` is the genesis, the last is in force.
+    pub policies: Vec<(Id, Policy)>,
+    /// Policies that are not in force, each with the rule it breaks.
+    pub refused: Vec<(Id, Refusal)>,
+    /// When two or more valid policies follow the tip: those sides (spec §10.1c). None of
+    /// them is in force; their withdrawals and demotions apply; nobody may commit.
+    pub fork: Vec<(Id, Policy)>,
+}
+
+/// A policy that takes away someone's access, as the version rules V8 and V9 see it.
+#[derive(Debug)]
+pub struct Withdrawal<'a> {
+    /// Position in the chain (a fork side counts as one past the tip).
+    pub pos: usize,
+    /// The policy.
+    pub id: Id,
+    /// Its body.
+    pub policy: &'a Policy,
+    /// Members of the policy before it who are not members of it (read access withdrawn).
+    pub readers: Vec<&'a Member>,
+    /// Members of the policy before it who could write and no longer can.
+    pub writers: Vec<&'a Member>,
+    /// Epochs the withdrawn readers held before this policy.
+    pub forbidden: BTreeSet<u32>,
+}
+
+/// Members of `prev` who are not members (same keys) of `next`.
+fn removed<'a>(prev: &'a Policy, next: &Policy) -> Vec<&'a Member> {
+    prev.members
+        .iter()
+        .filter(|m| !next.members.iter().any(|n| n.same_identity(m)))
+        .collect()
+}
+
+/// Members of `prev` who may write there and may not in `next`.
+fn lost_write<'a>(prev: &'a Policy, next: &Policy) -> Vec<&'a Member> {
+    prev.members
+        .iter()
+        .filter(|m| m.can_write())
+        .filter(|m| {
+            !next
+                .members
+                .iter()
+                .any(|n| n.same_identity(m) && n.can_write())
+        })
+        .collect()
+}
+
+/// P6-P8 (and G1's wrap part), which every accepted policy meets.
+fn check_members(p: &Policy) -> std::result::Result<(), Refusal> {
+    if !p.members.iter().any(|m| m.role() == "owner") {
+        return Err(Refusal::new(
+            Rule::PolicyOwner,
+            "leaves the dataset without an owner",
+        ));
+    }
+    for m in &p.members {
+        if !p
+            .wraps
+            .iter()
+            .any(|w| &w.0 .0 == m.kx_key() && w.1 == p.epoch)
+        {
+            return Err(Refusal::new(
+                Rule::PolicyWraps,
+                format!("gives {} no key for epoch {}", m.label(), p.epoch),
+            ));
+        }
+    }
+    for w in &p.wraps {
+        if p.member_by_kx_key(&w.0 .0).is_none() {
+            return Err(Refusal::new(
+                Rule::PolicyWraps,
+                "wraps a key for someone who is not a member",
+            ));
+        }
+        if w.1 > p.epoch {
+            return Err(Refusal::new(
+                Rule::PolicyWraps,
+                format!("wraps epoch {} after its own epoch {}", w.1, p.epoch),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// G1-G2 and P6-P8 for the genesis policy.
+pub fn check_genesis(p: &Policy) -> std::result::Result<(), Refusal> {
+    if p.epoch != 0 || p.wraps.iter().any(|w| w.1 != 0) {
+        return Err(Refusal::new(
+            Rule::GenesisEpoch,
+            "a genesis policy has epoch 0 and wraps no other",
+        ));
+    }
+    if p.member_by_sign_key(&p.signer.0)
+        .is_none_or(|m| m.role() != "owner")
+    {
+        return Err(Refusal::new(
+            Rule::GenesisSigner,
+            "the genesis policy is not signed by an owner it names",
+        ));
+    }
+    check_members(p)
+}
+
+/// P1-P8: whether `next` may follow `prev` (whose id is `prev_id`) in the chain of `dataset`.
+pub fn check_successor(
+    dataset: &Id,
+    prev_id: &Id,
+    prev: &Policy,
+    next: &Policy,
+) -> std::result::Result<(), Refusal> {
+    if next.dataset != Some(*dataset) {
+        return Err(Refusal::new(
+            Rule::PolicyDataset,
+            "belongs to another dataset",
+        ));
+    }
+    if next.previous != Some(*prev_id) {
+        return Err(Refusal::new(
+            Rule::PolicyDetached,
+            "does not follow the policy in force",
+        ));
+    }
+    if Some(next.seq) != prev.seq.checked_add(1) {
+        return Err(Refusal::new(
+            Rule::PolicySeq,
+            format!(
+                "sequence number {} after {} (a gap or a replay)",
+                next.seq, prev.seq
+            ),
+        ));
+    }
+    let Some(signer) = prev
+        .member_by_sign_key(&next.signer.0)
+        .filter(|m| m.can_administer())
+    else {
+        let who = prev
+            .member_by_sign_key(&next.signer.0)
+            .map(|m| format!("{} ({})", m.label(), m.role()))
+            .unwrap_or_else(|| "a key that is not a member".into());
+        return Err(Refusal::new(
+            Rule::PolicySigner,
+            format!(
+                "signed by {who}: only an owner or admin of the policy before it may change it"
+            ),
+        ));
+    };
+    if signer.role() != "owner" {
+        let owners_kept = prev
+            .members
+            .iter()
+            .filter(|m| m.role() == "owner")
+            .all(|m| next.members.contains(m));
+        let no_new_owner = next
+            .members
+            .iter()
+            .filter(|m| m.role() == "owner")
+            .all(|m| prev.members.contains(m));
+        if !owners_kept || !no_new_owner {
+            return Err(Refusal::new(
+                Rule::PolicyRolePower,
+                format!(
+                    "signed by {}, an admin: only an owner may add, remove or change an owner",
+                    signer.label()
+                ),
+            ));
+        }
+        if next.audit != prev.audit {
+            return Err(Refusal::new(
+                Rule::PolicyRolePower,
+                format!(
+                    "signed by {}, an admin: only an owner may change the audit settings",
+                    signer.label()
+                ),
+            ));
+        }
+    }
+    if next.epoch != prev.epoch && Some(next.epoch) != prev.epoch.checked_add(1) {
+        return Err(Refusal::new(
+            Rule::PolicyEpoch,
+            format!(
+                "goes from epoch {} to {}: an epoch stays or goes up by one",
+                prev.epoch, next.epoch
+            ),
+        ));
+    }
+    let gone: Vec<&str> = removed(prev, next).iter().map(|m| m.label()).collect();
+    if !gone.is_empty() && next.epoch == prev.epoch {
+        return Err(Refusal::new(
+            Rule::PolicyWithdrawalEpoch,
+            format!("withdraws {} without starting a new epoch", gone.join(", ")),
+        ));
+    }
+    check_members(next)
+}
+
+/// Load every policy of `store` and walk the chain of `dataset` from its genesis.
+pub fn load(store: &Store, dataset: &Id) -> Result<Chain> {
+    let mut all: BTreeMap<Id, Policy> = BTreeMap::new();
+    let mut refused = Vec::new();
+    let names: Vec<String> = store
+        .list_ids("policy")?
+        .iter()
+        .map(|(id, _)| store::policy_path(id))
+        .collect();
+    let got = crate::remote::transfer::get_all(store, &names)?;
+    for (name, bytes) in names.iter().zip(got) {
+        let Some(id) = crate::remote::transfer::expected_id(name) else {
+            continue;
+        };
+        let Some(bytes) = bytes else { continue };
+        match Policy::open(&id, &bytes) {
+            Ok(p) => {
+                all.insert(id, p);
+            }
+            Err(e) if id == *dataset => return Err(e),
+            Err(e) => refused.push((id, Refusal::of_error(&e))),
+        }
+    }
+    walk(dataset, all, refused)
+}
+
+/// Walk already-opened policies from the genesis `dataset` (rules G1-G2, P1-P8, forks).
+pub fn walk(
+    dataset: &Id,
+    mut all: BTreeMap<Id, Policy>,
+    mut refused: Vec<(Id, Refusal)>,
+) -> Result<Chain> {
+    let genesis = all.remove(dataset).ok_or(Error::Missing {
+        kind: "policy",
+        id: *dataset,
+    })?;
+    let corrupt = |reason: String| Error::Corrupt {
+        kind: "policy",
+        id: *dataset,
+        reason,
+    };
+    if genesis.seq != 0 {
+        return Err(corrupt(
+            "the dataset id names a policy that is not a genesis policy".into(),
+        ));
+    }
+    check_genesis(&genesis).map_err(|r| corrupt(r.to_string()))?;
+    let mut by_prev: HashMap<Id, Vec<Id>> = HashMap::new();
+    for (id, p) in &all {
+        match p.previous {
+            Some(prev) => by_prev.entry(prev).or_default().push(*id),
+            None => refused.push((
+                *id,
+                Refusal::new(
+                    Rule::GenesisOther,
+                    "another genesis policy: a different dataset in the same store",
+                ),
+            )),
+        }
+    }
+    let mut policies = vec![(*dataset, genesis)];
+    let mut fork = Vec::new();
+    loop {
+        let (cur_id, cur) = &policies[policies.len() - 1];
+        let mut sides = Vec::new();
+        for id in by_prev.remove(cur_id).unwrap_or_default() {
+            let Some(p) = all.remove(&id) else { continue };
+            match check_successor(dataset, cur_id, cur, &p) {
+                Ok(()) => sides.push((id, p)),
+                Err(r) => refused.push((id, r)),
+            }
+        }
+        if sides.len() > 1 {
+            // A side signed by someone another side withdraws or demotes is ignored, so a
+            // withdrawn admin cannot undo its withdrawal by forking an older policy.
+            let lost: Vec<bool> = sides
+                .iter()
+                .map(|(_, s)| {
+                    sides
+                        .iter()
+                        .any(|(_, o)| !std::ptr::eq(s, o) && !o.can_administer(&s.signer.0))
+                })
+                .collect();
+            if lost.iter().any(|l| !l) {
+                let mut kept = Vec::new();
+                for ((id, s), l) in sides.into_iter().zip(lost) {
+                    if l {
+                        refused.push((
+                            id,
+                            Refusal::new(
+                                Rule::PolicyForkWithdrawnSigner,
+                                format!(
+                                    "follows policy {} like another policy that withdraws or demotes its signer; ignored",
+                                    cur_id.short()
+                                ),
+                            ),
+                        ));
+                    } else {
+                        kept.push((id, s));
+                    }
+                }
+                sides = kept;
+            }
+        }
+        match sides.len() {
+            0 => break,
+            1 => {
+                if let Some(s) = sides.pop() {
+                    policies.push(s);
+                }
+            }
+            _ => {
+                for (id, _) in &sides {
+                    refused.push((
+                        *id,
+                        Refusal::new(
+                            Rule::PolicyFork,
+                            format!(
+                                "one of {} policies that follow policy {} (seq {}): none is in force until an owner or admin repairs the fork",
+                                sides.len(),
+                                cur_id.short(),
+                                cur.seq
+                            ),
+                        ),
+                    ));
+                }
+                sides.sort_by_key(|(id, _)| *id);
+                fork = sides;
+                break;
+            }
+        }
+    }
+    for (id, p) in all {
+        let r = if p.previous.is_none() {
+            continue;
+        } else {
+            Refusal::new(
+                Rule::PolicyDetached,
+                "is not part of the chain from the genesis policy (detached, replayed, or after a refused policy)",
+            )
+        };
+        refused.push((id, r));
+    }
+    refused.sort_by_key(|r| r.0);
+    refused.dedup_by(|a, b| a.0 == b.0);
+    Ok(Chain {
+        dataset: *dataset,
+        policies,
+        refused,
+        fork,
+    })
+}
+
+impl Chain {
+    /// The policy in force (the last accepted).
+    pub fn tip(&self) -> &(Id, Policy) {
+        // `walk` never returns an empty chain.
+        &self.policies[self.policies.len() - 1]
+    }
+
+    /// An accepted policy by id, with its position in the chain.
+    pub fn get(&self, id: &Id) -> Option<(usize, &Policy)> {
+        self.policies
+            .iter()
+            .position(|(i, _)| i == id)
+            .map(|n| (n, &self.policies[n].1))
+    }
+
+    /// The member with this signing key in the newest policy that lists it (so people who
+    /// were withdrawn keep their label in history).
+    pub fn member_by_sign_key(&self, key: &[u8; 32]) -> Option<&Member> {
+        self.policies
+            .iter()
+            .rev()
+            .find_map(|(_, p)| p.member_by_sign_key(key))
+    }
+
+    /// The member with this X25519 key in the newest policy that lists it.
+    pub fn member_by_kx_key(&self, key: &[u8; 32]) -> Option<&Member> {
+        self.policies
+            .iter()
+            .rev()
+            .find_map(|(_, p)| p.member_by_kx_key(key))
+    }
+
+    /// A label for a signing key: the member's, else a key prefix.
+    pub fn label_of_sign_key(&self, key: &[u8; 32]) -> String {
+        self.member_by_sign_key(key)
+            .map(|m| m.label().to_string())
+            .unwrap_or_else(|| format!("key {}", hex::encode(&key[..4])))
+    }
+
+    /// Epochs wrapped to X25519 key `kx` in the accepted policies `0..=upto`.
+    pub fn held(&self, kx: &[u8; 32], upto: usize) -> BTreeSet<u32> {
+        self.policies
+            .iter()
+            .take(upto.saturating_add(1))
+            .flat_map(|(_, p)| p.wraps.iter())
+            .filter(|w| &w.0 .0 == kx)
+            .map(|w| w.1)
+            .collect()
+    }
+
+    /// Epochs that every member of the policy at `pos` holds (judged by the chain up to and
+    /// including it): the only epochs a version made under it may use (rule V10).
+    pub fn shared_epochs(&self, pos: usize) -> BTreeSet<u32> {
+        let Some((_, p)) = self.policies.get(pos) else {
+            return BTreeSet::new();
+        };
+        let mut out: Option<BTreeSet<u32>> = None;
+        for m in &p.members {
+            let h = self.held(m.kx_key(), pos);
+            out = Some(match out {
+                None => h,
+                Some(o) => o.intersection(&h).copied().collect(),
+            });
+        }
+        out.unwrap_or_default()
+    }
+
+    /// Every policy that withdraws someone's read or write access, fork sides included
+    /// (spec §10.1c: their withdrawals apply at once).
+    pub fn withdrawals(&self) -> Vec<Withdrawal<'_>> {
+        let mut out = Vec::new();
+        let steps = self
+            .policies
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| (i + 1, &w[0].1, &w[1]))
+            .chain(
+                self.fork
+                    .iter()
+                    .map(|s| (self.policies.len(), &self.tip().1, s)),
+            );
+        for (pos, prev, (id, next)) in steps {
+            let readers = removed(prev, next);
+            let writers = lost_write(prev, next);
+            if readers.is_empty() && writers.is_empty() {
+                continue;
+            }
+            let forbidden = readers
+                .iter()
+                .flat_map(|m| self.held(m.kx_key(), pos - 1))
+                .collect();
+            out.push(Withdrawal {
+                pos,
+                id: *id,
+                policy: next,
+                readers,
+                writers,
+                forbidden,
+            });
+        }
+        out
+    }
+
+    /// Every epoch secret `identity` was ever given in the accepted chain (a withdrawn
+    /// member keeps the epochs it had, and gets none started by its withdrawal).
+    pub fn secrets_for(&self, identity: &Identity) -> BTreeMap<u32, EpochSecret> {
+        let kx = identity.public().kx;
+        let mut out = BTreeMap::new();
+        for (_, p) in &self.policies {
+            for (e, s) in p.unwrap_for(&kx, identity.kx_secret()) {
+                out.entry(e).or_insert(s);
+            }
+        }
+        out
+    }
+
+    /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
+    /// no unrepaired fork.
+    pub fn may_write(&self, sign_key: &[u8; 32]) -> std::result::Result<&Member, Refusal> {
+        if let Some((id, _)) = self.fork.first() {
+            return Err(Refusal::new(
+                Rule::PolicyFork,
+                format!(
+                    "two access changes were made at once after policy seq {} (one is {}): nobody can commit until an owner or admin runs `coffer share repair`",
+                    self.tip().1.seq,
+                    id.short()
+                ),
+            ));
+        }
+        let tip = &self.tip().1;
+        match tip.member_by_sign_key(sign_key) {
+            Some(m) if m.can_write() => Ok(m),
+            Some(m) => Err(Refusal::new(
+                Rule::VersionAuthor,
+                format!(
+                    "you are {} ({}); only owners, admins and writers commit",
+                    m.label(),
+                    m.role()
+                ),
+            )),
+            None => Err(Refusal::new(
+                Rule::VersionAuthor,
+                "you are not a member of this dataset",
+            )),
+        }
+    }
+
+    /// The first `n` accepted policies (at least the genesis) as a chain of their own: what
+    /// a remote holding only those shows.
+    pub fn prefix(&self, n: usize) -> Chain {
+        Chain {
+            dataset: self.dataset,
+            policies: self.policies[..n.clamp(1, self.policies.len())].to_vec(),
+            refused: Vec::new(),
+            fork: Vec::new(),
+        }
+    }
+
+    /// Ids of the accepted policies.
+    pub fn ids(&self) -> HashSet<Id> {
+        self.policies.iter().map(|(i, _)| *i).collect()
+    }
+}

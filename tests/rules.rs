@@ -1,0 +1,810 @@
+//! The rules testkit: for every trust rule (spec/format.md §9, §10.1a), one well-formed but
+//! unauthorised object (canonical, named by its hash, validly signed) that breaks exactly
+//! that rule, named after its defect as age's testkit names its cases. Each goes through the
+//! real binary: `verify` with and without a key, a member's `pull`, a fresh `clone`, and
+//! `checkout`; each check asserts the rule's name, not just a non-zero exit.
+//!
+//! The objects are made by `tests/util/forge.rs` from a dataset the binary built.
+
+mod util;
+
+use coffer::id::{Bytes32, Id};
+use coffer::object::policy::{Audit, Witness};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use util::forge::{ident, member, wraps_for, Forge};
+use util::*;
+
+/// The dataset every case starts from, built once by the binary: Camden (owner) commits,
+/// shares with the GLA (writer), Hackney (reader), Brent (admin) and Barnet (reader), withdraws
+/// Barnet (epoch 1), commits again. Identities `stranger` and `newcomer` exist but are not
+/// members.
+fn template() -> &'static PathBuf {
+    static T: OnceLock<PathBuf> = OnceLock::new();
+    T.get_or_init(|| {
+        let e = Env::new();
+        for n in ["gla", "hackney", "brent", "barnet", "stranger", "newcomer"] {
+            e.new_identity(n);
+        }
+        e.write("a.csv", b"id,places\n1,10\n");
+        e.write("schools/b.csv", &noise(200_000, 7));
+        e.write("schools/north/c.csv", b"north\n");
+        e.ok(&["init", "--name", "camden-services"]);
+        e.ok(&["commit", "-m", "v1"]);
+        for (n, label, role) in [
+            ("gla", "GLA", "writer"),
+            ("hackney", "Hackney", "reader"),
+            ("brent", "Brent", "admin"),
+            ("barnet", "Barnet", "reader"),
+        ] {
+            let public = public_of(&e, n);
+            e.ok(&["share", "add", &public, "--name", label, "--role", role]);
+        }
+        e.ok(&["share", "remove", "Barnet"]);
+        e.write("a.csv", b"id,places\n1,11\n");
+        e.ok(&["commit", "-m", "v2"]);
+        let keep = e.tmp.path().to_path_buf();
+        std::mem::forget(e);
+        keep
+    })
+}
+
+fn public_of(e: &Env, name: &str) -> String {
+    let out = e.as_(name, &["id", "show"]);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string()
+}
+
+/// One case: what to do first (as the binary would), then the forged object.
+struct Case {
+    name: &'static str,
+    kind: &'static str,
+    rule: &'static str,
+    /// Who pulls and clones (a member throughout the case).
+    puller: &'static str,
+    /// How `verify` rates it in the dataset's own store: a well-formed object that breaks a
+    /// rule is a warning (not history, ignored); one that does not open is damage.
+    level: &'static str,
+    prep: fn(&Env),
+    forge: fn(&Forge, &Env) -> Id,
+}
+
+fn no_prep(_: &Env) {}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn has_finding(report: &Value, id: &Id, rule: &str, level: &str) -> bool {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == id.to_hex().as_str() && f["rule"] == rule && f["level"] == level)
+}
+
+fn run(c: &Case) {
+    let e = Env::copy_of(template(), "camden");
+    (c.prep)(&e);
+    let clone_dir = e.tmp.path().join(format!("{}-clone", c.puller));
+    let out = e.as_(
+        c.puller,
+        &[
+            "clone",
+            e.data.to_str().unwrap(),
+            clone_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}: clone before forging", c.name);
+    let before_tip = policy_tip(&e, &clone_dir, c.puller);
+    let head_before = std::fs::read_to_string(clone_dir.join(".coffer/refs/main")).unwrap();
+
+    let f = Forge::open(&e.data);
+    let id = (c.forge)(&f, &e);
+    let case = c.name;
+
+    // verify, with the owner's key and without any key: the object, by id, and the rule.
+    for keyless in [false, true] {
+        let mut cmd = e.coffer(&["verify", "--json"]);
+        if keyless {
+            cmd.env("COFFER_IDENTITY", e.tmp.path().join("nobody.id"));
+        }
+        let out = cmd.output().unwrap();
+        let r = json(&out);
+        assert_eq!(out.status.code(), Some(1), "{case}: verify exit, {r}");
+        assert!(
+            has_finding(&r, &id, c.rule, c.level),
+            "{case} (keyless {keyless}): no {} finding for {}: {r:#}",
+            c.rule,
+            id.short()
+        );
+        assert_eq!(r["decrypted"], !keyless, "{case}");
+    }
+
+    // A member's pull ignores it and names it; nothing changes for them.
+    let out = e
+        .coffer(&["-C", clone_dir.to_str().unwrap(), "pull", "--json"])
+        .env(
+            "COFFER_IDENTITY",
+            e.tmp.path().join(format!("{}.id", c.puller)),
+        )
+        .output()
+        .unwrap();
+    let p = json(&out);
+    assert!(out.status.success(), "{case}: pull {p}");
+    let field = if c.kind == "version" {
+        "refused"
+    } else {
+        "refused_policies"
+    };
+    let listed = p["fetch"][field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x[0] == id.to_hex().as_str() && x[1]["rule"] == c.rule);
+    assert!(
+        listed,
+        "{case}: pull does not report {} for it: {p:#}",
+        c.rule
+    );
+    assert_eq!(
+        std::fs::read_to_string(clone_dir.join(".coffer/refs/main")).unwrap(),
+        head_before,
+        "{case}: the pull moved the head"
+    );
+    assert_eq!(policy_tip(&e, &clone_dir, c.puller), before_tip, "{case}");
+    let out = e
+        .coffer(&["-C", clone_dir.to_str().unwrap(), "verify"])
+        .env(
+            "COFFER_IDENTITY",
+            e.tmp.path().join(format!("{}.id", c.puller)),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{case}: the puller's verify");
+
+    // A fresh clone leaves it out.
+    let fresh = e.tmp.path().join("fresh");
+    let out = e.as_(
+        c.puller,
+        &["clone", e.data.to_str().unwrap(), fresh.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{case}: clone {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sub = if c.kind == "version" {
+        "versions"
+    } else {
+        "policy"
+    };
+    assert!(
+        !fresh
+            .join(".coffer/store")
+            .join(sub)
+            .join(id.to_hex())
+            .exists(),
+        "{case}: the clone took it"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fresh.join(".coffer/refs/main")).unwrap(),
+        head_before,
+        "{case}: the clone checked out something else"
+    );
+
+    // Checkout of a refused version names the rule.
+    if c.kind == "version" {
+        let to = e.tmp.path().join("out");
+        let out = e
+            .coffer(&["checkout", &id.to_hex(), "--to", to.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{case}: checkout {err}");
+        assert!(err.contains(&format!("(rule {})", c.rule)), "{case}: {err}");
+        assert!(!to.exists() || std::fs::read_dir(&to).unwrap().next().is_none());
+    }
+}
+
+fn policy_tip(e: &Env, dir: &std::path::Path, who: &str) -> String {
+    let out = e
+        .coffer(&["-C", dir.to_str().unwrap(), "share", "list", "--json"])
+        .env("COFFER_IDENTITY", e.tmp.path().join(format!("{who}.id")))
+        .output()
+        .unwrap();
+    json(&out)["policy"].as_str().unwrap().to_string()
+}
+
+fn t(e: &Env) -> &std::path::Path {
+    e.tmp.path()
+}
+
+/// The packs of the version before the branch head.
+fn parent_packs(f: &Forge) -> Vec<Id> {
+    let h = f.hist();
+    let head = f.ds.head().unwrap().unwrap();
+    let parent = h.versions[&head].parents[0];
+    h.versions[&parent].packs.clone()
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "version_author_is_reader",
+        kind: "version",
+        rule: "version-author",
+        puller: "gla",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.version(&ident(t(e), "hackney"), |_| {}),
+    },
+    Case {
+        name: "version_author_is_stranger",
+        kind: "version",
+        rule: "version-author",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.version(&ident(t(e), "stranger"), |_| {}),
+    },
+    Case {
+        name: "version_author_was_withdrawn_before_its_policy",
+        kind: "version",
+        rule: "version-author",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.version(&ident(t(e), "barnet"), |_| {}),
+    },
+    Case {
+        name: "version_wrong_epoch",
+        kind: "version",
+        rule: "version-epoch",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.version(&ident(t(e), "gla"), |v| v.epoch = 0),
+    },
+    Case {
+        name: "version_wrong_dataset",
+        kind: "version",
+        rule: "version-dataset",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.version(&ident(t(e), "gla"), |v| v.dataset = Id([9; 32])),
+    },
+    Case {
+        name: "version_wrong_seq",
+        kind: "version",
+        rule: "version-seq",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.version(&ident(t(e), "gla"), |v| v.seq += 1),
+    },
+    Case {
+        name: "version_missing_parent",
+        kind: "version",
+        rule: "version-parent",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            f.version(&ident(t(e), "gla"), |v| {
+                v.parents = vec![Id([3; 32])];
+                v.seq = 2;
+            })
+        },
+    },
+    Case {
+        name: "version_parent_refused",
+        kind: "version",
+        rule: "version-parent",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            let bad = f.version(&ident(t(e), "stranger"), |_| {});
+            f.version(&ident(t(e), "gla"), |v| {
+                v.parents = vec![bad];
+                v.seq += 1;
+            })
+        },
+    },
+    Case {
+        name: "version_unknown_policy",
+        kind: "version",
+        rule: "version-policy",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.version(&ident(t(e), "gla"), |v| v.policy = Id([4; 32])),
+    },
+    Case {
+        name: "version_older_policy_than_parent",
+        kind: "version",
+        rule: "version-policy-order",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        // Camden was an owner in the genesis, in epoch 0: only the order is wrong.
+        forge: |f, e| {
+            f.version(&ident(t(e), "camden"), |v| {
+                v.policy = f.ds.id;
+                v.epoch = 0;
+            })
+        },
+    },
+    Case {
+        name: "version_by_withdrawn_writer",
+        kind: "version",
+        rule: "version-withdrawn-writer",
+        puller: "hackney",
+        level: "warning",
+        prep: |e| {
+            e.ok(&["share", "remove", "GLA"]);
+        },
+        // The GLA signs a child of the head it knew, under the policy it knew.
+        forge: |f, e| {
+            let h = f.hist();
+            let (prev, p) = &h.chain.policies[h.chain.policies.len() - 2];
+            let epoch = p.epoch;
+            let prev = *prev;
+            f.version(&ident(t(e), "gla"), |v| {
+                v.policy = prev;
+                v.epoch = epoch;
+            })
+        },
+    },
+    Case {
+        name: "version_by_demoted_writer",
+        kind: "version",
+        rule: "version-withdrawn-writer",
+        puller: "hackney",
+        level: "warning",
+        prep: |e| {
+            e.ok(&["share", "role", "GLA", "reader"]);
+        },
+        forge: |f, e| {
+            let h = f.hist();
+            let prev = h.chain.policies[h.chain.policies.len() - 2].0;
+            f.version(&ident(t(e), "gla"), |v| v.policy = prev)
+        },
+    },
+    Case {
+        name: "version_reopens_withdrawn_epoch",
+        kind: "version",
+        rule: "version-withdrawn-reader",
+        puller: "brent",
+        level: "warning",
+        prep: |e| {
+            e.ok(&["share", "remove", "Hackney"]);
+        },
+        // The GLA, still a writer, commits under the policy before the withdrawal (whose
+        // epoch Hackney holds) without having seen it.
+        forge: |f, e| {
+            let h = f.hist();
+            let (prev, p) = &h.chain.policies[h.chain.policies.len() - 2];
+            let (prev, epoch) = (*prev, p.epoch);
+            let gla = ident(t(e), "gla");
+            let pack = f.pack(&gla, epoch, b"new rows Hackney must not read\n");
+            f.version(&gla, |v| {
+                v.policy = prev;
+                v.epoch = epoch;
+                v.packs.push(pack);
+                v.packs.sort();
+            })
+        },
+    },
+    Case {
+        name: "version_new_pack_of_withdrawn_epoch",
+        kind: "version",
+        rule: "version-withdrawn-reader",
+        puller: "brent",
+        level: "warning",
+        prep: |e| {
+            e.ok(&["share", "remove", "Hackney"]);
+        },
+        // Under the new policy, but with new content sealed under the old epoch.
+        forge: |f, e| {
+            let gla = ident(t(e), "gla");
+            let old = f.hist().chain.tip().1.epoch - 1;
+            let pack = f.pack(&gla, old, b"new rows sealed under the old key\n");
+            f.version(&gla, |v| {
+                v.packs.push(pack);
+                v.packs.sort();
+            })
+        },
+    },
+    Case {
+        name: "version_pack_unreadable_by_member",
+        kind: "version",
+        rule: "version-pack-epoch",
+        puller: "hackney",
+        level: "warning",
+        prep: |e| {
+            let p = public_of(e, "newcomer");
+            e.ok(&["share", "add", &p, "--name", "Newcomer", "--from-now"]);
+        },
+        // After the reseal, a writer lists the old packs the newcomer cannot open.
+        forge: |f, e| {
+            let old = parent_packs(f);
+            f.version(&ident(t(e), "gla"), |v| v.packs = old)
+        },
+    },
+    Case {
+        name: "policy_admin_promotes_itself",
+        kind: "policy",
+        rule: "policy-role-power",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            f.policy(&ident(t(e), "brent"), |p, _| {
+                for m in &mut p.members {
+                    if m.label() == "Brent" {
+                        m.1 = "owner".into();
+                    }
+                }
+            })
+        },
+    },
+    Case {
+        name: "policy_admin_adds_owner",
+        kind: "policy",
+        rule: "policy-role-power",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            let s = ident(t(e), "stranger");
+            f.policy(&ident(t(e), "brent"), |p, secret| {
+                let m = member("Stranger", "owner", &s);
+                p.wraps
+                    .extend(wraps_for(std::slice::from_ref(&m), p.epoch, secret));
+                p.members.push(m);
+            })
+        },
+    },
+    Case {
+        name: "policy_admin_removes_owner",
+        kind: "policy",
+        rule: "policy-role-power",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            f.policy(&ident(t(e), "brent"), |p, secret| {
+                p.members.retain(|m| m.label() != "camden");
+                Forge::rotate(p, secret);
+            })
+        },
+    },
+    Case {
+        name: "policy_admin_changes_audit",
+        kind: "policy",
+        rule: "policy-role-power",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            let w = ident(t(e), "stranger").public().sign;
+            f.policy(&ident(t(e), "brent"), |p, _| {
+                p.audit = Some(Audit {
+                    expiry: 86_400,
+                    quorum: 1,
+                    strict: false,
+                    witnesses: vec![Witness("Auditor".into(), Bytes32(w))],
+                })
+            })
+        },
+    },
+    Case {
+        name: "policy_signed_by_writer",
+        kind: "policy",
+        rule: "policy-signer",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.policy(&ident(t(e), "gla"), |p, _| p.name = "renamed".into()),
+    },
+    Case {
+        name: "policy_signed_by_stranger",
+        kind: "policy",
+        rule: "policy-signer",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.policy(&ident(t(e), "stranger"), |p, _| p.name = "mine".into()),
+    },
+    Case {
+        name: "policy_signed_by_withdrawn_admin",
+        kind: "policy",
+        rule: "policy-signer",
+        puller: "hackney",
+        level: "warning",
+        prep: |e| {
+            e.ok(&["share", "remove", "Brent"]);
+        },
+        forge: |f, e| f.policy(&ident(t(e), "brent"), |p, _| p.name = "back".into()),
+    },
+    Case {
+        name: "policy_wrong_dataset",
+        kind: "policy",
+        rule: "policy-dataset",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.policy(&ident(t(e), "camden"), |p, _| p.dataset = Some(Id([5; 32]))),
+    },
+    Case {
+        name: "policy_seq_gap",
+        kind: "policy",
+        rule: "policy-seq",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| f.policy(&ident(t(e), "camden"), |p, _| p.seq += 1),
+    },
+    Case {
+        name: "policy_epoch_backwards",
+        kind: "policy",
+        rule: "policy-epoch",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            f.policy(&ident(t(e), "camden"), |p, _| {
+                p.epoch -= 1;
+                p.wraps.retain(|w| w.1 <= p.epoch);
+            })
+        },
+    },
+    Case {
+        name: "policy_epoch_skips",
+        kind: "policy",
+        rule: "policy-epoch",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            f.policy(&ident(t(e), "camden"), |p, secret| {
+                Forge::rotate(p, secret);
+                let e2 = p.epoch + 1;
+                for w in &mut p.wraps {
+                    if w.1 == p.epoch {
+                        w.1 = e2;
+                    }
+                }
+                p.epoch = e2;
+            })
+        },
+    },
+    Case {
+        name: "policy_no_owner",
+        kind: "policy",
+        rule: "policy-owner",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            f.policy(&ident(t(e), "camden"), |p, _| {
+                for m in &mut p.members {
+                    if m.label() == "camden" {
+                        m.1 = "admin".into();
+                    }
+                }
+            })
+        },
+    },
+    Case {
+        name: "policy_withdrawal_same_epoch",
+        kind: "policy",
+        rule: "policy-withdrawal-epoch",
+        puller: "gla",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            let h = ident(t(e), "hackney").public().kx;
+            f.policy(&ident(t(e), "camden"), |p, _| {
+                p.members.retain(|m| m.label() != "Hackney");
+                p.wraps.retain(|w| w.0 .0 != h);
+            })
+        },
+    },
+    Case {
+        name: "policy_member_without_key",
+        kind: "policy",
+        rule: "policy-wraps",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            let s = ident(t(e), "stranger");
+            f.policy(&ident(t(e), "camden"), |p, _| {
+                p.members.push(member("Stranger", "reader", &s))
+            })
+        },
+    },
+    Case {
+        name: "policy_wrap_for_stranger",
+        kind: "policy",
+        rule: "policy-wraps",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            let s = ident(t(e), "stranger");
+            f.policy(&ident(t(e), "camden"), |p, secret| {
+                p.wraps
+                    .extend(wraps_for(&[member("x", "reader", &s)], p.epoch, secret))
+            })
+        },
+    },
+    Case {
+        name: "policy_detached",
+        kind: "policy",
+        rule: "policy-detached",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            f.policy(&ident(t(e), "camden"), |p, _| {
+                p.previous = Some(Id([6; 32]))
+            })
+        },
+    },
+    Case {
+        name: "policy_fork_by_withdrawn_admin",
+        kind: "policy",
+        rule: "policy-fork-withdrawn-signer",
+        puller: "hackney",
+        level: "warning",
+        prep: |e| {
+            e.ok(&["share", "remove", "Brent"]);
+        },
+        // Brent, withdrawn, signs a successor of the policy before its withdrawal: a fork
+        // that would undo the withdrawal if forks stopped the chain.
+        forge: |f, e| {
+            let h = f.hist();
+            let (prev_id, prev) = h.chain.policies[h.chain.policies.len() - 2].clone();
+            let s = ident(t(e), "stranger");
+            let brent = ident(t(e), "brent");
+            let secret = f.secrets(&brent).remove(&prev.epoch).unwrap();
+            let mut p = prev.clone();
+            p.seq += 1;
+            p.time += 1;
+            p.previous = Some(prev_id);
+            p.dataset = Some(f.ds.id);
+            p.heads = Some(vec![]);
+            p.signer = Bytes32(brent.public().sign);
+            let m = member("Stranger", "reader", &s);
+            p.wraps
+                .extend(wraps_for(std::slice::from_ref(&m), p.epoch, &secret));
+            p.members.push(m);
+            p.members
+                .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
+            p.sort_wraps();
+            f.store_policy(&p, &brent)
+        },
+    },
+    Case {
+        name: "version_bad_signature",
+        kind: "version",
+        rule: "signature",
+        puller: "hackney",
+        level: "error",
+        prep: no_prep,
+        forge: |f, e| {
+            let id = f.version(&ident(t(e), "gla"), |_| {});
+            f.break_signature("versions", &id)
+        },
+    },
+    Case {
+        name: "policy_bad_signature",
+        kind: "policy",
+        rule: "signature",
+        puller: "hackney",
+        level: "error",
+        prep: no_prep,
+        forge: |f, e| {
+            let id = f.policy(&ident(t(e), "camden"), |p, _| p.name = "renamed".into());
+            f.break_signature("policy", &id)
+        },
+    },
+    Case {
+        name: "genesis_of_another_dataset",
+        kind: "policy",
+        rule: "genesis-other",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        forge: |f, e| {
+            let s = ident(t(e), "stranger");
+            let p = s.public();
+            let g = coffer::object::policy::Policy::genesis(
+                "impostor".into(),
+                1,
+                "Stranger".into(),
+                p.sign,
+                p.kx,
+                &coffer::crypto::keys::EpochSecret::generate(),
+            )
+            .unwrap();
+            f.store_policy(&g, &s)
+        },
+    },
+];
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let c = CASES
+                    .iter()
+                    .find(|c| c.name == stringify!($name))
+                    .expect("case");
+                run(c);
+            }
+        )*
+        #[test]
+        fn every_case_has_a_test() {
+            let named = [$(stringify!($name)),*];
+            for c in CASES {
+                assert!(named.contains(&c.name), "case {} is not run", c.name);
+            }
+        }
+    };
+}
+
+cases!(
+    version_author_is_reader,
+    version_author_is_stranger,
+    version_author_was_withdrawn_before_its_policy,
+    version_wrong_epoch,
+    version_wrong_dataset,
+    version_wrong_seq,
+    version_missing_parent,
+    version_parent_refused,
+    version_unknown_policy,
+    version_older_policy_than_parent,
+    version_by_withdrawn_writer,
+    version_by_demoted_writer,
+    version_reopens_withdrawn_epoch,
+    version_new_pack_of_withdrawn_epoch,
+    version_pack_unreadable_by_member,
+    policy_admin_promotes_itself,
+    policy_admin_adds_owner,
+    policy_admin_removes_owner,
+    policy_admin_changes_audit,
+    policy_signed_by_writer,
+    policy_signed_by_stranger,
+    policy_signed_by_withdrawn_admin,
+    policy_wrong_dataset,
+    policy_seq_gap,
+    policy_epoch_backwards,
+    policy_epoch_skips,
+    policy_no_owner,
+    policy_withdrawal_same_epoch,
+    policy_member_without_key,
+    policy_wrap_for_stranger,
+    policy_detached,
+    policy_fork_by_withdrawn_admin,
+    genesis_of_another_dataset,
+    version_bad_signature,
+    policy_bad_signature,
+);
