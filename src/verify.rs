@@ -204,7 +204,8 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         dataset: ds.id.to_hex(),
         ..Default::default()
     };
-    let chain = match crate::rules::chain::load(&ds.store, &ds.id) {
+    let seen = ds.seen_policy().map(|(_, id)| id);
+    let chain = match crate::rules::chain::load(&ds.store, &ds.id, seen.as_ref()) {
         Ok(c) => {
             if let Err(e) = ds.check_not_rolled_back(&c) {
                 r.add_err(&e);

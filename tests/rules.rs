@@ -726,6 +726,42 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        name: "policy_late_fork_by_withdrawn_admin",
+        kind: "policy",
+        rule: "policy-fork-withdrawn-signer",
+        puller: "hackney",
+        level: "warning",
+        prep: |e| {
+            e.ok(&["share", "remove", "Brent"]);
+        },
+        // Brent forks a policy older than the one before its withdrawal (where it was still
+        // an admin and its sibling does not withdraw it): the whole line that follows the
+        // sibling does, so Brent's side is ignored.
+        forge: |f, e| {
+            let h = f.hist();
+            let n = h.chain.policies.len();
+            let (prev_id, prev) = h.chain.policies[n - 3].clone();
+            let s = ident(t(e), "stranger");
+            let brent = ident(t(e), "brent");
+            let secret = f.secrets(&brent).remove(&prev.epoch).unwrap();
+            let mut p = prev.clone();
+            p.seq += 1;
+            p.time += 1;
+            p.previous = Some(prev_id);
+            p.dataset = Some(f.ds.id);
+            p.heads = Some(vec![]);
+            p.signer = Bytes32(brent.public().sign);
+            let m = member("Stranger", "writer", &s);
+            p.wraps
+                .extend(wraps_for(std::slice::from_ref(&m), p.epoch, &secret));
+            p.members.push(m);
+            p.members
+                .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
+            p.sort_wraps();
+            f.store_policy(&p, &brent)
+        },
+    },
+    Case {
         name: "genesis_of_another_dataset",
         kind: "policy",
         rule: "genesis-other",
@@ -804,6 +840,7 @@ cases!(
     policy_wrap_for_stranger,
     policy_detached,
     policy_fork_by_withdrawn_admin,
+    policy_late_fork_by_withdrawn_admin,
     genesis_of_another_dataset,
     version_bad_signature,
     policy_bad_signature,

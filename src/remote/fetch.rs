@@ -68,7 +68,8 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
     if l.policies.iter().all(|p| known.contains(p)) {
         return Ok((Vec::new(), Vec::new()));
     }
-    let remote = chain::load(&r.store, &ds.id).map_err(|e| r.explain(e))?;
+    let seen = ds.seen_policy().map(|(_, id)| id);
+    let remote = chain::load(&r.store, &ds.id, seen.as_ref()).map_err(|e| r.explain(e))?;
     for (i, (id, _)) in local.policies.iter().enumerate() {
         match remote.policies.get(i) {
             Some((rid, _)) if rid == id => {}

@@ -303,7 +303,8 @@ fn finish_claim(
             claimed_policies.push((id, b));
         }
     }
-    let chain = chain::walk(&ds.id, policies, Vec::new())?;
+    let anchor = chain.tip().0;
+    let chain = chain::walk(&ds.id, policies, Vec::new(), Some(&anchor))?;
     let mut versions = hist.versions.clone();
     let mut claimed = Vec::new();
     for b in &c.versions {

@@ -389,9 +389,17 @@ impl Dataset {
     /// The longest chain this dataset folder has seen is recorded in `.coffer/seen-policy`; a
     /// store showing a shorter one (a policy deleted, an older chain replayed) is an error.
     pub fn chain(&self) -> Result<Chain> {
-        let chain = chain::load(&self.store, &self.id)?;
+        let seen = self.seen_policy().map(|(_, id)| id);
+        let chain = chain::load(&self.store, &self.id, seen.as_ref())?;
         self.check_not_rolled_back(&chain)?;
         Ok(chain)
+    }
+
+    /// The newest policy this folder has accepted (`.coffer/seen-policy`): its seq and id.
+    pub fn seen_policy(&self) -> Option<(u64, Id)> {
+        let s = std::fs::read_to_string(self.dot.join("seen-policy")).ok()?;
+        let (n, id) = s.trim().split_once(' ')?;
+        Some((n.parse().ok()?, Id::from_hex(id)?))
     }
 
     /// Record `(seq, id)` as the newest policy seen, replacing one of the same `seq`: only
@@ -407,10 +415,7 @@ impl Dataset {
     pub fn check_not_rolled_back(&self, chain: &Chain) -> Result<()> {
         let (tip_id, tip) = chain.tip();
         let path = self.dot.join("seen-policy");
-        let seen: Option<(u64, Id)> = std::fs::read_to_string(&path).ok().and_then(|s| {
-            let (n, id) = s.trim().split_once(' ')?;
-            Some((n.parse().ok()?, Id::from_hex(id)?))
-        });
+        let seen = self.seen_policy();
         match seen {
             Some((n, id)) if n > tip.seq || (n == tip.seq && id != *tip_id) => {
                 return Err(Error::Corrupt {

@@ -21,9 +21,10 @@ pub struct Chain {
     pub policies: Vec<(Id, Policy)>,
     /// Policies that are not in force, each with the rule it breaks.
     pub refused: Vec<(Id, Refusal)>,
-    /// When two or more valid policies follow the tip: those sides (spec §10.1c). None of
-    /// them is in force; their withdrawals and demotions apply; nobody may commit.
-    pub fork: Vec<(Id, Policy)>,
+    /// When two or more valid policies follow the tip: each side's line of policies (spec
+    /// §10.1c). None of them is in force; their withdrawals and demotions apply; nobody may
+    /// commit.
+    pub fork: Vec<Vec<(Id, Policy)>>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -213,8 +214,10 @@ pub fn check_successor(
     check_members(next)
 }
 
-/// Load every policy of `store` and walk the chain of `dataset` from its genesis.
-pub fn load(store: &Store, dataset: &Id) -> Result<Chain> {
+/// Load every policy of `store` and walk the chain of `dataset` from its genesis. `anchor`
+/// is a policy this dataset has already accepted: at a fork, the side leading to it is
+/// followed (spec §10.1c).
+pub fn load(store: &Store, dataset: &Id, anchor: Option<&Id>) -> Result<Chain> {
     let mut all: BTreeMap<Id, Policy> = BTreeMap::new();
     let mut refused = Vec::new();
     let names: Vec<String> = store
@@ -236,7 +239,38 @@ pub fn load(store: &Store, dataset: &Id) -> Result<Chain> {
             Err(e) => refused.push((id, Refusal::of_error(&e))),
         }
     }
-    walk(dataset, all, refused)
+    walk(dataset, all, refused, anchor)
+}
+
+/// The line of policies starting at `side` (which follows `prev`): each next one the only
+/// valid successor of the one before.
+fn line(
+    dataset: &Id,
+    side: (Id, Policy),
+    all: &BTreeMap<Id, Policy>,
+    by_prev: &HashMap<Id, Vec<Id>>,
+) -> Vec<(Id, Policy)> {
+    let mut out = vec![side];
+    loop {
+        let (cur_id, cur) = &out[out.len() - 1];
+        let valid: Vec<Id> = by_prev
+            .get(cur_id)
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                all.get(*id)
+                    .is_some_and(|p| check_successor(dataset, cur_id, cur, p).is_ok())
+            })
+            .copied()
+            .collect();
+        match valid.as_slice() {
+            [one] if !out.iter().any(|(i, _)| i == one) && out.len() < all.len() + 1 => {
+                let p = all[one].clone();
+                out.push((*one, p));
+            }
+            _ => return out,
+        }
+    }
 }
 
 /// Walk already-opened policies from the genesis `dataset` (rules G1-G2, P1-P8, forks).
@@ -244,6 +278,7 @@ pub fn walk(
     dataset: &Id,
     mut all: BTreeMap<Id, Policy>,
     mut refused: Vec<(Id, Refusal)>,
+    anchor: Option<&Id>,
 ) -> Result<Chain> {
     let genesis = all.remove(dataset).ok_or(Error::Missing {
         kind: "policy",
@@ -278,83 +313,89 @@ pub fn walk(
     loop {
         let (cur_id, cur) = &policies[policies.len() - 1];
         let mut sides = Vec::new();
-        for id in by_prev.remove(cur_id).unwrap_or_default() {
-            let Some(p) = all.remove(&id) else { continue };
-            match check_successor(dataset, cur_id, cur, &p) {
-                Ok(()) => sides.push((id, p)),
+        let mut candidates = by_prev.get(cur_id).cloned().unwrap_or_default();
+        candidates.sort();
+        for id in candidates {
+            let Some(p) = all.get(&id) else { continue };
+            match check_successor(dataset, cur_id, cur, p) {
+                Ok(()) => sides.push((id, p.clone())),
                 Err(r) => refused.push((id, r)),
             }
         }
         if sides.len() > 1 {
-            // A side signed by someone another side withdraws or demotes is ignored, so a
-            // withdrawn admin cannot undo its withdrawal by forking an older policy.
-            let lost: Vec<bool> = sides
+            let lines: Vec<Vec<(Id, Policy)>> = sides
                 .iter()
-                .map(|(_, s)| {
-                    sides
-                        .iter()
-                        .any(|(_, o)| !std::ptr::eq(s, o) && !o.can_administer(&s.signer.0))
-                })
+                .map(|s| line(dataset, s.clone(), &all, &by_prev))
                 .collect();
-            if lost.iter().any(|l| !l) {
-                let mut kept = Vec::new();
-                for ((id, s), l) in sides.into_iter().zip(lost) {
-                    if l {
-                        refused.push((
-                            id,
-                            Refusal::new(
-                                Rule::PolicyForkWithdrawnSigner,
-                                format!(
-                                    "follows policy {} like another policy that withdraws or demotes its signer; ignored",
-                                    cur_id.short()
-                                ),
-                            ),
-                        ));
-                    } else {
-                        kept.push((id, s));
-                    }
+            let keep = judge_fork(&lines, anchor);
+            let unanchored = judge_fork(&lines, None);
+            let mut kept = Vec::new();
+            for (i, (id, _)) in sides.iter().enumerate() {
+                if keep.contains(&i) {
+                    kept.push(i);
+                    continue;
                 }
-                sides = kept;
+                let why = if !unanchored.contains(&i) {
+                    Refusal::new(
+                        Rule::PolicyForkWithdrawnSigner,
+                        format!(
+                            "follows policy {} (seq {}) like another line of policies that withdraws or demotes its signer; ignored",
+                            cur_id.short(),
+                            cur.seq
+                        ),
+                    )
+                } else {
+                    Refusal::new(
+                        Rule::PolicyFork,
+                        format!(
+                            "follows policy {} (seq {}) like the policy this dataset already follows; ignored",
+                            cur_id.short(),
+                            cur.seq
+                        ),
+                    )
+                };
+                refused.push((*id, why));
             }
-        }
-        match sides.len() {
-            0 => break,
-            1 => {
-                if let Some(s) = sides.pop() {
-                    policies.push(s);
-                }
-            }
-            _ => {
-                for (id, _) in &sides {
+            if kept.len() > 1 {
+                for i in &kept {
                     refused.push((
-                        *id,
+                        sides[*i].0,
                         Refusal::new(
                             Rule::PolicyFork,
                             format!(
                                 "one of {} policies that follow policy {} (seq {}): none is in force until an owner or admin repairs the fork",
-                                sides.len(),
+                                kept.len(),
                                 cur_id.short(),
                                 cur.seq
                             ),
                         ),
                     ));
                 }
-                sides.sort_by_key(|(id, _)| *id);
-                fork = sides;
+                fork = kept.iter().map(|i| lines[*i].clone()).collect();
                 break;
             }
+            sides = kept.iter().map(|i| sides[*i].clone()).collect();
+        }
+        match sides.pop() {
+            Some((id, p)) => {
+                all.remove(&id);
+                policies.push((id, p));
+            }
+            None => break,
         }
     }
+    let accepted: HashSet<Id> = policies.iter().map(|(i, _)| *i).collect();
     for (id, p) in all {
-        let r = if p.previous.is_none() {
+        if p.previous.is_none() || accepted.contains(&id) {
             continue;
-        } else {
+        }
+        refused.push((
+            id,
             Refusal::new(
                 Rule::PolicyDetached,
                 "is not part of the chain from the genesis policy (detached, replayed, or after a refused policy)",
-            )
-        };
-        refused.push((id, r));
+            ),
+        ));
     }
     refused.sort_by_key(|r| r.0);
     refused.dedup_by(|a, b| a.0 == b.0);
@@ -364,6 +405,31 @@ pub fn walk(
         refused,
         fork,
     })
+}
+
+/// Which sides of a fork stand (indexes into `lines`, each side's line of policies): the one
+/// leading to `anchor` if any does; else every side whose signer no other line withdraws or
+/// demotes (so a withdrawn admin cannot undo its withdrawal by forking an older policy), or
+/// all of them if that rule would leave none (two admins withdrawing each other at once).
+fn judge_fork(lines: &[Vec<(Id, Policy)>], anchor: Option<&Id>) -> Vec<usize> {
+    if let Some(a) = anchor {
+        if let Some(i) = lines.iter().position(|l| l.iter().any(|(x, _)| x == a)) {
+            return vec![i];
+        }
+    }
+    let lost = |i: usize| {
+        let signer = &lines[i][0].1.signer.0;
+        lines
+            .iter()
+            .enumerate()
+            .any(|(j, l)| j != i && l.iter().any(|(_, p)| !p.can_administer(signer)))
+    };
+    let keep: Vec<usize> = (0..lines.len()).filter(|i| !lost(*i)).collect();
+    if keep.is_empty() {
+        (0..lines.len()).collect()
+    } else {
+        keep
+    }
 }
 
 impl Chain {
@@ -442,11 +508,12 @@ impl Chain {
             .windows(2)
             .enumerate()
             .map(|(i, w)| (i + 1, &w[0].1, &w[1]))
-            .chain(
-                self.fork
-                    .iter()
-                    .map(|s| (self.policies.len(), &self.tip().1, s)),
-            );
+            .chain(self.fork.iter().flat_map(|line| {
+                let before = std::iter::once(&self.tip().1).chain(line.iter().map(|(_, p)| p));
+                before
+                    .zip(line.iter())
+                    .map(|(prev, next)| (self.policies.len(), prev, next))
+            }));
         for (pos, prev, (id, next)) in steps {
             let readers = removed(prev, next);
             let writers = lost_write(prev, next);
@@ -485,7 +552,7 @@ impl Chain {
     /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
     /// no unrepaired fork.
     pub fn may_write(&self, sign_key: &[u8; 32]) -> std::result::Result<&Member, Refusal> {
-        if let Some((id, _)) = self.fork.first() {
+        if let Some((id, _)) = self.fork.first().and_then(|l| l.first()) {
             return Err(Refusal::new(
                 Rule::PolicyFork,
                 format!(

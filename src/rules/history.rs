@@ -148,7 +148,7 @@ impl History {
             );
         }
         let Some((pos, policy)) = chain.get(&v.policy) else {
-            let why = if chain.fork.iter().any(|(i, _)| *i == v.policy) {
+            let why = if chain.fork.iter().flatten().any(|(i, _)| *i == v.policy) {
                 "which is one side of an unrepaired fork of the policy chain"
             } else {
                 "which is not in the dataset's policy chain"

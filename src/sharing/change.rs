@@ -99,7 +99,7 @@ pub fn apply(
     let _lock = ds.lock()?;
     let hist = ds.history()?;
     let chain = &hist.chain;
-    if let Some((id, _)) = chain.fork.first() {
+    if let Some((id, _)) = chain.fork.first().and_then(|l| l.first()) {
         return Err(Error::Usage(format!(
             "the access policy forked after seq {} (one side is {}): no change can be made until it is repaired",
             chain.tip().1.seq,
