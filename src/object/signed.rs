@@ -30,10 +30,9 @@ pub fn seal(key: &ed25519_dalek::SigningKey, payload: Vec<u8>) -> (Id, Vec<u8>) 
     (Id::of_stored(&bytes), bytes)
 }
 
-/// Unwrap stored bytes of an object of `kind` named `id`: check the name, the encoding and
-/// hand back `(payload, signature)`; the caller decodes the payload to learn who must have
-/// signed it and then calls [`check_signature`].
-pub fn open(kind: &'static str, id: &Id, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+/// Unwrap stored bytes of an object of `kind` named `id`: check the name and the encoding
+/// and hand back `(payload, signature)` (the signature is checked by [`open_payload`]).
+fn open(kind: &'static str, id: &Id, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
     let corrupt = |reason: String| Error::Corrupt {
         kind,
         id: *id,
@@ -52,15 +51,33 @@ pub fn open(kind: &'static str, id: &Id, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u
     Ok((b.payload, b.signature))
 }
 
-/// Check a signature over a payload, naming the object on failure.
-pub fn check_signature(
+/// Objects whose signature this process has verified, by id. An id is the hash of the
+/// whole stored object (payload and signature), so bytes that hash to a verified id are the
+/// verified bytes: history is judged many times per command, signatures need checking once.
+static VERIFIED: std::sync::Mutex<Option<std::collections::HashSet<Id>>> =
+    std::sync::Mutex::new(None);
+
+/// Most ids remembered (32 MiB); beyond that, signatures are simply checked again.
+const MAX_VERIFIED: usize = 1 << 20;
+
+/// Check a signature over a payload, naming the object on failure. `id` must be the hash of
+/// the stored bytes that carry `payload` and `signature` (callers check it first).
+fn check_signature(
     kind: &'static str,
     id: &Id,
     signer: &[u8; 32],
     payload: &[u8],
     signature: &[u8],
 ) -> Result<()> {
+    let seen = |f: &dyn Fn(&mut std::collections::HashSet<Id>) -> bool| {
+        let mut g = VERIFIED.lock().unwrap_or_else(|p| p.into_inner());
+        f(g.get_or_insert_with(Default::default))
+    };
+    if seen(&|s| s.contains(id)) {
+        return Ok(());
+    }
     if sign::verify(signer, payload, signature) {
+        seen(&|s| s.len() < MAX_VERIFIED && s.insert(*id));
         Ok(())
     } else {
         Err(Error::Corrupt {

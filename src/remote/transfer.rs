@@ -49,6 +49,23 @@ pub struct Moved {
     pub bytes: u64,
 }
 
+/// [`parallel`] for requests to `stores`: in order on one thread when they are all folders on
+/// this machine (threads would cost more than the reads), `JOBS` at a time otherwise.
+pub fn for_stores<T: Sync, R: Send>(
+    stores: &[&Store],
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    if stores
+        .iter()
+        .all(|s| s.is_local() && s.fallback().is_none())
+    {
+        items.iter().map(f).collect()
+    } else {
+        parallel(items, f)
+    }
+}
+
 /// Run `f` on every item, `JOBS` at a time, keeping the order of results. Stops at the
 /// first error (items already done stay done).
 pub fn parallel<T: Sync, R: Send>(
@@ -92,7 +109,7 @@ pub fn parallel<T: Sync, R: Send>(
 
 /// Read many objects at once; `None` for those absent.
 pub fn get_all(src: &Store, names: &[String]) -> Result<Vec<Option<bytes::Bytes>>> {
-    parallel(names, |n| src.get(n))
+    for_stores(&[src], names, |n| src.get(n))
 }
 
 /// Copy `names` (with their sizes, for progress) from `src` to `dst`, `JOBS` at a time.
@@ -101,7 +118,7 @@ pub fn get_all(src: &Store, names: &[String]) -> Result<Vec<Option<bytes::Bytes>
 pub fn copy(src: &Store, dst: &Store, names: &[(String, u64)], progress: bool) -> Result<Moved> {
     let total: u64 = names.iter().map(|(_, s)| *s).sum();
     let pb = progress_bar(progress && !names.is_empty(), total);
-    let sizes = parallel(names, |(name, _)| {
+    let sizes = for_stores(&[src, dst], names, |(name, _)| {
         let bytes = src.get(name)?.ok_or_else(|| Error::Missing {
             kind: "object",
             id: expected_id(name).unwrap_or(Id::ZERO),

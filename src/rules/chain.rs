@@ -242,35 +242,57 @@ pub fn load(store: &Store, dataset: &Id, anchor: Option<&Id>) -> Result<Chain> {
     walk(dataset, all, refused, anchor)
 }
 
-/// The line of policies starting at `side` (which follows `prev`): each next one the only
-/// valid successor of the one before.
+/// The line of policies starting at `side`: each next one the only valid successor of the
+/// one before, or the only side left standing by the fork rule where there are several
+/// (spec §10.1c). Lines are memoised by their first policy, so nested forks cost one pass.
 fn line(
     dataset: &Id,
-    side: (Id, Policy),
+    side: &Id,
     all: &BTreeMap<Id, Policy>,
     by_prev: &HashMap<Id, Vec<Id>>,
-) -> Vec<(Id, Policy)> {
-    let mut out = vec![side];
+    memo: &mut HashMap<Id, Vec<Id>>,
+) -> Vec<Id> {
+    if let Some(l) = memo.get(side) {
+        return l.clone();
+    }
+    let mut out = vec![*side];
     loop {
-        let (cur_id, cur) = &out[out.len() - 1];
-        let valid: Vec<Id> = by_prev
-            .get(cur_id)
+        let cur_id = out[out.len() - 1];
+        let Some(cur) = all.get(&cur_id) else { break };
+        let mut valid: Vec<Id> = by_prev
+            .get(&cur_id)
             .into_iter()
             .flatten()
             .filter(|id| {
                 all.get(*id)
-                    .is_some_and(|p| check_successor(dataset, cur_id, cur, p).is_ok())
+                    .is_some_and(|p| check_successor(dataset, &cur_id, cur, p).is_ok())
             })
             .copied()
             .collect();
-        match valid.as_slice() {
-            [one] if !out.iter().any(|(i, _)| i == one) && out.len() < all.len() + 1 => {
-                let p = all[one].clone();
-                out.push((*one, p));
+        valid.sort();
+        let next = match valid.len() {
+            0 => break,
+            1 => valid[0],
+            _ => {
+                let lines: Vec<Vec<Id>> = valid
+                    .iter()
+                    .map(|v| line(dataset, v, all, by_prev, memo))
+                    .collect();
+                match judge_fork(&lines, all, None).as_slice() {
+                    [one] => valid[*one],
+                    _ => break,
+                }
             }
-            _ => return out,
+        };
+        // Ids are hashes of bytes that name their predecessor, so a line cannot loop; the
+        // bound only guards against a bug.
+        if out.contains(&next) || out.len() > all.len() {
+            break;
         }
+        out.push(next);
     }
+    memo.insert(*side, out.clone());
+    out
 }
 
 /// Walk already-opened policies from the genesis `dataset` (rules G1-G2, P1-P8, forks).
@@ -310,6 +332,7 @@ pub fn walk(
     }
     let mut policies = vec![(*dataset, genesis)];
     let mut fork = Vec::new();
+    let mut memo = HashMap::new();
     loop {
         let (cur_id, cur) = &policies[policies.len() - 1];
         let mut sides = Vec::new();
@@ -323,12 +346,12 @@ pub fn walk(
             }
         }
         if sides.len() > 1 {
-            let lines: Vec<Vec<(Id, Policy)>> = sides
+            let lines: Vec<Vec<Id>> = sides
                 .iter()
-                .map(|s| line(dataset, s.clone(), &all, &by_prev))
+                .map(|(id, _)| line(dataset, id, &all, &by_prev, &mut memo))
                 .collect();
-            let keep = judge_fork(&lines, anchor);
-            let unanchored = judge_fork(&lines, None);
+            let keep = judge_fork(&lines, &all, anchor);
+            let unanchored = judge_fork(&lines, &all, None);
             let mut kept = Vec::new();
             for (i, (id, _)) in sides.iter().enumerate() {
                 if keep.contains(&i) {
@@ -371,7 +394,15 @@ pub fn walk(
                         ),
                     ));
                 }
-                fork = kept.iter().map(|i| lines[*i].clone()).collect();
+                fork = kept
+                    .iter()
+                    .map(|i| {
+                        lines[*i]
+                            .iter()
+                            .filter_map(|id| all.get(id).map(|p| (*id, p.clone())))
+                            .collect()
+                    })
+                    .collect();
                 break;
             }
             sides = kept.iter().map(|i| sides[*i].clone()).collect();
@@ -407,22 +438,27 @@ pub fn walk(
     })
 }
 
-/// Which sides of a fork stand (indexes into `lines`, each side's line of policies): the one
-/// leading to `anchor` if any does; else every side whose signer no other line withdraws or
-/// demotes (so a withdrawn admin cannot undo its withdrawal by forking an older policy), or
-/// all of them if that rule would leave none (two admins withdrawing each other at once).
-fn judge_fork(lines: &[Vec<(Id, Policy)>], anchor: Option<&Id>) -> Vec<usize> {
+/// Which sides of a fork stand (indexes into `lines`, each side's line of policy ids): the
+/// one leading to `anchor` if any does; else every side whose signer no other line withdraws
+/// or demotes (so a withdrawn admin cannot undo its withdrawal by forking an older policy),
+/// or all of them if that rule would leave none (two admins withdrawing each other at once).
+fn judge_fork(lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>, anchor: Option<&Id>) -> Vec<usize> {
     if let Some(a) = anchor {
-        if let Some(i) = lines.iter().position(|l| l.iter().any(|(x, _)| x == a)) {
+        if let Some(i) = lines.iter().position(|l| l.contains(a)) {
             return vec![i];
         }
     }
     let lost = |i: usize| {
-        let signer = &lines[i][0].1.signer.0;
-        lines
-            .iter()
-            .enumerate()
-            .any(|(j, l)| j != i && l.iter().any(|(_, p)| !p.can_administer(signer)))
+        let Some(first) = lines[i].first().and_then(|id| all.get(id)) else {
+            return true;
+        };
+        let signer = &first.signer.0;
+        lines.iter().enumerate().any(|(j, l)| {
+            j != i
+                && l.iter()
+                    .filter_map(|id| all.get(id))
+                    .any(|p| !p.can_administer(signer))
+        })
     };
     let keep: Vec<usize> = (0..lines.len()).filter(|i| !lost(*i)).collect();
     if keep.is_empty() {

@@ -67,8 +67,9 @@ pub struct Store {
     describe: String,
     /// False once the store answered a range request with the whole object.
     ranges: Arc<std::sync::atomic::AtomicBool>,
-    /// A folder on this machine.
-    local: bool,
+    /// A folder on this machine: its path. Reads go straight to the file system (a thread
+    /// handoff per read through the runtime cost more than the read).
+    local: Option<Arc<std::path::PathBuf>>,
     /// Requests made so far (multipart uploads count each part).
     requests: Arc<std::sync::atomic::AtomicU64>,
     /// Bytes received so far.
@@ -77,8 +78,14 @@ pub struct Store {
     fallback: Option<Arc<Store>>,
 }
 
+/// The one runtime every store of this process runs its requests on: starting threads per
+/// store opened cost more than the requests themselves on a local store.
 fn runtime(what: &str) -> Result<Arc<tokio::runtime::Runtime>> {
-    tokio::runtime::Builder::new_multi_thread()
+    static RT: std::sync::OnceLock<Arc<tokio::runtime::Runtime>> = std::sync::OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt.clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
@@ -86,7 +93,8 @@ fn runtime(what: &str) -> Result<Arc<tokio::runtime::Runtime>> {
         .map_err(|source| Error::Io {
             path: what.into(),
             source,
-        })
+        })?;
+    Ok(RT.get_or_init(|| rt).clone())
 }
 
 fn store_err(location: &str, source: object_store::Error) -> Error {
@@ -112,7 +120,7 @@ impl Store {
             rt: runtime(&dir.display().to_string())?,
             describe: dir.display().to_string(),
             ranges: Arc::new(true.into()),
-            local: true,
+            local: Some(Arc::new(dir.to_path_buf())),
             requests: Arc::default(),
             received: Arc::default(),
             fallback: None,
@@ -174,7 +182,7 @@ impl Store {
                 rt: runtime(url)?,
                 describe: url.to_string(),
                 ranges: Arc::new(true.into()),
-                local: false,
+                local: None,
                 requests: Arc::default(),
                 received: Arc::default(),
                 fallback: None,
@@ -232,7 +240,40 @@ impl Store {
 
     /// Whether this is a folder on this machine.
     pub fn is_local(&self) -> bool {
-        self.local
+        self.local.is_some()
+    }
+
+    /// The file behind `name` in a folder store (`None` for other stores, or a name that is
+    /// not a plain relative path).
+    fn file(&self, name: &str) -> Option<std::path::PathBuf> {
+        let root = self.local.as_ref()?;
+        let plain = !name.is_empty()
+            && name
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'));
+        plain.then(|| root.join(name))
+    }
+
+    /// An error reading a folder store's file: a missing file is the same `NotFound` store
+    /// error the other stores give.
+    fn io_err(&self, name: &str, source: std::io::Error) -> Error {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            return store_err(
+                name,
+                object_store::Error::NotFound {
+                    path: name.into(),
+                    source: source.into(),
+                },
+            );
+        }
+        Error::Io {
+            path: self
+                .local
+                .as_deref()
+                .map(|r| r.join(name))
+                .unwrap_or_default(),
+            source,
+        }
     }
 
     /// Human description of the store.
@@ -262,6 +303,19 @@ impl Store {
     /// Read a whole object; `None` if absent.
     pub fn get(&self, name: &str) -> Result<Option<Bytes>> {
         self.count(1);
+        if let Some(path) = self.file(name) {
+            return match std::fs::read(&path) {
+                Ok(b) => {
+                    self.got(b.len());
+                    Ok(Some(b.into()))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match &self.fallback {
+                    Some(f) => f.get(name),
+                    None => Ok(None),
+                },
+                Err(e) => Err(self.io_err(name, e)),
+            };
+        }
         let p = OPath::from(name);
         let r = self.rt.block_on(async {
             let g = self.inner.get(&p).await?;
@@ -283,7 +337,7 @@ impl Store {
     /// Write a content-named object (rewriting one that exists is harmless): in a folder,
     /// created atomically and fsynced; elsewhere, large ones in parts.
     pub fn put_content(&self, name: &str, bytes: Bytes) -> Result<()> {
-        if self.local {
+        if self.is_local() {
             return self.put_new(name, bytes).map(|_| ());
         }
         let threshold = multipart_threshold();
@@ -316,6 +370,26 @@ impl Store {
     pub fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
         use std::sync::atomic::Ordering;
         let want = range.end - range.start;
+        if let Some(path) = self.file(name) {
+            use std::os::unix::fs::FileExt;
+            self.count(1);
+            let f = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.fallback.is_some() => {
+                    return self.range_from_fallback(name, range);
+                }
+                Err(e) => return Err(self.io_err(name, e)),
+            };
+            let mut buf = vec![0u8; want as usize];
+            f.read_exact_at(&mut buf, range.start).map_err(|e| {
+                self.io_err(
+                    name,
+                    std::io::Error::new(e.kind(), format!("range {range:?}: {e}")),
+                )
+            })?;
+            self.got(buf.len());
+            return Ok(buf.into());
+        }
         let b = if self.ranges.load(Ordering::Relaxed) {
             self.count(1);
             match self
@@ -388,6 +462,15 @@ impl Store {
     /// Size of an object; `None` if absent.
     pub fn size(&self, name: &str) -> Result<Option<u64>> {
         self.count(1);
+        if let Some(path) = self.file(name) {
+            return match std::fs::metadata(&path) {
+                Ok(m) => Ok(Some(m.len())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.fallback.as_ref().map_or(Ok(None), |f| f.size(name))
+                }
+                Err(e) => Err(self.io_err(name, e)),
+            };
+        }
         match self.rt.block_on(self.inner.head(&OPath::from(name))) {
             Ok(m) => Ok(Some(m.size)),
             Err(object_store::Error::NotFound { .. }) if self.fallback.is_some() => {
@@ -410,6 +493,9 @@ impl Store {
     /// All objects under `prefix` with their sizes and times, sorted by name.
     pub fn list_meta(&self, prefix: &str) -> Result<Vec<Meta>> {
         self.count(1);
+        if let Some(root) = &self.local {
+            return self.list_folder(root, prefix);
+        }
         let p = OPath::from(prefix);
         let mut out: Vec<Meta> = self
             .rt
@@ -424,6 +510,51 @@ impl Store {
                     .try_collect(),
             )
             .map_err(|e| store_err(prefix, e))?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// [`Store::list_meta`] of a folder store, walking it directly. Names with `#` are an
+    /// object_store upload in progress (a temporary file), not objects.
+    fn list_folder(&self, root: &std::path::Path, prefix: &str) -> Result<Vec<Meta>> {
+        let start = if prefix.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(prefix)
+        };
+        let mut out = Vec::new();
+        if !start.exists() {
+            return Ok(out);
+        }
+        for e in walkdir::WalkDir::new(&start).min_depth(1) {
+            let e = e.map_err(|e| self.io_err(prefix, std::io::Error::other(e)))?;
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let Ok(rel) = e.path().strip_prefix(root) else {
+                continue;
+            };
+            let Some(name) = rel.to_str().map(|s| s.replace('\\', "/")) else {
+                continue;
+            };
+            if name.contains('#') {
+                continue;
+            }
+            let md = e
+                .metadata()
+                .map_err(|err| self.io_err(&name, std::io::Error::other(err)))?;
+            let modified = md
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            out.push(Meta {
+                name,
+                size: md.len(),
+                modified,
+            });
+        }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

@@ -55,7 +55,7 @@ pub fn all_versions(store: &Store) -> Result<Opened> {
 /// last bytes. A pack whose trailer cannot be read or parsed is left out (verify reports
 /// it as damaged; the rules treat it as missing).
 pub fn trailer_epochs(store: &Store, packs: &[(Id, u64)]) -> Result<HashMap<Id, u32>> {
-    let found = transfer::parallel(packs, |(id, size)| {
+    let found = transfer::for_stores(&[store], packs, |(id, size)| {
         if *size < TRAILER_LEN as u64 {
             return Ok(None);
         }
