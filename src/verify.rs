@@ -204,8 +204,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         dataset: ds.id.to_hex(),
         ..Default::default()
     };
-    let seen = ds.seen_policy().map(|(_, id)| id);
-    let chain = match crate::rules::chain::load(&ds.store, &ds.id, seen.as_ref()) {
+    let chain = match crate::rules::chain::load(&ds.store, &ds.id) {
         Ok(c) => {
             if let Err(e) = ds.check_not_rolled_back(&c) {
                 r.add_err(&e);

@@ -101,3 +101,89 @@ fn a_second_writer_is_refused_while_a_commit_runs() {
     let log: Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
     assert_eq!(log.as_array().unwrap().len(), 1);
 }
+
+/// `kill -9` during `share add --from-now` (a policy, then a reseal version of the whole
+/// head) leaves the previous version as the head or the reseal finished, and a dataset that
+/// verifies clean; the next commit seals what the newcomer still lacks.
+#[test]
+fn kill_9_during_a_reseal_leaves_the_previous_head() {
+    let e = Env::new();
+    for i in 0..6 {
+        e.write(&format!("part{i}.bin"), &noise(3_000_000, i));
+    }
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let names: Vec<String> = (0..14).map(|i| format!("member{i}")).collect();
+    let publics: Vec<String> = names.iter().map(|n| e.new_identity(n)).collect();
+    let t = std::time::Instant::now();
+    e.ok(&[
+        "share",
+        "add",
+        &publics[0],
+        "--name",
+        &names[0],
+        "--from-now",
+    ]);
+    let took = t.elapsed().as_millis() as u64;
+    let bin = assert_cmd::cargo::cargo_bin("coffer");
+    let mut killed = 0;
+    for round in 1..names.len() {
+        let head_before = std::fs::read_to_string(e.data.join(".coffer/refs/main")).unwrap();
+        let delay = 1 + took * round as u64 / 10;
+        let mut child = std::process::Command::new(&bin)
+            .args([
+                "share",
+                "add",
+                &publics[round],
+                "--name",
+                &names[round],
+                "--from-now",
+                "-q",
+            ])
+            .env("COFFER_IDENTITY", &e.id)
+            .env("XDG_CONFIG_HOME", e.tmp.path().join("config"))
+            .current_dir(&e.data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        if !child.wait().unwrap().success() {
+            killed += 1;
+        }
+        let out = e.coffer(&["verify", "--json"]).output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "round {round}: {report:#}");
+        let head = std::fs::read_to_string(e.data.join(".coffer/refs/main")).unwrap();
+        if head != head_before {
+            let log: Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
+            assert_eq!(log[0]["parents"][0], head_before.trim(), "round {round}");
+        }
+    }
+    assert!(killed > 0, "no reseal was actually interrupted");
+    // Whatever the kills left, a commit seals the head for every member added.
+    e.ok(&["commit", "-m", "after", "--allow-empty"]);
+    let members: Value = serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
+    let mut checked = 0;
+    for m in members["members"].as_array().unwrap() {
+        let label = m["label"].as_str().unwrap();
+        if label == "camden" {
+            continue;
+        }
+        let out = e.tmp.path().join(format!("as-{label}"));
+        let r = e.as_(label, &["checkout", "HEAD", "--to", out.to_str().unwrap()]);
+        assert!(
+            r.status.success(),
+            "{label}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert_eq!(
+            std::fs::read(out.join("part0.bin")).unwrap(),
+            noise(3_000_000, 0)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1);
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+}

@@ -823,3 +823,180 @@ fn concurrent_share_changes_on_a_conditional_store() {
         "{members}"
     );
 }
+
+/// Copy the objects of `e`'s store that the bucket lacks straight into it (what a push does
+/// without its rules, or what lands when two pushes race on a store that ignores conditions).
+fn sneak(w: &World, e: &Env, only: &str) {
+    let have: BTreeSet<String> = w.server.keys("camden/").into_iter().collect();
+    let store = e.store();
+    for f in util::files_under(&store.join(only)) {
+        let rel = f
+            .strip_prefix(&store)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let key = format!("camden/{rel}");
+        if !have.contains(&key) {
+            w.server.put(&key, &std::fs::read(&f).unwrap());
+        }
+    }
+}
+
+/// On a store that ignores conditional writes, a withdrawal and the withdrawn writer's push
+/// can both land. The withdrawn writer's version is then refused by everyone; a remaining
+/// writer who had already pulled it and committed on top has its version made again by its
+/// next pull, without the refused parent; nothing of the remaining writer's is lost and the
+/// history verifies clean for everyone.
+#[test]
+fn a_withdrawal_racing_the_withdrawn_writers_push_on_rclone() {
+    let w = world(Kind::Rclone);
+    let lambeth = org("lambeth", &w.server);
+    w.camden.ok(&[
+        "share",
+        "add",
+        &lambeth.public(),
+        "--name",
+        "Lambeth",
+        "--role",
+        "writer",
+    ]);
+    w.camden.ok(&["push"]);
+    for e in [&w.gla, &lambeth, &w.hackney] {
+        clone(e, &w.url);
+    }
+    // Both sides make their change from the same state.
+    w.camden.ok(&["share", "remove", "GLA"]);
+    w.gla
+        .write("gla.csv", b"written as the withdrawal happened\n");
+    w.gla.ok(&["commit", "-m", "GLA, racing"]);
+    let raced = head(&w.gla);
+    // The GLA's push lands first; Lambeth pulls it and commits on top.
+    sneak(&w, &w.gla, "packs");
+    sneak(&w, &w.gla, "versions");
+    lambeth.ok(&["pull"]);
+    assert_eq!(head(&lambeth), raced);
+    lambeth.write("lambeth.csv", b"Lambeth's own work\n");
+    lambeth.ok(&["commit", "-m", "Lambeth on top"]);
+    let lambeth_version = head(&lambeth);
+    // Camden's withdrawal lands too (its claim was not refused: the store ignores them).
+    sneak(&w, &w.camden, "policy");
+
+    // Hackney, a reader, takes the withdrawal and refuses the GLA's version, by name.
+    let f: serde_json::Value = serde_json::from_str(&w.hackney.ok(&["fetch", "--json"])).unwrap();
+    assert!(
+        f["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x[0] == raced.as_str() && x[1]["rule"] == "version-withdrawn-writer"),
+        "{f:#}"
+    );
+    // Lambeth's push is refused (the remote moved); its pull makes its version again on the
+    // history the withdrawal acknowledged, leaving out the GLA's.
+    let out = lambeth.coffer(&["push"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let p: serde_json::Value = serde_json::from_str(&lambeth.ok(&["pull", "--json"])).unwrap();
+    let rebased = &p["rebased"];
+    assert_eq!(rebased["dropped"][0][0], raced.as_str(), "{p:#}");
+    assert_eq!(rebased["versions"][0][0], lambeth_version.as_str(), "{p:#}");
+    let remade = rebased["versions"][0][1].as_str().unwrap().to_string();
+    assert_eq!(head(&lambeth), remade);
+    lambeth.ok(&["verify"]);
+    lambeth.ok(&["push"]);
+    // Everyone converges on Lambeth's re-made version; the GLA's stays refused.
+    for e in [&w.camden, &w.hackney] {
+        e.ok(&["pull"]);
+        assert_eq!(head(e), remade);
+        assert_eq!(
+            std::fs::read(e.data.join("lambeth.csv")).unwrap(),
+            b"Lambeth's own work\n"
+        );
+        e.ok(&["verify"]);
+    }
+    let log: serde_json::Value = serde_json::from_str(&w.camden.ok(&["log", "--json"])).unwrap();
+    assert!(log
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["id"] != raced.as_str()));
+    let out = w.gla.coffer(&["pull"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("rule version-withdrawn-writer"), "{err}");
+}
+
+/// Two admins change members at the same moment on a store that ignores conditional writes:
+/// both policies land and fork the chain. Every reader (the two admins included) sees the
+/// fork the same way: both sides refused and named by verify, nobody can commit or change
+/// members, versions made before stay readable, and a withdrawal on either side applies.
+#[test]
+fn two_admins_at_once_fork_the_chain_on_rclone() {
+    let w = world(Kind::Rclone);
+    let brent = org("brent", &w.server);
+    let x = org("islington", &w.server);
+    w.camden.ok(&[
+        "share",
+        "add",
+        &brent.public(),
+        "--name",
+        "Brent",
+        "--role",
+        "admin",
+    ]);
+    w.camden.ok(&["push"]);
+    for e in [&brent, &w.hackney, &w.gla] {
+        clone(e, &w.url);
+    }
+    // From the same state: Camden adds Islington, Brent withdraws the GLA.
+    w.camden
+        .ok(&["share", "add", &x.public(), "--name", "Islington"]);
+    brent.ok(&["share", "remove", "GLA"]);
+    sneak(&w, &w.camden, "policy");
+    sneak(&w, &brent, "policy");
+    let camden_side = w.camden.ok(&["share", "list", "--json"]);
+    let camden_side: serde_json::Value = serde_json::from_str(&camden_side).unwrap();
+    for e in [&w.camden, &brent, &w.hackney] {
+        e.coffer(&["fetch"]).assert().success();
+        let r: serde_json::Value =
+            serde_json::from_slice(&e.coffer(&["verify", "--json"]).output().unwrap().stdout)
+                .unwrap();
+        let forks = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "policy-fork")
+            .count();
+        assert_eq!(forks, 2, "{r:#}");
+        // Nobody commits while the chain is forked.
+        e.write("x.csv", b"x\n");
+        let out = e
+            .coffer(&["commit", "-m", "during the fork"])
+            .output()
+            .unwrap();
+        if e.data != w.hackney.data {
+            assert_eq!(out.status.code(), Some(2));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("nobody can commit"));
+        }
+        std::fs::remove_file(e.data.join("x.csv")).unwrap();
+    }
+    // The GLA's write access is gone already (Brent's side withdrew it), and its versions are
+    // refused if it writes into the bucket anyway.
+    w.gla.write("g.csv", b"g\n");
+    w.gla.ok(&["commit", "-m", "GLA during the fork"]);
+    sneak(&w, &w.gla, "packs");
+    sneak(&w, &w.gla, "versions");
+    let f: serde_json::Value = serde_json::from_str(&w.hackney.ok(&["fetch", "--json"])).unwrap();
+    assert!(
+        f["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x[1]["rule"] == "version-withdrawn-writer"),
+        "{f:#}"
+    );
+    // What was committed before stays readable.
+    let out = w.hackney.tmp.path().join("before");
+    w.hackney
+        .ok(&["checkout", "HEAD", "--to", out.to_str().unwrap()]);
+    assert!(camden_side["members"].as_array().unwrap().len() > 3);
+}

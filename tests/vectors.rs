@@ -421,7 +421,7 @@ fn objects_of_epoch_one() {
     ] {
         all.insert(id(i), Policy::open(&id(i), &b(st)).unwrap());
     }
-    let chain = coffer::rules::chain::walk(&ds, all, vec![], None).unwrap();
+    let chain = coffer::rules::chain::walk(&ds, all, vec![]).unwrap();
     assert_eq!(chain.policies.len(), 3, "{:?}", chain.refused);
     let v1 = id(&v["version"]["id"]);
     let v2 = id(&e["version"]["id"]);

@@ -68,11 +68,12 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
     if l.policies.iter().all(|p| known.contains(p)) {
         return Ok((Vec::new(), Vec::new()));
     }
-    let seen = ds.seen_policy().map(|(_, id)| id);
-    let remote = chain::load(&r.store, &ds.id, seen.as_ref()).map_err(|e| r.explain(e))?;
+    let remote = chain::load(&r.store, &ds.id).map_err(|e| r.explain(e))?;
     for (i, (id, _)) in local.policies.iter().enumerate() {
         match remote.policies.get(i) {
             Some((rid, _)) if rid == id => {}
+            // A side of a fork on the remote: the fork reaches this dataset too.
+            None if remote.knows(id) => {}
             Some((rid, _)) => {
                 return Err(r.problem(format!(
                     "its policy {} and this dataset's {} both follow seq {}: two share changes were made at once and the other was pushed first: clone the remote again and repeat your share change there (this dataset is unchanged)",
@@ -84,11 +85,15 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
             None => break,
         }
     }
+    // The accepted policies beyond this dataset's, then the policies of an unrepaired fork
+    // (so every reader sees the same fork).
     let ahead = remote
         .policies
         .iter()
         .skip(local.policies.len())
+        .chain(remote.fork.iter().flatten())
         .map(|(id, _)| *id)
+        .filter(|id| !known.contains(id) && !local.knows(id))
         .collect();
     let refused = remote
         .refused

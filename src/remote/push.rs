@@ -303,8 +303,7 @@ fn finish_claim(
             claimed_policies.push((id, b));
         }
     }
-    let anchor = chain.tip().0;
-    let chain = chain::walk(&ds.id, policies, Vec::new(), Some(&anchor))?;
+    let chain = chain::walk(&ds.id, policies, Vec::new())?;
     let mut versions = hist.versions.clone();
     let mut claimed = Vec::new();
     for b in &c.versions {

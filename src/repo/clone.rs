@@ -197,7 +197,7 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
     let dataset =
         dataset_of(&r.store, &opts.source, opts.expect_id, known).map_err(|e| r.explain(e))?;
     // The chain from the genesis, and the caller's keys, before anything is written.
-    let chain = chain::load(&r.store, &dataset, None).map_err(|e| r.explain(e))?;
+    let chain = chain::load(&r.store, &dataset).map_err(|e| r.explain(e))?;
     let keys = keyring(&dataset, &chain, identity)?;
     if opts.target.exists() {
         let resumable = std::fs::read_dir(&opts.target)

@@ -389,8 +389,7 @@ impl Dataset {
     /// The longest chain this dataset folder has seen is recorded in `.coffer/seen-policy`; a
     /// store showing a shorter one (a policy deleted, an older chain replayed) is an error.
     pub fn chain(&self) -> Result<Chain> {
-        let seen = self.seen_policy().map(|(_, id)| id);
-        let chain = chain::load(&self.store, &self.id, seen.as_ref())?;
+        let chain = chain::load(&self.store, &self.id)?;
         self.check_not_rolled_back(&chain)?;
         Ok(chain)
     }
@@ -412,11 +411,13 @@ impl Dataset {
     }
 
     /// Compare the chain with the longest one this folder has seen, and record it if longer.
+    /// A policy seen before that is now a side of an unrepaired fork is not a rollback (the
+    /// fork is reported, and its withdrawals still apply, spec §10.1c).
     pub fn check_not_rolled_back(&self, chain: &Chain) -> Result<()> {
         let (tip_id, tip) = chain.tip();
         let path = self.dot.join("seen-policy");
-        let seen = self.seen_policy();
-        match seen {
+        match self.seen_policy() {
+            Some((_, id)) if chain.knows(&id) && chain.get(&id).is_none() => {}
             Some((n, id)) if n > tip.seq || (n == tip.seq && id != *tip_id) => {
                 return Err(Error::Corrupt {
                     kind: "policy",

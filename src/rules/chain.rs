@@ -214,10 +214,8 @@ pub fn check_successor(
     check_members(next)
 }
 
-/// Load every policy of `store` and walk the chain of `dataset` from its genesis. `anchor`
-/// is a policy this dataset has already accepted: at a fork, the side leading to it is
-/// followed (spec §10.1c).
-pub fn load(store: &Store, dataset: &Id, anchor: Option<&Id>) -> Result<Chain> {
+/// Load every policy of `store` and walk the chain of `dataset` from its genesis.
+pub fn load(store: &Store, dataset: &Id) -> Result<Chain> {
     let mut all: BTreeMap<Id, Policy> = BTreeMap::new();
     let mut refused = Vec::new();
     let names: Vec<String> = store
@@ -239,7 +237,7 @@ pub fn load(store: &Store, dataset: &Id, anchor: Option<&Id>) -> Result<Chain> {
             Err(e) => refused.push((id, Refusal::of_error(&e))),
         }
     }
-    walk(dataset, all, refused, anchor)
+    walk(dataset, all, refused)
 }
 
 /// The line of policies starting at `side`: each next one the only valid successor of the
@@ -278,7 +276,7 @@ fn line(
                     .iter()
                     .map(|v| line(dataset, v, all, by_prev, memo))
                     .collect();
-                match judge_fork(&lines, all, None).as_slice() {
+                match judge_fork(&lines, all).as_slice() {
                     [one] => valid[*one],
                     _ => break,
                 }
@@ -300,7 +298,6 @@ pub fn walk(
     dataset: &Id,
     mut all: BTreeMap<Id, Policy>,
     mut refused: Vec<(Id, Refusal)>,
-    anchor: Option<&Id>,
 ) -> Result<Chain> {
     let genesis = all.remove(dataset).ok_or(Error::Missing {
         kind: "policy",
@@ -350,15 +347,15 @@ pub fn walk(
                 .iter()
                 .map(|(id, _)| line(dataset, id, &all, &by_prev, &mut memo))
                 .collect();
-            let keep = judge_fork(&lines, &all, anchor);
-            let unanchored = judge_fork(&lines, &all, None);
+            let keep = judge_fork(&lines, &all);
             let mut kept = Vec::new();
             for (i, (id, _)) in sides.iter().enumerate() {
                 if keep.contains(&i) {
                     kept.push(i);
                     continue;
                 }
-                let why = if !unanchored.contains(&i) {
+                refused.push((
+                    *id,
                     Refusal::new(
                         Rule::PolicyForkWithdrawnSigner,
                         format!(
@@ -366,18 +363,8 @@ pub fn walk(
                             cur_id.short(),
                             cur.seq
                         ),
-                    )
-                } else {
-                    Refusal::new(
-                        Rule::PolicyFork,
-                        format!(
-                            "follows policy {} (seq {}) like the policy this dataset already follows; ignored",
-                            cur_id.short(),
-                            cur.seq
-                        ),
-                    )
-                };
-                refused.push((*id, why));
+                    ),
+                ));
             }
             if kept.len() > 1 {
                 for i in &kept {
@@ -438,16 +425,12 @@ pub fn walk(
     })
 }
 
-/// Which sides of a fork stand (indexes into `lines`, each side's line of policy ids): the
-/// one leading to `anchor` if any does; else every side whose signer no other line withdraws
-/// or demotes (so a withdrawn admin cannot undo its withdrawal by forking an older policy),
-/// or all of them if that rule would leave none (two admins withdrawing each other at once).
-fn judge_fork(lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>, anchor: Option<&Id>) -> Vec<usize> {
-    if let Some(a) = anchor {
-        if let Some(i) = lines.iter().position(|l| l.contains(a)) {
-            return vec![i];
-        }
-    }
+/// Which sides of a fork stand (indexes into `lines`, each side's line of policy ids): every
+/// side whose signer no other line withdraws or demotes (so a withdrawn admin cannot undo its
+/// withdrawal by forking an older policy), or all of them if that rule would leave none (two
+/// admins withdrawing each other at once). Nothing the forker controls (ids, times, lengths)
+/// decides.
+fn judge_fork(lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec<usize> {
     let lost = |i: usize| {
         let Some(first) = lines[i].first().and_then(|id| all.get(id)) else {
             return true;
@@ -625,6 +608,11 @@ impl Chain {
             refused: Vec::new(),
             fork: Vec::new(),
         }
+    }
+
+    /// Whether `id` is an accepted policy or a policy of an unrepaired fork's lines.
+    pub fn knows(&self, id: &Id) -> bool {
+        self.get(id).is_some() || self.fork.iter().flatten().any(|(i, _)| i == id)
     }
 
     /// Ids of the accepted policies.
