@@ -8,6 +8,7 @@ use crate::identity::Identity;
 use crate::object::blob::{self, KIND_CHUNK, KIND_TREE};
 use crate::object::pack::{self, TRAILER_LEN};
 use crate::object::tree::{self, DIR, FILE};
+use crate::repo::read::MAX_PATHS;
 use crate::repo::index::BlobLoc;
 use crate::repo::{Dataset, Keyring};
 use crate::rules::history::Status;
@@ -479,12 +480,34 @@ fn walk_versions(
             memo: HashMap::new(),
             problems: Vec::new(),
         };
-        let (files, total) = w.walk(seal.root, 0);
+        let shape = w.walk(seal.root, 0);
+        if w.problems.is_empty() {
+            // What checkout would refuse, verify reports: a version too large to expand, and
+            // links that leave the checkout folder (spec §8, §14).
+            if shape.paths > MAX_PATHS {
+                w.problems.push(format!(
+                    "holds {} paths, more than the {MAX_PATHS} a reader expands: every reader refuses it (a tree that repeats its folders?)",
+                    shape.paths
+                ));
+            } else if shape.links {
+                let mut links = Vec::new();
+                w.links(seal.root, "", &mut links);
+                let paths: HashSet<&str> = links.iter().map(|(p, _)| p.as_str()).collect();
+                for (p, t) in &links {
+                    if !crate::repo::checkout::link_is_safe(p, t, &paths) {
+                        w.problems.push(format!(
+                            "link {p} -> {:?} leaves the checkout folder: checkout refuses this version",
+                            String::from_utf8_lossy(t)
+                        ));
+                    }
+                }
+            }
+        }
         let mut problems = w.problems;
-        if problems.is_empty() && (files != seal.files || total != seal.bytes) {
+        if problems.is_empty() && (shape.files != seal.files || shape.bytes != seal.bytes) {
             problems.push(format!(
-                "holds {files} files / {total} bytes, its seal says {} / {}",
-                seal.files, seal.bytes
+                "holds {} files / {} bytes, its seal says {} / {}",
+                shape.files, shape.bytes, seal.files, seal.bytes
             ));
         }
         for p in problems {
@@ -496,15 +519,26 @@ fn walk_versions(
 /// Decoded trees by (tree id, pack of the copy read).
 type TreeCache = HashMap<(Id, Id), std::result::Result<Vec<tree::Entry>, String>>;
 
-/// Walks one version's trees: counts files and bytes, checks every blob is in a listed pack.
+/// What is below one tree, each distinct subtree counted once however often it is named.
+#[derive(Clone, Copy, Default)]
+struct Shape {
+    files: u64,
+    bytes: u64,
+    paths: u64,
+    /// Whether a link is somewhere below.
+    links: bool,
+}
+
+/// Walks one version's trees: counts files, bytes and paths, checks every blob is in a listed
+/// pack.
 struct Walker<'a> {
     ds: &'a Dataset,
     keys: &'a Keyring,
     locs: &'a HashMap<Id, &'a BlobLoc>,
     where_: &'a str,
     trees: &'a mut TreeCache,
-    /// Files and bytes below each subtree already walked in this version.
-    memo: HashMap<Id, (u64, u64)>,
+    /// Subtrees already walked in this version.
+    memo: HashMap<Id, Shape>,
     problems: Vec<String>,
 }
 
@@ -512,7 +546,28 @@ struct Walker<'a> {
 const MAX_PROBLEMS: usize = 20;
 
 impl Walker<'_> {
-    fn walk(&mut self, tid: Id, depth: usize) -> (u64, u64) {
+    /// The decoded tree `tid` from the copy the version lists (cached across versions).
+    fn entries(&mut self, tid: &Id) -> Option<Vec<tree::Entry>> {
+        let Some(loc) = self.locs.get(tid).filter(|l| l.entry.kind() == KIND_TREE) else {
+            self.problems
+                .push(format!("tree {} {}", tid.short(), self.where_));
+            return None;
+        };
+        let (ds, keys) = (self.ds, self.keys);
+        match self
+            .trees
+            .entry((*tid, loc.pack))
+            .or_insert_with(|| read_tree(ds, keys, tid, loc).map_err(|e| e.to_string()))
+        {
+            Ok(e) => Some(e.clone()),
+            Err(e) => {
+                self.problems.push(e.clone());
+                None
+            }
+        }
+    }
+
+    fn walk(&mut self, tid: Id, depth: usize) -> Shape {
         if let Some(s) = self.memo.get(&tid) {
             return *s;
         }
@@ -523,36 +578,25 @@ impl Walker<'_> {
                     crate::repo::read::MAX_DEPTH
                 ));
             }
-            return (0, 0);
+            return Shape::default();
         }
-        let Some(loc) = self.locs.get(&tid).filter(|l| l.entry.kind() == KIND_TREE) else {
-            self.problems
-                .push(format!("tree {} {}", tid.short(), self.where_));
-            return (0, 0);
+        let Some(entries) = self.entries(&tid) else {
+            return Shape::default();
         };
-        let (ds, keys) = (self.ds, self.keys);
-        let entries = match self
-            .trees
-            .entry((tid, loc.pack))
-            .or_insert_with(|| read_tree(ds, keys, &tid, loc).map_err(|e| e.to_string()))
-        {
-            Ok(e) => e.clone(),
-            Err(e) => {
-                self.problems.push(e.clone());
-                return (0, 0);
-            }
-        };
-        let (mut files, mut total) = (0u64, 0u64);
+        let mut shape = Shape::default();
         for e in &entries {
+            shape.paths = shape.paths.saturating_add(1);
             match e.kind() {
                 DIR => {
-                    let (f, t) = self.walk(e.ids()[0], depth + 1);
-                    files = files.saturating_add(f);
-                    total = total.saturating_add(t);
+                    let s = self.walk(e.ids()[0], depth + 1);
+                    shape.files = shape.files.saturating_add(s.files);
+                    shape.bytes = shape.bytes.saturating_add(s.bytes);
+                    shape.paths = shape.paths.saturating_add(s.paths);
+                    shape.links |= s.links;
                 }
                 FILE => {
-                    files += 1;
-                    total = total.saturating_add(e.size());
+                    shape.files += 1;
+                    shape.bytes = shape.bytes.saturating_add(e.size());
                     let mut sum = 0u64;
                     let mut all_found = true;
                     for c in e.ids() {
@@ -577,11 +621,33 @@ impl Walker<'_> {
                         ));
                     }
                 }
+                _ => shape.links = true,
+            }
+        }
+        self.memo.insert(tid, shape);
+        shape
+    }
+
+    /// Every link below `tid` with its path, descending only into folders that hold one
+    /// (after [`Walker::walk`], which bounds the paths).
+    fn links(&mut self, tid: Id, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) {
+        let Some(entries) = self.entries(&tid) else {
+            return;
+        };
+        for e in entries {
+            let path = if prefix.is_empty() {
+                e.name().to_string()
+            } else {
+                format!("{prefix}/{}", e.name())
+            };
+            match e.kind() {
+                DIR if self.memo.get(&e.ids()[0]).is_some_and(|s| s.links) => {
+                    self.links(e.ids()[0], &path, out)
+                }
+                tree::SYMLINK => out.push((path, e.target().to_vec())),
                 _ => {}
             }
         }
-        self.memo.insert(tid, (files, total));
-        (files, total)
     }
 }
 

@@ -147,7 +147,74 @@ fn links_pointing_outside_are_refused() {
             vec![],
         );
         checkout_refused(&e, "points outside");
+        // verify clean must mean checkout works: the escape is an error there too.
+        let out = e.coffer(&["verify"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("leaves the checkout folder: checkout refuses this version"),
+            "{target}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
+}
+
+/// A signed version whose tree names the same subfolder twice at each of 40 levels holds
+/// 2^40 paths in a few kilobytes. Every reader refuses it at once, counting each distinct
+/// folder once, under a 2 GiB address-space limit; verify reports it.
+#[test]
+fn a_tree_that_repeats_its_folders_is_refused_quickly() {
+    let e = setup();
+    let ds = Dataset::find(&e.data).unwrap();
+    let me = Identity::load(&e.id, &Passphrase::None).unwrap();
+    let keys = ds.keyring(&ds.chain().unwrap(), &me).unwrap();
+    let k = keys.current().unwrap().clone();
+    let mut level = vec![Entry::file("leaf.csv".into(), false, 0, vec![])];
+    let mut subtrees = Vec::new();
+    for _ in 0..40 {
+        let bytes = tree::encode(&level);
+        subtrees.push(level.clone());
+        let id = k.id_key.blob_id(KIND_TREE, &bytes);
+        level = vec![Entry::dir("a".into(), id), Entry::dir("b".into(), id)];
+    }
+    craft(&e, level, subtrees);
+    let limited = |args: &str| {
+        let bin = assert_cmd::cargo::cargo_bin("coffer");
+        let t = std::time::Instant::now();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v 2097152; exec {} {args}", bin.display()))
+            .env("COFFER_IDENTITY", &e.id)
+            .env("XDG_CONFIG_HOME", e.tmp.path().join("config"))
+            .current_dir(&e.data)
+            .output()
+            .unwrap();
+        (out, t.elapsed())
+    };
+    let to = e.tmp.path().join("out");
+    for args in [
+        "show HEAD".to_string(),
+        "diff HEAD".to_string(),
+        format!("checkout HEAD --to {}", to.display()),
+        "status".to_string(),
+    ] {
+        let (out, took) = limited(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args}: {err}");
+        assert!(err.contains("1099511627775 paths") || err.contains("more than the 4000000"), "{args}: {err}");
+        assert!(took < std::time::Duration::from_secs(5), "{args} took {took:?}");
+    }
+    let (out, took) = limited("verify");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("more than the 4000000 a reader expands"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(took < std::time::Duration::from_secs(5));
+    // A clone refuses it too, writing nothing outside.
+    let (out, took) = limited(&format!("clone {} {}", e.data.display(), e.tmp.path().join("c").display()));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < std::time::Duration::from_secs(5));
 }
 
 #[test]

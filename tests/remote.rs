@@ -438,9 +438,61 @@ fn gc_keeps_young_packs_and_removes_old_leftovers() {
         w.hackney.ok(&["verify"]);
         assert_eq!(snapshot(&w.hackney.data), snapshot(&w.camden.data));
         // The dataset's own store: nothing unreferenced after clean commits.
-        let out = w.camden.ok(&["gc", "--grace", "0s", "--dry-run"]);
-        assert!(out.contains("0 unreferenced"), "{out}");
+        let out = w.camden.ok(&["gc", "--grace", "0s", "--dry-run", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["removed"].as_array().unwrap().len(), 0, "{out}");
+
+        // A damaged version stops gc: its packs are unreferenced to a reader who cannot
+        // read it, and must not go (it may be restored from another copy).
+        let head = head(&w.camden);
+        let name = format!("camden/versions/{head}");
+        let good = w.server.objects(&name).remove(0).1;
+        let mut bad = good.clone();
+        let n = bad.len() / 2;
+        bad[n] ^= 1;
+        w.server.put(&name, &bad);
+        // Old claims hold the version's bytes too (and would keep its packs): without them,
+        // only the damaged bytes name its packs.
+        for k in w.server.keys("camden/claims/") {
+            w.server.delete(&k);
+        }
+        let count = w.server.count(packs);
+        let err = w.camden.fails(&["gc", "origin", "--grace", "0s"], 2);
+        assert!(err.contains("gc stopped, nothing was deleted"), "{kind:?}: {err}");
+        assert!(err.contains(&format!("versions/{head}")), "{kind:?}: {err}");
+        assert_eq!(w.server.count(packs), count);
+        // Forced, it keeps every pack the damaged bytes name: all of that version's.
+        let out = w.camden.ok(&["gc", "origin", "--grace", "0s", "--force", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["removed"].as_array().unwrap().len(), 0, "{kind:?}: {out}");
+        assert!(v["kept_for_unreadable"].as_u64().unwrap() >= 1, "{kind:?}: {out}");
+        assert_eq!(w.server.count(packs), count);
+        w.server.put(&name, &good);
+        w.hackney.ok(&["verify"]);
     }
+}
+
+/// The same on a folder: a damaged version in the dataset's own store stops gc.
+#[test]
+fn gc_of_a_folder_store_with_a_damaged_version_deletes_nothing() {
+    let e = Env::new();
+    e.write("a.bin", &noise(1 << 20, 1));
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    e.write("b.bin", &noise(1 << 20, 2));
+    e.ok(&["commit", "-m", "v2"]);
+    let head = head(&e);
+    let path = e.store().join("versions").join(&head);
+    let mut b = std::fs::read(&path).unwrap();
+    let n = b.len() / 2;
+    b[n] ^= 1;
+    std::fs::write(&path, &b).unwrap();
+    let packs = e.packs().len();
+    let err = e.fails(&["gc", "--grace", "0s"], 2);
+    assert!(err.contains("gc stopped, nothing was deleted"), "{err}");
+    assert_eq!(e.packs().len(), packs);
+    e.ok(&["gc", "--grace", "0s", "--force"]);
+    assert_eq!(e.packs().len(), packs, "a pack the damaged version names went");
 }
 
 fn refused(e: &Env, args: &[&str], what: &[&str]) -> String {

@@ -184,6 +184,10 @@ pub enum Command {
         /// List what would be removed; remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Go on when a version or claim cannot be read (gc stops otherwise), keeping every
+        /// pack whose id appears anywhere in it.
+        #[arg(long)]
+        force: bool,
         /// Keep unreferenced packs younger than this (e.g. 30m, 24h, 2days): a push still
         /// uploading needs them. Must be at least 24h on a remote others push to.
         #[arg(long, value_name = "DURATION", default_value = "24h")]

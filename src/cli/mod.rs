@@ -351,9 +351,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Gc {
             remote: r,
             dry_run,
+            force,
             grace,
             json,
-        } => remote::gc(&ctx, r.as_deref(), *dry_run, grace.as_secs(), *json)?,
+        } => remote::gc(&ctx, r.as_deref(), *dry_run, *force, grace.as_secs(), *json)?,
         Command::Cat { spec } => remote::cat(&ctx, spec)?,
         Command::Verify { json } => {
             let ds = ctx.dataset()?;

@@ -221,6 +221,7 @@ pub(crate) fn gc(
     ctx: &Ctx,
     name: Option<&str>,
     dry_run: bool,
+    force: bool,
     grace: u64,
     json: bool,
 ) -> Result<()> {
@@ -228,20 +229,23 @@ pub(crate) fn gc(
     let (target, o) = match name {
         Some(_) => {
             let (_, r) = Remote::open(&ds, name)?;
-            let o = rgc::gc(&r.store, &ds.id, grace, dry_run).map_err(|e| r.explain(e))?;
+            let o = rgc::gc(&r.store, &ds.id, grace, dry_run, force).map_err(|e| r.explain(e))?;
             (r.name, o)
         }
         None => {
             let _lock = ds.lock()?;
             (
                 "this dataset's store".to_string(),
-                rgc::gc(&ds.store, &ds.id, grace, dry_run)?,
+                rgc::gc(&ds.store, &ds.id, grace, dry_run, force)?,
             )
         }
     };
     if json {
         print_json(&o);
         return Ok(());
+    }
+    for (n, why) in &o.unreadable {
+        ctx.say(format!("warning: cannot read {n} ({why}); kept every pack it names"));
     }
     for (n, size) in &o.removed {
         println!(

@@ -311,6 +311,13 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let parent = w.head(ds)?;
     let scan_start = now_ns();
     let scanned = scan::scan(&ds.root)?;
+    if scanned.entries.len() as u64 > super::read::MAX_PATHS {
+        return Err(Error::Limit(format!(
+            "the folder holds {} paths; a version may hold at most {} (readers refuse more)",
+            scanned.entries.len(),
+            super::read::MAX_PATHS
+        )));
+    }
     let mut index = w.index(ds)?;
     let mut cache = StatCache::load(ds);
 

@@ -11,10 +11,50 @@ use crate::rules::History;
 use crate::store;
 use std::collections::HashMap;
 
-/// Deepest folder nesting accepted from a tree.
+/// Deepest folder nesting accepted from a tree (the root is at depth 0).
 pub const MAX_DEPTH: usize = 512;
-/// Most entries accepted in one flattened version (guards against tree bombs).
-pub const MAX_ENTRIES: usize = 50_000_000;
+/// Most paths (files, folders and links) in one version: four times the largest datasets
+/// coffer is built for (a million files), and few enough that expanding them (about 200
+/// bytes of metadata each) fits a machine. A tree that names the same subtree twice at each
+/// of 40 levels holds 2^40 paths in a few kilobytes: readers count before they expand
+/// (spec/format.md §8).
+pub const MAX_PATHS: u64 = 4_000_000;
+
+/// The paths below tree `root`, counted with each distinct subtree read once through
+/// `tree`; an error above [`MAX_DEPTH`] or [`MAX_PATHS`].
+pub fn count_paths(root: &Id, tree: &mut dyn FnMut(&Id) -> Result<Vec<Entry>>) -> Result<u64> {
+    fn count(
+        id: &Id,
+        depth: usize,
+        memo: &mut HashMap<Id, u64>,
+        tree: &mut dyn FnMut(&Id) -> Result<Vec<Entry>>,
+    ) -> Result<u64> {
+        if let Some(n) = memo.get(id) {
+            return Ok(*n);
+        }
+        if depth > MAX_DEPTH {
+            return Err(Error::Limit(format!(
+                "folders nested deeper than {MAX_DEPTH}"
+            )));
+        }
+        let mut n = 0u64;
+        for e in tree(id)? {
+            n = n.saturating_add(1);
+            if e.kind() == DIR {
+                n = n.saturating_add(count(&e.ids()[0], depth + 1, memo, tree)?);
+            }
+        }
+        memo.insert(*id, n);
+        Ok(n)
+    }
+    let n = count(root, 0, &mut HashMap::new(), tree)?;
+    if n > MAX_PATHS {
+        return Err(Error::Limit(format!(
+            "the version holds {n} paths, more than the {MAX_PATHS} a reader expands (a tree that repeats its folders?)"
+        )));
+    }
+    Ok(n)
+}
 
 /// An open version.
 pub struct VersionReader<'a> {
@@ -104,9 +144,15 @@ impl<'a> VersionReader<'a> {
         tree::decode(id, &self.blob(id, KIND_TREE)?)
     }
 
-    /// Every path of the version in pre-order.
+    /// Every path of the version in pre-order. The paths are counted first (each distinct
+    /// folder read once), so a version that would expand beyond [`MAX_PATHS`] is refused
+    /// before anything is expanded.
     pub fn flatten(&self) -> Result<Flat> {
-        let mut out = Vec::new();
+        let n = count_paths(&self.seal.root, &mut |id| self.tree(id)).map_err(|e| match e {
+            Error::Limit(why) => Error::Limit(format!("version {}: {why}", self.id.short())),
+            other => other,
+        })?;
+        let mut out = Vec::with_capacity(n as usize);
         self.walk(&self.seal.root, "", 0, &mut out)?;
         Ok(out)
     }
@@ -118,10 +164,8 @@ impl<'a> VersionReader<'a> {
             )));
         }
         for e in self.tree(tree_id)? {
-            if out.len() >= MAX_ENTRIES {
-                return Err(Error::Limit(format!(
-                    "more than {MAX_ENTRIES} paths in a version"
-                )));
+            if out.len() as u64 >= MAX_PATHS {
+                return Err(Error::Limit(format!("more than {MAX_PATHS} paths in a version")));
             }
             let path = if prefix.is_empty() {
                 e.name().to_string()
