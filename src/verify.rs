@@ -8,8 +8,8 @@ use crate::identity::Identity;
 use crate::object::blob::{self, KIND_CHUNK, KIND_TREE};
 use crate::object::pack::{self, TRAILER_LEN};
 use crate::object::tree::{self, DIR, FILE};
-use crate::repo::read::MAX_PATHS;
 use crate::repo::index::BlobLoc;
+use crate::repo::read::MAX_PATHS;
 use crate::repo::{Dataset, Keyring};
 use crate::rules::history::Status;
 use crate::rules::{History, Refusal, Rule};
@@ -53,6 +53,8 @@ pub struct Finding {
 pub struct Report {
     /// Dataset id.
     pub dataset: String,
+    /// The store checked: `this dataset`, or the remote's name and URL.
+    pub source: String,
     /// Whether blobs and trees were decrypted (a key was available).
     pub decrypted: bool,
     /// Versions checked.
@@ -198,11 +200,108 @@ fn check_pack(ds: &Dataset, keys: Option<&Keyring>, id: &Id) -> PackResult {
     pr
 }
 
+/// Whose store is checked: the dataset's own (nothing enters it unchecked, so an object that
+/// does not open was damaged in place: an error), or a remote's (anyone with the bucket's
+/// credentials can add junk there: a warning, ignored like any object the rules refuse).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Own,
+    Remote,
+}
+
 /// Verify the dataset. With `identity` (a recipient), blobs are decrypted and trees walked.
 /// `progress` shows a bar over the pack bytes read.
 pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Result<Report> {
+    verify_store(ds, identity, progress, Whose::Own)
+}
+
+/// Verify what a remote holds, reading every object again from it (even those this dataset
+/// holds), with the same rules; plus what this dataset saw there before (a remote that lost
+/// it was rolled back) and what this dataset has that the remote lacks (not pushed yet).
+pub fn verify_remote(
+    ds: &Dataset,
+    name: Option<&str>,
+    identity: Option<&Identity>,
+    progress: bool,
+) -> Result<Report> {
+    let (_, remote) = crate::remote::Remote::open(ds, name)?;
+    // A view of the dataset whose store is the remote; its own folder is scratch.
+    let scratch = ds.dot.join(format!("verify-remote.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("refs")).map_err(|source| Error::Io {
+        path: scratch.clone(),
+        source,
+    })?;
+    let view = Dataset {
+        root: ds.root.clone(),
+        dot: scratch.clone(),
+        config: ds.config.clone(),
+        id: ds.id,
+        store: remote.store.clone(),
+    };
+    let report = verify_store(&view, identity, progress, Whose::Remote);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut r = report.map_err(|e| remote.explain(e))?;
+    r.source = format!("remote {} ({})", remote.name, remote.config.url);
+    let l = crate::remote::listing::list(&remote)?;
+    for h in &remote.config.seen.heads {
+        if !l.versions.contains(h) {
+            r.add(
+                Level::Error,
+                "version",
+                Some(h),
+                "was on the remote when this dataset last saw it, and is gone (rolled back or deleted)",
+            );
+        }
+    }
+    if let Some((_, p)) = &remote.config.seen.policy {
+        if !l.policies.contains(p) {
+            r.add(
+                Level::Error,
+                "policy",
+                Some(p),
+                "was on the remote when this dataset last saw it, and is gone (rolled back or deleted)",
+            );
+        }
+    }
+    let local = ds.history()?;
+    for (id, _) in &local.chain.policies {
+        if !l.policies.contains(id) {
+            r.add(
+                Level::Info,
+                "policy",
+                Some(id),
+                "held here, not on the remote (not pushed yet)",
+            );
+        }
+    }
+    for (id, s) in &local.status {
+        if s.is_history() && !l.versions.contains(id) {
+            r.add(
+                Level::Info,
+                "version",
+                Some(id),
+                "held here, not on the remote (not pushed yet)",
+            );
+        }
+    }
+    r.findings.sort_by_key(|f| f.level);
+    Ok(r)
+}
+
+fn verify_store(
+    ds: &Dataset,
+    identity: Option<&Identity>,
+    progress: bool,
+    whose: Whose,
+) -> Result<Report> {
+    let junk_level = match whose {
+        Whose::Own => Level::Error,
+        Whose::Remote => Level::Warning,
+    };
     let mut r = Report {
         dataset: ds.id.to_hex(),
+        source: "this dataset".into(),
         ..Default::default()
     };
     let chain = match crate::rules::chain::load(&ds.store, &ds.id) {
@@ -231,9 +330,8 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
             why.rule,
             Rule::ObjectName | Rule::ObjectMalformed | Rule::Signature
         ) {
-            // Damaged in place: nothing enters the store unchecked.
             r.findings.push(Finding {
-                level: Level::Error,
+                level: junk_level,
                 kind: "policy",
                 id: Some(id.to_hex()),
                 rule: Some(why.rule),
@@ -289,11 +387,9 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         epochs.get(p).copied()
     });
     r.versions = hist.versions.len() + hist.junk.len();
-    // Nothing enters a dataset's own store unchecked: an object there that does not open
-    // was damaged in place.
     for (id, why) in &hist.junk {
         r.findings.push(Finding {
-            level: Level::Error,
+            level: junk_level,
             kind: "version",
             id: Some(id.to_hex()),
             rule: Some(why.rule),
@@ -339,7 +435,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
     let head = ds.head()?;
     r.head = head.map(|h| h.to_hex());
     let mut reachable = HashSet::new();
-    if let Some(h) = head {
+    if let (Some(h), Whose::Own) = (head, whose) {
         match hist.status_of(&h) {
             None if hist.junk.iter().any(|(i, _)| *i == h) => r.add(
                 Level::Error,
@@ -367,7 +463,7 @@ pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Resu
         reachable = crate::rules::history::ancestors(&hist.versions, &[h]);
     }
     for (id, s) in &hist.status {
-        if s.is_history() && !reachable.contains(id) {
+        if whose == Whose::Own && s.is_history() && !reachable.contains(id) {
             r.add(
                 Level::Info,
                 "version",

@@ -495,3 +495,48 @@ fn dash_c_and_subfolders_find_the_dataset() {
     let show: Value = serde_json::from_str(&e.ok(&["show", "HEAD", "--json"])).unwrap();
     assert_eq!(show["paths"][2]["path"], "sub/deeper/a.csv");
 }
+
+/// An identity file claiming 4 GiB of Argon2 memory (the vectors' reject) is refused before
+/// anything is allocated, with a message, under a 2 GiB address-space limit.
+#[test]
+fn a_greedy_identity_file_is_refused_before_allocating() {
+    let e = Env::new();
+    let v: Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/vectors.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let greedy = v["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "identity_argon2_memory_4_gib")
+        .unwrap();
+    let path = e.tmp.path().join("greedy.id");
+    std::fs::write(
+        &path,
+        hex::decode(greedy["bytes"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("coffer");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 2097152; exec {} --identity {} --passphrase-env PW id show",
+            bin.display(),
+            path.display()
+        ))
+        .env("PW", "pw")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "it asks for 4096 MiB of memory to derive its key; coffer allows at most 1024 MiB"
+        ),
+        "{err}"
+    );
+}

@@ -151,7 +151,8 @@ fn links_pointing_outside_are_refused() {
         let out = e.coffer(&["verify"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{target}");
         assert!(
-            String::from_utf8_lossy(&out.stdout).contains("leaves the checkout folder: checkout refuses this version"),
+            String::from_utf8_lossy(&out.stdout)
+                .contains("leaves the checkout folder: checkout refuses this version"),
             "{target}: {}",
             String::from_utf8_lossy(&out.stdout)
         );
@@ -200,8 +201,14 @@ fn a_tree_that_repeats_its_folders_is_refused_quickly() {
         let (out, took) = limited(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args}: {err}");
-        assert!(err.contains("1099511627775 paths") || err.contains("more than the 4000000"), "{args}: {err}");
-        assert!(took < std::time::Duration::from_secs(5), "{args} took {took:?}");
+        assert!(
+            err.contains("1099511627775 paths") || err.contains("more than the 4000000"),
+            "{args}: {err}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args} took {took:?}"
+        );
     }
     let (out, took) = limited("verify");
     assert_eq!(out.status.code(), Some(1));
@@ -212,8 +219,17 @@ fn a_tree_that_repeats_its_folders_is_refused_quickly() {
     );
     assert!(took < std::time::Duration::from_secs(5));
     // A clone refuses it too, writing nothing outside.
-    let (out, took) = limited(&format!("clone {} {}", e.data.display(), e.tmp.path().join("c").display()));
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let (out, took) = limited(&format!(
+        "clone {} {}",
+        e.data.display(),
+        e.tmp.path().join("c").display()
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(took < std::time::Duration::from_secs(5));
 }
 

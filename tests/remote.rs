@@ -458,14 +458,22 @@ fn gc_keeps_young_packs_and_removes_old_leftovers() {
         }
         let count = w.server.count(packs);
         let err = w.camden.fails(&["gc", "origin", "--grace", "0s"], 2);
-        assert!(err.contains("gc stopped, nothing was deleted"), "{kind:?}: {err}");
+        assert!(
+            err.contains("gc stopped, nothing was deleted"),
+            "{kind:?}: {err}"
+        );
         assert!(err.contains(&format!("versions/{head}")), "{kind:?}: {err}");
         assert_eq!(w.server.count(packs), count);
         // Forced, it keeps every pack the damaged bytes name: all of that version's.
-        let out = w.camden.ok(&["gc", "origin", "--grace", "0s", "--force", "--json"]);
+        let out = w
+            .camden
+            .ok(&["gc", "origin", "--grace", "0s", "--force", "--json"]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["removed"].as_array().unwrap().len(), 0, "{kind:?}: {out}");
-        assert!(v["kept_for_unreadable"].as_u64().unwrap() >= 1, "{kind:?}: {out}");
+        assert!(
+            v["kept_for_unreadable"].as_u64().unwrap() >= 1,
+            "{kind:?}: {out}"
+        );
         assert_eq!(w.server.count(packs), count);
         w.server.put(&name, &good);
         w.hackney.ok(&["verify"]);
@@ -492,7 +500,11 @@ fn gc_of_a_folder_store_with_a_damaged_version_deletes_nothing() {
     assert!(err.contains("gc stopped, nothing was deleted"), "{err}");
     assert_eq!(e.packs().len(), packs);
     e.ok(&["gc", "--grace", "0s", "--force"]);
-    assert_eq!(e.packs().len(), packs, "a pack the damaged version names went");
+    assert_eq!(
+        e.packs().len(),
+        packs,
+        "a pack the damaged version names went"
+    );
 }
 
 fn refused(e: &Env, args: &[&str], what: &[&str]) -> String {
@@ -622,9 +634,15 @@ fn bad_remotes_are_refused_and_nothing_local_changes() {
         unchanged("tampered version");
         w.server.put(&v2_name, &v2_version);
 
-        // Hackney takes v2; then the remote is rolled back to v1.
+        // Hackney takes v2; then v2 is overwritten with garbage: a head Hackney saw cannot be
+        // ignored as junk (that would be a silent rollback).
         w.hackney.ok(&["pull"]);
         assert_eq!(head(&w.hackney), v2);
+        w.server.put(&v2_name, b"garbage over a head");
+        let err = refused(&w.hackney, &["fetch"], &["remote origin", "was altered"]);
+        assert!(err.contains(&v2), "{err}");
+        w.server.put(&v2_name, &v2_version);
+        // Then the remote is rolled back to v1.
         w.server.delete(&v2_name);
         for e in [&w.hackney, &w.camden] {
             let err = refused(e, &["fetch"], &["remote origin", "rolled back"]);
@@ -1051,4 +1069,193 @@ fn two_admins_at_once_fork_the_chain_on_rclone() {
     w.hackney
         .ok(&["checkout", "HEAD", "--to", out.to_str().unwrap()]);
     assert!(camden_side["members"].as_array().unwrap().len() > 3);
+}
+
+/// An owner who is up to date never fetches what it already holds, so damage to those
+/// objects on the remote goes unseen by fetch: `verify --remote` reads everything again.
+#[test]
+fn verify_remote_rereads_what_this_dataset_already_holds() {
+    for kind in KINDS {
+        let w = world(kind);
+        let report = |e: &Env| -> (i32, serde_json::Value) {
+            let out = e
+                .coffer(&["verify", "--remote", "origin", "--json"])
+                .output()
+                .unwrap();
+            (
+                out.status.code().unwrap(),
+                serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr))),
+            )
+        };
+        let (code, r) = report(&w.camden);
+        assert_eq!(code, 0, "{kind:?}: {r:#}");
+        assert!(r["source"].as_str().unwrap().starts_with("remote origin"));
+        // The smallest pack (the helper sends bytes on a command line).
+        let (key, pack) = w
+            .server
+            .objects("camden/packs/")
+            .into_iter()
+            .min_by_key(|(_, b)| b.len())
+            .unwrap();
+        let mut bad = pack.clone();
+        let n = bad.len() / 2;
+        bad[n] ^= 1;
+        w.server.put(&key, &bad);
+        w.server.put("camden/versions/zz-junk", b"not a version");
+        let junk = "ab".repeat(32);
+        w.server.put(
+            &format!("camden/versions/{junk}"),
+            b"junk named like a version",
+        );
+        // fetch is content: it holds that pack already.
+        w.camden.ok(&["fetch"]);
+        let (code, r) = report(&w.camden);
+        assert_eq!(code, 1, "{kind:?}: {r:#}");
+        let id = key.rsplit('/').next().unwrap();
+        let findings = r["findings"].as_array().unwrap();
+        assert!(
+            findings.iter().any(|f| f["id"] == id
+                && f["level"] == "error"
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("does not hash to its name")),
+            "{kind:?}: {r:#}"
+        );
+        assert!(
+            findings.iter().any(|f| f["id"] == junk.as_str()
+                && f["level"] == "warning"
+                && f["rule"] == "object-name"),
+            "{kind:?}: {r:#}"
+        );
+        // A version this dataset saw there, deleted: a rollback, named.
+        let head = head(&w.camden);
+        let vkey = format!("camden/versions/{head}");
+        let v = w.server.objects(&vkey).remove(0).1;
+        w.server.delete(&vkey);
+        let (_, r) = report(&w.camden);
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["id"] == head.as_str()
+                    && f["message"].as_str().unwrap().contains("is gone")),
+            "{kind:?}: {r:#}"
+        );
+        w.server.put(&vkey, &v);
+        w.server.put(&key, &pack);
+        w.server.delete("camden/versions/zz-junk");
+        w.server.delete(&format!("camden/versions/{junk}"));
+        let (code, r) = report(&w.camden);
+        assert_eq!(code, 0, "{kind:?}: {r:#}");
+    }
+}
+
+/// Whoever can write to the bucket can add files; none of them stops a member. Planted on a
+/// real S3 server: garbage and misnamed objects under `versions/` and `policy/`, a policy and
+/// a version signed by a stranger, and a claim at the name of the next push's state.
+#[test]
+fn junk_in_the_bucket_stops_no_member() {
+    use coffer::id::Id;
+    use util::forge::{ident, Forge};
+    for kind in KINDS {
+        let w = world(kind);
+        clone(&w.hackney, &w.url);
+        clone(&w.gla, &w.url);
+        w.hackney.new_identity("stranger");
+        // Objects made in a scratch copy, then written straight into the bucket.
+        let sdir = w.hackney.tmp.path().join("scratch");
+        w.hackney.ok(&[
+            "clone",
+            &w.url,
+            sdir.to_str().unwrap(),
+            "--expect-id",
+            &dataset_id(&w.camden),
+        ]);
+        let f = Forge::open(&sdir);
+        let s = ident(w.hackney.tmp.path(), "stranger");
+        let v = f.version(&s, |_| {});
+        let p = f.policy(&s, |p, _| p.name = "taken over".into());
+        let sv = f.ds.store.get(&format!("versions/{v}")).unwrap().unwrap();
+        let sp = f.ds.store.get(&format!("policy/{p}")).unwrap().unwrap();
+        w.server.put(&format!("camden/versions/{v}"), &sv);
+        w.server.put(&format!("camden/policy/{p}"), &sp);
+        let garbage = b"not a coffer object".to_vec();
+        let g = Id::of_stored(&garbage);
+        w.server.put(&format!("camden/versions/{g}"), &garbage);
+        w.server.put(&format!("camden/policy/{g}"), &garbage);
+        w.server
+            .put(&format!("camden/versions/{}", "cd".repeat(32)), &sv);
+        // The next push builds on the policy in force and the current head: plant its claim.
+        let h = f.hist();
+        let state = coffer::remote::claim::state_id(
+            &f.ds.id,
+            &h.chain.tip().0,
+            &[Id::from_hex(&head(&w.camden)).unwrap()],
+        );
+        w.server.put(&format!("camden/claims/{state}"), b"planted");
+
+        // Every member goes on: clone, commit, push, pull.
+        let fresh = w.hackney.tmp.path().join("fresh");
+        w.hackney.ok(&["clone", &w.url, fresh.to_str().unwrap()]);
+        w.camden
+            .write("schools/places.csv", b"school,places\nA,31\n");
+        w.camden.ok(&["commit", "-m", "after the junk"]);
+        w.camden.ok(&["push"]);
+        let after = head(&w.camden);
+        for e in [&w.hackney, &w.gla] {
+            e.ok(&["pull"]);
+            assert_eq!(head(e), after, "{kind:?}");
+            e.ok(&["verify"]);
+        }
+        w.gla.write("gla.csv", b"g\n");
+        w.gla.ok(&["commit", "-m", "GLA"]);
+        w.gla.ok(&["push"]);
+        w.camden.ok(&["pull"]);
+        // The planted claim did not stop the push; a store that honours conditions kept it
+        // (one that ignores them let the push's own claim replace it).
+        if kind == Kind::Moto {
+            assert_eq!(
+                w.server
+                    .objects(&format!("camden/claims/{state}"))
+                    .remove(0)
+                    .1,
+                b"planted"
+            );
+        }
+        // verify of the bucket lists every piece of junk, as warnings, and nothing worse.
+        let out = w
+            .camden
+            .coffer(&["verify", "--remote", "origin", "--json"])
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let flagged: BTreeSet<String> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["level"] == "warning")
+            .map(|f| f["id"].as_str().unwrap_or("").to_string())
+            .collect();
+        for id in [v.to_hex(), p.to_hex(), g.to_hex(), "cd".repeat(32)] {
+            assert!(flagged.contains(&id), "{kind:?}: {id} not listed: {r:#}");
+        }
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["level"] != "error"),
+            "{kind:?}: {r:#}"
+        );
+    }
+}
+
+fn dataset_id(e: &Env) -> String {
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(e.data.join(".coffer/config.json")).unwrap())
+            .unwrap();
+    c["dataset"].as_str().unwrap().to_string()
 }

@@ -218,6 +218,11 @@ pub enum Command {
     /// every object); with one, also decrypts every blob and walks every tree.
     /// Exit 0 clean, 1 problems found, 2 could not run.
     Verify {
+        /// Check what this remote holds instead, reading every object from it again (even
+        /// those this dataset holds): damage, junk, and anything this dataset saw there that
+        /// is gone.
+        #[arg(long, value_name = "REMOTE")]
+        remote: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

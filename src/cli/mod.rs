@@ -356,14 +356,17 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             json,
         } => remote::gc(&ctx, r.as_deref(), *dry_run, *force, grace.as_secs(), *json)?,
         Command::Cat { spec } => remote::cat(&ctx, spec)?,
-        Command::Verify { json } => {
+        Command::Verify { remote, json } => {
             let ds = ctx.dataset()?;
             let id = match ctx.identity() {
                 Ok(i) => Some(i),
                 Err(Error::NoIdentity { .. }) => None,
                 Err(e) => return Err(e),
             };
-            let report = verify::verify(&ds, id.as_ref(), ctx.progress())?;
+            let report = match remote {
+                Some(name) => verify::verify_remote(&ds, Some(name), id.as_ref(), ctx.progress())?,
+                None => verify::verify(&ds, id.as_ref(), ctx.progress())?,
+            };
             if *json {
                 print_json(&report);
             } else {

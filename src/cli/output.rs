@@ -163,8 +163,9 @@ pub fn print_show(row: &LogRow, flat: &[(String, Entry)], json: bool) {
 
 pub fn print_report(r: &Report) {
     println!(
-        "dataset {}: {} version(s), {} pack(s), {} read, {}",
+        "dataset {} ({}): {} version(s), {} pack(s), {} read, {}",
         r.dataset,
+        r.source,
         r.versions,
         r.packs,
         human_bytes(r.bytes),

@@ -245,7 +245,9 @@ pub(crate) fn gc(
         return Ok(());
     }
     for (n, why) in &o.unreadable {
-        ctx.say(format!("warning: cannot read {n} ({why}); kept every pack it names"));
+        ctx.say(format!(
+            "warning: cannot read {n} ({why}); kept every pack it names"
+        ));
     }
     for (n, size) in &o.removed {
         println!(

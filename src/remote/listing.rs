@@ -62,8 +62,44 @@ pub(crate) fn check_dataset(r: &Remote, l: &Listing, dataset: &Id) -> Result<boo
     Ok(false)
 }
 
-/// Refuse a remote that lost something it held when last seen.
+/// Refuse a remote that lost something it held when last seen, or altered it: the heads and
+/// the newest policy this dataset saw there are read again and must hash to their names
+/// (otherwise overwriting a head with garbage would be a silent rollback: new junk is
+/// ignored, but what was seen must stay).
 pub(crate) fn check_seen(r: &Remote, l: &Listing) -> Result<()> {
+    check_listed(r, l)?;
+    let mut names: Vec<String> = r
+        .config
+        .seen
+        .heads
+        .iter()
+        .map(crate::store::version_path)
+        .collect();
+    if let Some((_, p)) = &r.config.seen.policy {
+        names.push(crate::store::policy_path(p));
+    }
+    let got = transfer::get_all(&r.store, &names).map_err(|e| r.explain(e))?;
+    for (name, b) in names.iter().zip(got) {
+        let id = transfer::expected_id(name).unwrap_or(Id::ZERO);
+        match b {
+            Some(b) if Id::of_stored(&b) == id => {}
+            Some(_) => {
+                return Err(r.problem(format!(
+                    "{name}, which this dataset saw there, was altered (it no longer hashes to its name): the remote was tampered with (nothing here was changed; ask whoever runs the store)"
+                )))
+            }
+            None => {
+                return Err(r.problem(format!(
+                    "{name} was there when this dataset last saw the remote, and is gone: the remote was rolled back or objects were deleted (nothing here was changed; ask whoever runs the store)"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The listing still shows what this dataset saw there.
+fn check_listed(r: &Remote, l: &Listing) -> Result<()> {
     let gone = |what: &str, id: &Id| {
         r.problem(format!(
             "{what} {} was there when this dataset last saw the remote, and is gone: the remote was rolled back or objects were deleted (nothing here was changed; ask whoever runs the store)",

@@ -165,7 +165,9 @@ impl<'a> VersionReader<'a> {
         }
         for e in self.tree(tree_id)? {
             if out.len() as u64 >= MAX_PATHS {
-                return Err(Error::Limit(format!("more than {MAX_PATHS} paths in a version")));
+                return Err(Error::Limit(format!(
+                    "more than {MAX_PATHS} paths in a version"
+                )));
             }
             let path = if prefix.is_empty() {
                 e.name().to_string()
