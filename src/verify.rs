@@ -243,6 +243,21 @@ pub fn verify_remote(
     let _ = std::fs::remove_dir_all(&scratch);
     let mut r = report.map_err(|e| remote.explain(e))?;
     r.source = format!("remote {} ({})", remote.name, remote.config.url);
+    // An object this dataset holds as history, damaged on the remote, is damage, not junk.
+    let local = ds.history()?;
+    for f in &mut r.findings {
+        let held =
+            f.id.as_deref()
+                .and_then(Id::from_hex)
+                .is_some_and(|i| local.is_history(&i) || local.chain.get(&i).is_some());
+        if held && f.level == Level::Warning {
+            f.level = Level::Error;
+            f.message = format!(
+                "{} (this dataset holds it as history: altered on the remote)",
+                f.message
+            );
+        }
+    }
     let l = crate::remote::listing::list(&remote)?;
     for h in &remote.config.seen.heads {
         if !l.versions.contains(h) {
@@ -264,7 +279,6 @@ pub fn verify_remote(
             );
         }
     }
-    let local = ds.history()?;
     for (id, _) in &local.chain.policies {
         if !l.policies.contains(id) {
             r.add(
@@ -365,6 +379,7 @@ fn verify_store(
     let mut good: HashMap<Id, HashMap<Id, BlobLoc>> = HashMap::new();
     let mut damaged: HashSet<Id> = HashSet::new();
     let mut epochs: HashMap<Id, u32> = HashMap::new();
+    let mut pack_errors: Vec<(Id, usize)> = Vec::new();
     for pr in checks {
         r.packs += 1;
         r.bytes += pr.bytes;
@@ -372,6 +387,7 @@ fn verify_store(
         for e in &pr.errors {
             r.add_err(e);
         }
+        pack_errors.push((pr.id, pr.errors.len()));
         if !pr.errors.is_empty() {
             damaged.insert(pr.id);
         }
@@ -379,6 +395,41 @@ fn verify_store(
             epochs.insert(pr.id, e);
         }
         good.insert(pr.id, pr.blobs.into_iter().collect());
+    }
+
+    // Claims (on a remote): each must decode and hold objects that open; a claim is never
+    // trusted for history, but a bad one is worth knowing about.
+    for (id, _) in ds.store.list_ids("claims")? {
+        let Some(b) = ds.store.get(&store::claim_path(&id))? else {
+            continue;
+        };
+        let why = match crate::remote::claim::Claim::decode(&b) {
+            Err(e) => Some(e.to_string()),
+            Ok(c) => c
+                .versions
+                .iter()
+                .find_map(|v| {
+                    crate::object::version::Version::open(&Id::of_stored(v), v)
+                        .err()
+                        .map(|e| format!("holds a version that does not open: {e}"))
+                })
+                .or_else(|| {
+                    c.policies.iter().find_map(|p| {
+                        crate::object::policy::Policy::open(&Id::of_stored(p), p)
+                            .err()
+                            .map(|e| format!("holds a policy that does not open: {e}"))
+                    })
+                }),
+        };
+        if let Some(why) = why {
+            r.findings.push(Finding {
+                level: junk_level,
+                kind: "claim",
+                id: Some(id.to_hex()),
+                rule: Some(Rule::ObjectMalformed),
+                message: format!("{why}; ignored by pushers"),
+            });
+        }
     }
 
     // Versions: the rules, with the epochs just read from the packs themselves.
@@ -487,6 +538,21 @@ fn verify_store(
                 Some(p),
                 "not used by any version (removable by gc)",
             );
+        }
+    }
+    // On a remote, a damaged object no history version lists is junk anyone could have
+    // added there: a warning, like junk versions and policies.
+    if whose == Whose::Remote {
+        for f in &mut r.findings {
+            let unneeded = f.kind == "pack"
+                && f.level == Level::Error
+                && f.id.as_deref().and_then(Id::from_hex).is_some_and(|i| {
+                    !needed.contains(&i) && pack_errors.iter().any(|(p, n)| *p == i && *n > 0)
+                });
+            if unneeded {
+                f.level = Level::Warning;
+                f.message = format!("{} (no version lists it: junk, ignored)", f.message);
+            }
         }
     }
 

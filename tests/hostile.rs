@@ -41,7 +41,9 @@ fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, under: Opti
     let (pid, pbytes, _) = pack.finish(&k);
     ds.store.put_new(&store::pack_path(&pid), pbytes).unwrap();
     let head = ds.head().unwrap();
-    let seq = head.map(|h| ds.version(&h).unwrap().seq + 1).unwrap_or(1);
+    let seq = head
+        .map(|h| ds.history().unwrap().versions[&h].seq + 1)
+        .unwrap_or(1);
     let seal = Seal {
         root: root_id,
         bytes: 0,

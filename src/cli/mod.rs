@@ -317,6 +317,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 path: path.clone(),
             };
             let o = clone::clone(&id, &opts)?;
+            for (what, list) in [("version", &o.refused), ("policy", &o.refused_policies)] {
+                for (i, r) in list {
+                    ctx.say(format!(
+                        "warning: ignored {what} {} in {source}: {} (rule {})",
+                        i.short(),
+                        r.message,
+                        r.rule
+                    ));
+                }
+            }
             if *json {
                 print_json(&o);
                 return Ok(Outcome::Ok);

@@ -76,7 +76,8 @@ pub fn pull(
                         c,
                         t,
                         &format!("merge {} from {}", t.short(), fetched.remote),
-                    )?;
+                    )
+                    .map_err(|e| who_can(&hist, e))?;
                     let v = m.version;
                     merges.push(m);
                     v
@@ -112,4 +113,30 @@ pub fn pull(
         }
     }
     Ok(out)
+}
+
+/// A merge this identity cannot read says who can.
+fn who_can(hist: &crate::rules::History, e: crate::Error) -> crate::Error {
+    let crate::Error::NoEpochKey { who, epoch, .. } = &e else {
+        return e;
+    };
+    let chain = &hist.chain;
+    let last = chain.policies.len() - 1;
+    let mut can: Vec<String> = chain
+        .tip()
+        .1
+        .members
+        .iter()
+        .filter(|m| chain.held(m.kx_key(), last).contains(epoch))
+        .map(|m| format!("{} ({})", m.label(), m.role()))
+        .collect();
+    can.sort();
+    crate::Error::Usage(format!(
+        "{who} cannot read part of what must be merged (sealed under epoch {epoch}, from before {who} was given access): ask one of {} to pull and push, then pull again",
+        if can.is_empty() {
+            "the owners".to_string()
+        } else {
+            can.join(", ")
+        }
+    ))
 }

@@ -53,6 +53,10 @@ pub struct CloneOutcome {
     pub first_use: bool,
     /// The checkout.
     pub checkout: Option<CheckoutOutcome>,
+    /// Versions in the source the rules refuse (left out), with the rule.
+    pub refused: Vec<(Id, crate::rules::Refusal)>,
+    /// Policies in the source the rules refuse (left out), with the rule.
+    pub refused_policies: Vec<(Id, crate::rules::Refusal)>,
 }
 
 /// Where the objects are: a URL (`s3://`, `file://`), a store folder or a dataset folder.
@@ -298,5 +302,7 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
         bytes: f.packs.bytes,
         first_use,
         checkout,
+        refused: f.refused,
+        refused_policies: chain.refused,
     })
 }

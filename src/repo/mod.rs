@@ -18,7 +18,6 @@ use crate::error::{Error, IoContext, Result};
 use crate::id::Id;
 use crate::identity::Identity;
 use crate::object::policy::Policy;
-use crate::object::version::Version;
 use crate::rules::{chain, Chain, History};
 use crate::store::{self, Store};
 use serde::{Deserialize, Serialize};
@@ -491,36 +490,6 @@ impl Dataset {
             .iter()
             .filter(|p| listed.contains_key(p))
             .filter_map(|p| cached.get(p).map(|e| (*p, *e)))
-            .collect())
-    }
-
-    /// Read and check one version object.
-    pub fn version(&self, id: &Id) -> Result<Version> {
-        let bytes = self
-            .store
-            .get(&store::version_path(id))?
-            .ok_or(Error::Missing {
-                kind: "version",
-                id: *id,
-            })?;
-        let v = Version::open(id, &bytes)?;
-        if v.dataset != self.id {
-            return Err(Error::Corrupt {
-                kind: "version",
-                id: *id,
-                reason: format!("belongs to dataset {}, not this one", v.dataset.short()),
-            });
-        }
-        Ok(v)
-    }
-
-    /// Ids of every version object in the store.
-    pub fn version_ids(&self) -> Result<Vec<Id>> {
-        Ok(self
-            .store
-            .list_ids("versions")?
-            .into_iter()
-            .map(|(i, _)| i)
             .collect())
     }
 }

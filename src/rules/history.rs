@@ -335,22 +335,9 @@ impl History {
         out
     }
 
-    /// Whether a pack may be listed by a new version made under the policy in force: the
-    /// same rules V9 and V10 that judge every version (no policy acknowledges a new one).
-    pub fn usable(&self, pack: &Id, epoch: u32) -> bool {
-        let pos = self.chain.policies.len() - 1;
-        let shared = self.chain.shared_epochs(pos);
-        check_packs(
-            &self.acks,
-            &shared,
-            |_| false,
-            self.chain.tip().1.epoch,
-            &[(*pack, Some(epoch))],
-        )
-        .is_ok()
-    }
-
-    /// A predicate for many packs at once (computes the shared sets once).
+    /// Whether a pack (id, trailer epoch) may be listed by a new version made under the
+    /// policy in force: the same rules V9 and V10 that judge every version, for a version no
+    /// policy acknowledges yet.
     pub fn usable_packs(&self) -> impl Fn(&Id, u32) -> bool + '_ {
         let pos = self.chain.policies.len() - 1;
         let shared = self.chain.shared_epochs(pos);

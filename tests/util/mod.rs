@@ -153,6 +153,7 @@ impl Env {
 
 /// Copy a folder tree (files, folders and links).
 pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
     for e in walkdir::WalkDir::new(src).min_depth(1) {
         let e = e.unwrap();
         let to = dst.join(e.path().strip_prefix(src).unwrap());
