@@ -168,9 +168,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             } else {
                 match o.version {
                     Some(v) => println!(
-                        "version {} (seq {}): {} files, {}; read {}, stored {} in {} new pack(s)",
+                        "version {} (seq {}) by {}: {} files, {}; read {}, stored {} in {} new pack(s)",
                         v.short(),
                         o.seq,
+                        o.author,
                         o.files,
                         human_bytes(o.bytes),
                         human_bytes(o.bytes_read),
