@@ -19,7 +19,7 @@
 
 mod util;
 
-use coffer::id::{Bytes32, Id};
+use coffer::id::Id;
 use coffer::identity::Identity;
 use coffer::repo::clone::{self, CloneOptions};
 use coffer::repo::commit::{self, CommitOptions};
@@ -31,7 +31,7 @@ use coffer::sharing::change::{self, Change};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use util::forge::{member, wraps_for, Forge};
+use util::forge::Forge;
 
 const NAMES: [&str; 5] = ["O", "A", "B", "C", "D"];
 const ROLES: [&str; 4] = ["owner", "admin", "writer", "reader"];
@@ -704,28 +704,8 @@ fn attack_version(w: &World, m: &Model, i: usize) -> Id {
 /// A successor, signed by `i`, of the accepted policy at `pos` (the last in which `i` was an
 /// admin), adding a writer nobody invited.
 fn attack_fork(w: &World, i: usize, pos: usize) -> Id {
-    let audit = w.audit();
-    let hist = audit.history().unwrap();
-    let (prev_id, prev) = hist.chain.policies[pos].clone();
-    let f = Forge { ds: audit };
-    let me = &w.ids[i];
-    let secret = f.secrets(me).remove(&prev.epoch).unwrap();
-    let stranger = Identity::generate("stranger");
-    let mut p = prev.clone();
-    p.seq += 1;
-    p.time += 1;
-    p.previous = Some(prev_id);
-    p.dataset = Some(hist.chain.dataset);
-    p.heads = Some(vec![]);
-    p.signer = Bytes32(me.public().sign);
-    let s = member("Stranger", "writer", &stranger);
-    p.wraps
-        .extend(wraps_for(std::slice::from_ref(&s), p.epoch, &secret));
-    p.members.push(s);
-    p.members
-        .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
-    p.sort_wraps();
-    f.store_policy(&p, me)
+    let f = Forge { ds: w.audit() };
+    f.fork(&w.ids[i], pos, &Identity::generate("stranger"), "writer")
 }
 
 /// The history head with the highest seq (lowest id on a tie), as clone picks it.

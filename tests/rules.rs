@@ -51,14 +51,7 @@ fn template() -> &'static PathBuf {
 }
 
 fn public_of(e: &Env, name: &str) -> String {
-    let out = e.as_(name, &["id", "show"]);
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string()
+    e.public_of(name)
 }
 
 /// One case: what to do first (as the binary would), then the forged object.
@@ -679,26 +672,13 @@ const CASES: &[Case] = &[
         // Brent, withdrawn, signs a successor of the policy before its withdrawal: a fork
         // that would undo the withdrawal if forks stopped the chain.
         forge: |f, e| {
-            let h = f.hist();
-            let (prev_id, prev) = h.chain.policies[h.chain.policies.len() - 2].clone();
-            let s = ident(t(e), "stranger");
-            let brent = ident(t(e), "brent");
-            let secret = f.secrets(&brent).remove(&prev.epoch).unwrap();
-            let mut p = prev.clone();
-            p.seq += 1;
-            p.time += 1;
-            p.previous = Some(prev_id);
-            p.dataset = Some(f.ds.id);
-            p.heads = Some(vec![]);
-            p.signer = Bytes32(brent.public().sign);
-            let m = member("Stranger", "reader", &s);
-            p.wraps
-                .extend(wraps_for(std::slice::from_ref(&m), p.epoch, &secret));
-            p.members.push(m);
-            p.members
-                .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
-            p.sort_wraps();
-            f.store_policy(&p, &brent)
+            let n = f.hist().chain.policies.len();
+            f.fork(
+                &ident(t(e), "brent"),
+                n - 2,
+                &ident(t(e), "stranger"),
+                "reader",
+            )
         },
     },
     Case {
@@ -738,27 +718,13 @@ const CASES: &[Case] = &[
         // an admin and its sibling does not withdraw it): the whole line that follows the
         // sibling does, so Brent's side is ignored.
         forge: |f, e| {
-            let h = f.hist();
-            let n = h.chain.policies.len();
-            let (prev_id, prev) = h.chain.policies[n - 3].clone();
-            let s = ident(t(e), "stranger");
-            let brent = ident(t(e), "brent");
-            let secret = f.secrets(&brent).remove(&prev.epoch).unwrap();
-            let mut p = prev.clone();
-            p.seq += 1;
-            p.time += 1;
-            p.previous = Some(prev_id);
-            p.dataset = Some(f.ds.id);
-            p.heads = Some(vec![]);
-            p.signer = Bytes32(brent.public().sign);
-            let m = member("Stranger", "writer", &s);
-            p.wraps
-                .extend(wraps_for(std::slice::from_ref(&m), p.epoch, &secret));
-            p.members.push(m);
-            p.members
-                .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
-            p.sort_wraps();
-            f.store_policy(&p, &brent)
+            let n = f.hist().chain.policies.len();
+            f.fork(
+                &ident(t(e), "brent"),
+                n - 3,
+                &ident(t(e), "stranger"),
+                "writer",
+            )
         },
     },
     Case {

@@ -164,6 +164,29 @@ impl Forge {
         self.store_policy(&p, signer)
     }
 
+    /// A late fork: a successor, signed by `signer`, of the accepted policy at chain position
+    /// `pos` (not the tip), adding `newcomer` as a member with `role`; stored.
+    pub fn fork(&self, signer: &Identity, pos: usize, newcomer: &Identity, role: &str) -> Id {
+        let h = self.hist();
+        let (prev_id, prev) = h.chain.policies[pos].clone();
+        let secret = self.secrets(signer).remove(&prev.epoch).unwrap();
+        let mut p = prev.clone();
+        p.seq += 1;
+        p.time += 1;
+        p.previous = Some(prev_id);
+        p.dataset = Some(self.ds.id);
+        p.heads = Some(vec![]);
+        p.signer = Bytes32(signer.public().sign);
+        let m = member("Stranger", role, newcomer);
+        p.wraps
+            .extend(wraps_for(std::slice::from_ref(&m), p.epoch, &secret));
+        p.members.push(m);
+        p.members
+            .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
+        p.sort_wraps();
+        self.store_policy(&p, signer)
+    }
+
     /// Sign and store `p` as `signer`.
     pub fn store_policy(&self, p: &Policy, signer: &Identity) -> Id {
         let (id, bytes) = p.sign(signer.signing_key());

@@ -37,6 +37,18 @@ impl Env {
             .to_string()
     }
 
+    /// The public identity string of `NAME.id` in this env's folder.
+    pub fn public_of(&self, name: &str) -> String {
+        let out = self.as_(name, &["id", "show"]);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    }
+
     /// `coffer ARGS` as identity `NAME.id` of this env.
     pub fn as_(&self, name: &str, args: &[&str]) -> std::process::Output {
         self.coffer(args)
