@@ -268,6 +268,12 @@ impl World {
     fn pull(&self, i: usize) -> coffer::Result<coffer::remote::pull::PullOutcome> {
         coffer::remote::pull::pull(&self.ds(i), &self.ids[i], None, false)
     }
+    /// `by` pulls, makes `change`, pushes.
+    fn change(&self, by: usize, change: Change) -> coffer::Result<()> {
+        self.pull(by)?;
+        change::apply(&self.ds(by), &self.ids[by], &change, false)?;
+        self.push(by)
+    }
     fn push(&self, i: usize) -> coffer::Result<()> {
         coffer::remote::push::push(&self.ds(i), None, false).map(|_| ())
     }
@@ -463,21 +469,15 @@ fn step(w: &mut World, m: &mut Model, op: &Op) -> Result<(), String> {
                 && !m.roles.contains_key(&who)
                 && m.allowed(by, who, None, Some(role));
             got_ok = m.cloned.contains(&by) && {
-                let r = (|| {
-                    w.pull(by)?;
-                    change::apply(
-                        &w.ds(by),
-                        &w.ids[by],
-                        &Change::Add {
-                            public: w.ids[who].public(),
-                            label: NAMES[who].into(),
-                            role: role.into(),
-                            from_now,
-                        },
-                        false,
-                    )?;
-                    w.push(by)
-                })();
+                let r = w.change(
+                    by,
+                    Change::Add {
+                        public: w.ids[who].public(),
+                        label: NAMES[who].into(),
+                        role: role.into(),
+                        from_now,
+                    },
+                );
                 m.view.insert(by, (m.roles.get(&by).copied(), m.epoch));
                 r.is_ok()
             };
@@ -508,18 +508,12 @@ fn step(w: &mut World, m: &mut Model, op: &Op) -> Result<(), String> {
                 && m.roles.contains_key(&who)
                 && m.allowed(by, who, m.roles.get(&who).copied(), None);
             got_ok = m.cloned.contains(&by) && {
-                let r = (|| {
-                    w.pull(by)?;
-                    change::apply(
-                        &w.ds(by),
-                        &w.ids[by],
-                        &Change::Remove {
-                            label: NAMES[who].into(),
-                        },
-                        false,
-                    )?;
-                    w.push(by)
-                })();
+                let r = w.change(
+                    by,
+                    Change::Remove {
+                        label: NAMES[who].into(),
+                    },
+                );
                 r.is_ok()
             };
             if expect_ok {
@@ -543,19 +537,13 @@ fn step(w: &mut World, m: &mut Model, op: &Op) -> Result<(), String> {
                 && old != Some(role)
                 && m.allowed(by, who, old, Some(role));
             got_ok = m.cloned.contains(&by) && {
-                let r = (|| {
-                    w.pull(by)?;
-                    change::apply(
-                        &w.ds(by),
-                        &w.ids[by],
-                        &Change::Role {
-                            label: NAMES[who].into(),
-                            role: role.into(),
-                        },
-                        false,
-                    )?;
-                    w.push(by)
-                })();
+                let r = w.change(
+                    by,
+                    Change::Role {
+                        label: NAMES[who].into(),
+                        role: role.into(),
+                    },
+                );
                 r.is_ok()
             };
             if expect_ok {

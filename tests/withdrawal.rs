@@ -121,14 +121,7 @@ impl World {
 }
 
 fn public(e: &Env, name: &str) -> String {
-    let out = e.as_(name, &["id", "show"]);
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string()
+    e.public_of(name)
 }
 
 fn readers(access: &Value, id: &str) -> Vec<String> {
