@@ -57,6 +57,19 @@ mod canonical_tests {
         let p = me.public();
         let pol = Policy::genesis("n".into(), 1, "x".into(), p.sign, p.kx, &s).unwrap();
         check_bytes(&codec::encode("policy", &pol));
+        // A later policy, with every optional field present.
+        let mut later = pol.clone();
+        later.seq = 1;
+        later.dataset = Some(Id::ZERO);
+        later.previous = Some(Id::ZERO);
+        later.heads = Some(vec![Id::ZERO]);
+        later.audit = Some(crate::object::policy::Audit {
+            expiry: 60,
+            quorum: 1,
+            strict: true,
+            witnesses: vec![crate::object::policy::Witness("w".into(), Bytes32([3; 32]))],
+        });
+        check_bytes(&codec::encode("policy", &later));
         let seal = Seal {
             root: Id::ZERO,
             bytes: 1,
