@@ -70,7 +70,7 @@ in_data "$coffer" share remove Hackney
 echo "May export" > "$work/export/may.csv"
 in_data "$coffer" commit -m "May export, after Hackney's access ended"
 in_data "$coffer" push
-step env COFFER_IDENTITY="$work/hackney.id" "$coffer" -C "$work/hackney" pull || echo "(refused, as it should be: Hackney holds no key for the new epoch)"
+step env COFFER_IDENTITY="$work/hackney.id" "$coffer" -C "$work/hackney" pull || echo "(refused, as it should be: Camden withdrew Hackney, and the new version is sealed under a key Hackney was not given)"
 in_data "$coffer" access
 in_data "$coffer" verify
 echo

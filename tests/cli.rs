@@ -540,3 +540,52 @@ fn a_greedy_identity_file_is_refused_before_allocating() {
         "{err}"
     );
 }
+
+/// A remote URL with a typo never lands inside the dataset folder.
+#[test]
+fn remote_urls_with_typos_are_refused() {
+    let e = Env::new();
+    e.write("a.csv", b"a\n");
+    e.ok(&["init"]);
+    let before = snapshot(&e.data);
+    for (url, says) in [
+        (
+            "s3:/borough-exchange/camden",
+            "did you mean s3://borough-exchange/camden?",
+        ),
+        (
+            "s3:borough-exchange/camden",
+            "did you mean s3://borough-exchange/camden?",
+        ),
+        ("file:/tmp/x", "did you mean file:///tmp/x?"),
+        ("inside/store", "is inside the dataset folder"),
+    ] {
+        let err = e.fails(&["remote", "add", "test1", url], 2);
+        assert!(err.contains(says), "{url}: {err}");
+    }
+    assert_eq!(
+        snapshot(&e.data),
+        before,
+        "something was created in the dataset"
+    );
+    let typo = e.tmp.path().join("bukcet/camden-housing");
+    let err = e.fails(&["remote", "add", "origin", typo.to_str().unwrap()], 2);
+    assert!(
+        err.contains("does not exist (a typo?); pass --create"),
+        "{err}"
+    );
+    assert!(!typo.parent().unwrap().exists());
+    e.ok(&[
+        "remote",
+        "add",
+        "origin",
+        typo.to_str().unwrap(),
+        "--create",
+    ]);
+    assert!(typo.is_dir());
+    let other = e.tmp.path().join("elsewhere");
+    e.ok(&["remote", "set-url", "origin", other.to_str().unwrap()]);
+    e.ok(&["remote", "rename", "origin", "hub"]);
+    let list: Value = serde_json::from_str(&e.ok(&["remote", "list", "--json"])).unwrap();
+    assert_eq!(list["hub"]["url"], other.to_str().unwrap());
+}

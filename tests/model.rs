@@ -335,8 +335,14 @@ fn setup(n: usize) -> (World, Model) {
     };
     let v = w.commit(0).unwrap().unwrap();
     let mut r = coffer::remote::Remotes::load(&ds).unwrap();
-    r.add("origin", bucket.to_str().unwrap(), BTreeMap::new())
-        .unwrap();
+    r.add(
+        "origin",
+        bucket.to_str().unwrap(),
+        BTreeMap::new(),
+        &owner,
+        false,
+    )
+    .unwrap();
     r.save().unwrap();
     w.push(0).unwrap();
     // An observer's clone, fetched after every step to compare fetch with verify (the

@@ -406,3 +406,26 @@ fn demoting_a_writer_keeps_their_reads_and_refuses_their_writes() {
     w.ok("gla", None, &["pull"]);
     assert!(w.dir("gla").join("a.csv").exists());
 }
+
+/// A withdrawn reader is told what happened, in terms of people and versions: its pull says
+/// who withdrew it and when and what it keeps, and its status still works.
+#[test]
+fn a_withdrawn_reader_is_told_who_and_when() {
+    let w = World::new();
+    w.ok("camden", None, &["share", "remove", "Hackney"]);
+    w.write("camden", "care/homes.csv", b"home,beds\nX,5\n");
+    w.ok("camden", None, &["commit", "-m", "after Hackney left"]);
+    w.ok("camden", None, &["push"]);
+    let out = w.run("hackney", None, &["pull"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("your access was withdrawn by camden on ")
+            && err.contains("(policy seq 3)")
+            && err.contains("you keep the versions up to seq 1 that you could read"),
+        "{err}"
+    );
+    // status is about the folder, which matches the version Hackney has.
+    let out = w.ok("hackney", None, &["status"]);
+    assert!(out.contains("clean"), "{out}");
+}

@@ -275,6 +275,27 @@ pub enum RemoteCommand {
         /// virtual_hosted_style_request, ...). Repeatable.
         #[arg(long = "option", value_name = "KEY=VALUE")]
         options: Vec<String>,
+        /// For a folder remote: create the folder and its missing parents (otherwise a
+        /// folder whose parent does not exist is refused, as a likely typo).
+        #[arg(long)]
+        create: bool,
+    },
+    /// Point a remote at another URL (checked as for `remote add`).
+    SetUrl {
+        /// Its name.
+        name: String,
+        /// The new URL.
+        url: String,
+        /// For a folder remote: create the folder and its missing parents.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Rename a remote.
+    Rename {
+        /// Its name now.
+        old: String,
+        /// Its new name.
+        new: String,
     },
     /// List remotes with their URLs and what was last seen there.
     List {

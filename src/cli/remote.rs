@@ -12,7 +12,12 @@ pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
     let ds = ctx.dataset()?;
     let mut remotes = Remotes::load(&ds)?;
     match rc {
-        RemoteCommand::Add { name, url, options } => {
+        RemoteCommand::Add {
+            name,
+            url,
+            options,
+            create,
+        } => {
             let mut opts = BTreeMap::new();
             for o in options {
                 let (k, v) = o
@@ -20,9 +25,19 @@ pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
                     .ok_or_else(|| Error::Usage(format!("--option {o}: expected KEY=VALUE")))?;
                 opts.insert(k.trim().to_string(), v.trim().to_string());
             }
-            remotes.add(name, url, opts)?;
+            remotes.add(name, url, opts, &ds.root, *create)?;
             remotes.save()?;
-            println!("added remote {name} ({url})");
+            println!("added remote {name} ({})", remotes.map[name].url);
+        }
+        RemoteCommand::SetUrl { name, url, create } => {
+            remotes.set_url(name, url, &ds.root, *create)?;
+            remotes.save()?;
+            println!("remote {name} is now {}", remotes.map[name].url);
+        }
+        RemoteCommand::Rename { old, new } => {
+            remotes.rename(old, new)?;
+            remotes.save()?;
+            println!("renamed remote {old} to {new}");
         }
         RemoteCommand::Remove { name } => {
             let c = remotes.remove(name)?;

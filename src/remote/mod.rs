@@ -74,6 +74,90 @@ pub struct Remotes {
     pub map: BTreeMap<String, RemoteConfig>,
 }
 
+/// Check a remote URL before it is recorded: a scheme-like prefix that is not one coffer
+/// knows (`s3:/x`, `s3:x`, `file:/x`: a typo would otherwise be taken as a folder), and a
+/// folder inside the dataset (its encrypted store would be committed as data) are refused; a
+/// folder whose parent is missing is refused (a typo in a parent) unless `create`, which
+/// creates it. Returns the URL to record (a folder as an absolute path).
+pub fn check_url(url: &str, dataset: &std::path::Path, create: bool) -> Result<String> {
+    let url = url.trim();
+    if let Some((scheme, rest)) = url.split_once(':') {
+        let schemeish = !scheme.is_empty()
+            && scheme.len() <= 10
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+            && scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic());
+        if schemeish && !rest.starts_with("//") {
+            let sep = if scheme == "file" { ":///" } else { "://" };
+            let fixed = format!("{scheme}{sep}{}", rest.trim_start_matches('/'));
+            return Err(Error::Usage(format!(
+                "{url}: not a URL coffer reads (one slash missing?); did you mean {fixed}?"
+            )));
+        }
+    }
+    if url.starts_with("s3://") {
+        return Ok(url.to_string());
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        if scheme != "file" {
+            return Err(Error::Usage(format!(
+                "{url}: coffer reaches stores by s3:// or file:// URLs, or a folder path; `{scheme}://` is not supported"
+            )));
+        }
+    }
+    let path = std::path::Path::new(url.strip_prefix("file://").unwrap_or(url));
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|source| Error::Io {
+                path: path.into(),
+                source,
+            })?
+            .join(path)
+    };
+    // Resolve what exists of the path, so links and `..` cannot hide the dataset.
+    let mut existing = abs.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(n), Some(p)) => {
+                rest.push(n.to_owned());
+                existing = p.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = std::fs::canonicalize(&existing).unwrap_or(existing.clone());
+    for n in rest.iter().rev() {
+        resolved.push(n);
+    }
+    let ds = std::fs::canonicalize(dataset).unwrap_or(dataset.to_path_buf());
+    if resolved.starts_with(&ds) {
+        return Err(Error::Usage(format!(
+            "{url} is inside the dataset folder {}: the remote's encrypted store would be committed as data; choose a folder outside it",
+            ds.display()
+        )));
+    }
+    if rest.len() > 1 && !create {
+        return Err(Error::Usage(format!(
+            "{url}: {} does not exist (a typo?); pass --create to make it",
+            existing.join(&rest[rest.len() - 1]).display()
+        )));
+    }
+    if create {
+        std::fs::create_dir_all(&resolved).map_err(|source| Error::Io {
+            path: resolved.clone(),
+            source,
+        })?;
+    }
+    Ok(resolved.display().to_string())
+}
+
 /// A valid remote name: letters, digits, `-`, `_`, `.`; not starting with `-` or `.`.
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -112,14 +196,24 @@ impl Remotes {
         write_atomic(&self.path, &json)
     }
 
-    /// Add a remote (the URL is parsed, not contacted).
-    pub fn add(&mut self, name: &str, url: &str, options: BTreeMap<String, String>) -> Result<()> {
+    /// Add a remote (the URL is parsed, not contacted). A folder URL is checked against
+    /// `dataset` (it must not be inside it) and must have an existing parent unless `create`.
+    pub fn add(
+        &mut self,
+        name: &str,
+        url: &str,
+        options: BTreeMap<String, String>,
+        dataset: &std::path::Path,
+        create: bool,
+    ) -> Result<()> {
         check_name(name)?;
         if self.map.contains_key(name) {
             return Err(Error::Usage(format!(
-                "remote {name} exists (remove it first with `coffer remote remove {name}`)"
+                "remote {name} exists (remove it first with `coffer remote remove {name}`, or change it with `coffer remote set-url {name} URL`)"
             )));
         }
+        let url = check_url(url, dataset, create)?;
+        let url = url.as_str();
         for k in options.keys() {
             if SECRET_OPTIONS.contains(&k.to_ascii_lowercase().as_str()) {
                 return Err(Error::Usage(format!(
@@ -137,6 +231,39 @@ impl Remotes {
                 ..Default::default()
             },
         );
+        Ok(())
+    }
+
+    /// Point remote `name` at `url` (checked as by [`Remotes::add`]); what was seen at the
+    /// old URL is forgotten.
+    pub fn set_url(
+        &mut self,
+        name: &str,
+        url: &str,
+        dataset: &std::path::Path,
+        create: bool,
+    ) -> Result<()> {
+        let url = check_url(url, dataset, create)?;
+        let c = self.map.get_mut(name).ok_or_else(|| {
+            Error::Usage(format!("no remote named {name} (see `coffer remote list`)"))
+        })?;
+        Store::open_url(&url, &c.options)?;
+        c.url = url;
+        c.seen = Seen::default();
+        c.conditional = None;
+        Ok(())
+    }
+
+    /// Rename a remote.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<()> {
+        check_name(new)?;
+        if self.map.contains_key(new) {
+            return Err(Error::Usage(format!("remote {new} exists")));
+        }
+        let c = self.map.remove(old).ok_or_else(|| {
+            Error::Usage(format!("no remote named {old} (see `coffer remote list`)"))
+        })?;
+        self.map.insert(new.to_string(), c);
         Ok(())
     }
 

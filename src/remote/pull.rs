@@ -98,17 +98,20 @@ pub fn pull(
             let hist = ds.history()?;
             let keys = ds.keyring(&hist.chain, identity)?;
             prefetch_trees(ds, &hist, &keys, &h)?;
-            out.checkout = Some(checkout::checkout(
-                ds,
-                &hist,
-                &keys,
-                h,
-                &CheckoutOptions {
-                    target: None,
-                    force: true,
-                    progress,
-                },
-            )?);
+            out.checkout = Some(
+                checkout::checkout(
+                    ds,
+                    &hist,
+                    &keys,
+                    h,
+                    &CheckoutOptions {
+                        target: None,
+                        force: true,
+                        progress,
+                    },
+                )
+                .map_err(|e| withdrawn(&hist, identity, e))?,
+            );
             ds.set_head(&h)?;
         }
     }
@@ -137,6 +140,43 @@ fn who_can(hist: &crate::rules::History, e: crate::Error) -> crate::Error {
             "the owners".to_string()
         } else {
             can.join(", ")
+        }
+    ))
+}
+
+/// A member who cannot read the newest version because its access was withdrawn is told
+/// when, by whom, and what it keeps.
+fn withdrawn(hist: &crate::rules::History, identity: &Identity, e: crate::Error) -> crate::Error {
+    let crate::Error::NoEpochKey { epoch, .. } = &e else {
+        return e;
+    };
+    let chain = &hist.chain;
+    let me = identity.public();
+    let Some(pos) = chain
+        .policies
+        .iter()
+        .rposition(|(_, p)| p.member_by_sign_key(&me.sign).is_some())
+    else {
+        return e;
+    };
+    let Some((_, by)) = chain.policies.get(pos + 1) else {
+        return e;
+    };
+    let held = chain.held(&me.kx, pos);
+    let kept = hist
+        .versions
+        .iter()
+        .filter(|(i, v)| hist.is_history(i) && held.contains(&v.epoch))
+        .map(|(_, v)| v.seq)
+        .max();
+    crate::Error::Usage(format!(
+        "your access was withdrawn by {} on {} (policy seq {}): the newest versions are sealed under epoch {epoch}, whose key you were not given; you keep {} (see `coffer log`)",
+        chain.label_of_sign_key(&by.signer.0),
+        crate::history::format_time(by.time),
+        by.seq,
+        match kept {
+            Some(n) => format!("the versions up to seq {n} that you could read"),
+            None => "nothing newer than what you had".into(),
         }
     ))
 }
