@@ -32,15 +32,16 @@ pub enum Error {
     /// A public identity string failed to parse or its checksum did not match.
     #[error("malformed public identity: {0}")]
     BadPublicIdentity(String),
-    /// The identity in use is not a member of the dataset, or lacks the needed role.
-    #[error("identity {who} is not {role} of dataset {dataset}")]
+    /// The identity in use is not a member of the dataset, or lacks the needed role
+    /// (built by `rules::not_allowed`, which names people, not keys).
+    #[error("dataset {dataset}: {you}; {why}")]
     NotAllowed {
-        /// Label or public identity of the caller.
-        who: String,
-        /// The role that was needed, with its article ("a writer").
-        role: &'static str,
-        /// The dataset id.
-        dataset: Id,
+        /// Who the identity is to the dataset ("you are Hackney (reader)").
+        you: String,
+        /// The dataset's name and short id.
+        dataset: String,
+        /// What the action needs, and whom to ask.
+        why: String,
     },
     /// A stored object failed an integrity check: wrong hash, bad signature, failed decryption,
     /// malformed or non-canonical encoding.
@@ -92,7 +93,7 @@ pub enum Error {
         supported: u64,
     },
     /// The identity holds no key for the epoch a version was sealed under.
-    #[error("identity {who} holds no key for epoch {epoch} of dataset {dataset}: it was not a recipient when this version was made (access withdrawn, or given from a later point)")]
+    #[error("{who} cannot open this content of dataset {dataset}: it is sealed under key epoch {epoch}, made while {who} was not a member (access given from a later point, or already withdrawn); a member who held access then can read it")]
     NoEpochKey {
         /// Label or public identity of the caller.
         who: String,
@@ -119,7 +120,7 @@ pub enum Error {
         first: String,
     },
     /// The working folder has changes that an operation would lose.
-    #[error("the working folder has uncommitted changes ({0}); commit them or use --force")]
+    #[error("the working folder has uncommitted changes: {0}")]
     Dirty(String),
     /// The dataset has no versions yet.
     #[error("the dataset has no versions yet (run `coffer commit -m MESSAGE`)")]
@@ -164,6 +165,9 @@ pub enum Error {
         /// What it has, for people.
         what: String,
     },
+    /// Ctrl-C: the operation stopped at a safe point.
+    #[error("interrupted: the last version is intact; run it again to resume")]
+    Interrupted,
     /// A user-supplied argument was invalid.
     #[error("{0}")]
     Usage(String),

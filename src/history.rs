@@ -32,8 +32,13 @@ pub fn resolve(ds: &Dataset, hist: &History, rev: &str) -> Result<Id> {
     } else if let Some(id) = Id::from_hex(base) {
         id
     } else {
-        if base.len() < 4 || !base.chars().all(|c| c.is_ascii_hexdigit()) {
+        if !base.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(unknown());
+        }
+        if base.len() < 4 {
+            return Err(Error::Usage(format!(
+                "version prefix `{base}` is too short: give at least 4 hex digits (see `coffer log`)"
+            )));
         }
         let lower = base.to_ascii_lowercase();
         let hits: Vec<Id> = hist

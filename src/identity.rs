@@ -98,18 +98,21 @@ impl Passphrase {
                 ))),
             },
             Passphrase::Prompt => {
+                let no_terminal = |e: std::io::Error| {
+                    bad(format!(
+                        "cannot ask for a passphrase here ({e}): put it in an environment variable and pass --passphrase-env VAR"
+                    ))
+                };
                 let p = Zeroizing::new(
                     rpassword::prompt_password(format!("passphrase for {}: ", path.display()))
-                        .map_err(|e| bad(format!("cannot read a passphrase: {e}")))?,
+                        .map_err(no_terminal)?,
                 );
                 if p.is_empty() {
                     return Err(bad("empty passphrase".into()));
                 }
                 if confirm {
-                    let again = Zeroizing::new(
-                        rpassword::prompt_password("again: ")
-                            .map_err(|e| bad(format!("cannot read a passphrase: {e}")))?,
-                    );
+                    let again =
+                        Zeroizing::new(rpassword::prompt_password("again: ").map_err(no_terminal)?);
                     if *again != *p {
                         return Err(bad("the passphrases differ".into()));
                     }
@@ -310,6 +313,16 @@ impl Identity {
         };
         if codec::decode::<Plain>(KIND, &bytes).is_ok() {
             return Identity::from_file_bytes(&bytes, None).map_err(bad);
+        }
+        if let Some(text) = std::str::from_utf8(&bytes)
+            .ok()
+            .map(str::trim)
+            .filter(|t| t.starts_with("coffer1") && t.parse::<PublicIdentity>().is_ok())
+        {
+            return Err(bad(format!(
+                "this is a public identity ({}...), which others use to add you; pass your own identity file, the one `coffer id new` wrote",
+                &text[..16.min(text.len())]
+            )));
         }
         // Refuse a malformed or greedy file before asking for a passphrase.
         decode_locked(&bytes).map_err(bad)?;

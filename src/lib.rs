@@ -9,7 +9,7 @@
 //! [`object`] (one module per stored type), [`store`] (object_store access), [`repo`] (a dataset
 //! on disk: commit, checkout, caches), [`rules`] (which policies and versions are trusted),
 //! [`sharing`] (changing and reporting access), [`history`], [`diff`], [`verify`],
-//! [`identity`].
+//! [`identity`], [`interrupt`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -21,6 +21,7 @@ pub mod error;
 pub mod history;
 pub mod id;
 pub mod identity;
+pub mod interrupt;
 pub mod object;
 pub mod remote;
 pub mod repo;

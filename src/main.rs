@@ -4,8 +4,6 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn hint(e: &coffer::Error) -> Option<&'static str> {
     use coffer::Error::*;
     match e {
@@ -27,9 +25,30 @@ fn reset_sigpipe() {
     }
 }
 
+/// Ctrl-C: ask running work to stop at its next safe point (it then reports and exits 130);
+/// if it has not within two seconds, or on a second Ctrl-C, exit at once, which is safe too.
+fn on_ctrl_c() {
+    const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+    let bye = || {
+        eprintln!("\ncoffer: {}", coffer::Error::Interrupted);
+        std::process::exit(130);
+    };
+    let _ = ctrlc::set_handler(move || {
+        if coffer::interrupt::requested() {
+            bye();
+        }
+        coffer::interrupt::request();
+        std::thread::spawn(move || {
+            std::thread::sleep(GRACE);
+            bye();
+        });
+    });
+}
+
 fn main() {
     reset_sigpipe();
-    let cli = cli::Cli::parse();
+    on_ctrl_c();
+    let cli = cli::parse();
     let code = match cli::run(cli) {
         Ok(cli::Outcome::Ok) => 0,
         Ok(cli::Outcome::Findings) => 1,
@@ -37,6 +56,10 @@ fn main() {
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
             0
+        }
+        Err(e @ coffer::Error::Interrupted) => {
+            eprintln!("\ncoffer: {e}");
+            130
         }
         Err(e) => {
             eprintln!("coffer: {e}");

@@ -189,7 +189,10 @@ fn errors_are_clear_and_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not a writer of dataset"), "{err}");
+    assert!(
+        err.contains("you (identity key ") && err.contains(") are not a member; "),
+        "{err}"
+    );
 
     e.ok(&["commit", "-m", "v1"]);
     let err = e.fails(&["show", "HEAD~5"], 2);

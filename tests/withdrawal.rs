@@ -207,7 +207,7 @@ fn a_member_added_from_now_clones_and_reads_the_head() {
         &["cat", &format!("{first}:schools/places.csv")],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no key for epoch 0"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sealed under key epoch 0"));
     // The GLA pulls the reseal version and keeps committing.
     w.ok("gla", None, &["pull"]);
     w.write("gla", "schools/places.csv", b"school,places\nA,12\n");
@@ -335,7 +335,7 @@ fn a_remaining_writer_cannot_reopen_what_a_withdrawal_closed() {
     w.ok("hackney", None, &["fetch"]);
     let out = w.run("hackney", None, &["cat", &format!("{new}:gla-readme.txt")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no key for epoch 1"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sealed under key epoch 1"));
     w.ok("camden", None, &["pull"]);
     let a = w.json("camden", &["access", "--json"]);
     assert_eq!(readers(&a, &new), ["GLA", "camden"]);
@@ -393,7 +393,9 @@ fn demoting_a_writer_keeps_their_reads_and_refuses_their_writes() {
     w.ok("gla", None, &["pull"]);
     let out = w.run("gla", None, &["commit", "-m", "x", "--allow-empty"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a writer"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("you are GLA (reader)"), "{err}");
+    assert!(err.contains("only owners, admins and writers commit"), "{err}");
     let a = w.json("camden", &["access", "--json"]);
     let last = a["policies"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(

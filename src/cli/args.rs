@@ -52,6 +52,9 @@ pub enum Command {
         /// Dataset name, for people [default: the folder name].
         #[arg(long)]
         name: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Record the folder as a new signed, encrypted version.
     Commit {
@@ -82,7 +85,8 @@ pub enum Command {
     },
     /// Show one version: who, when, why, and its files.
     Show {
-        /// Version: id, unique id prefix, HEAD or HEAD~N.
+        /// Version: id, unique id prefix (4+ hex digits), HEAD or HEAD~N.
+        #[arg(default_value = "HEAD")]
         version: String,
         /// Print as JSON.
         #[arg(long)]
@@ -104,7 +108,7 @@ pub enum Command {
     /// removed. The branch head does not move: committing afterwards records the restored
     /// content as a new version.
     Checkout {
-        /// Version: id, unique id prefix, HEAD or HEAD~N.
+        /// Version: id, unique id prefix (4+ hex digits), HEAD or HEAD~N.
         version: String,
         /// Write into this folder instead of the dataset's.
         #[arg(long, value_name = "DIR")]
@@ -112,6 +116,9 @@ pub enum Command {
         /// Overwrite files that differ from the version.
         #[arg(long)]
         force: bool,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Copy a dataset another organisation shared with you, and check out its newest version.
     ///
@@ -200,8 +207,11 @@ pub enum Command {
     ///
     /// In a partial clone, only the parts of packs the file needs are fetched from origin.
     Cat {
-        /// VERSION:PATH, e.g. HEAD:schools/places.csv or 3f2a9c:housing.geojson.
+        /// VERSION:PATH, e.g. HEAD:schools/places.csv or 3f2a9c:housing.geojson (or the
+        /// version and the path as two arguments).
         spec: String,
+        /// The path, when the version is given alone as the first argument.
+        path: Option<String>,
     },
     /// Who could read each version, and who changed access when. Needs no data key.
     Access {
@@ -279,6 +289,9 @@ pub enum RemoteCommand {
         /// folder whose parent does not exist is refused, as a likely typo).
         #[arg(long)]
         create: bool,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Point a remote at another URL (checked as for `remote add`).
     SetUrl {

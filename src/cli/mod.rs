@@ -34,6 +34,34 @@ pub(crate) struct Ctx {
     cli: Cli,
 }
 
+/// Where the identity lives when neither --identity nor $COFFER_IDENTITY says
+/// (`$XDG_CONFIG_HOME/coffer/identity`, else `~/.config/coffer/identity`).
+fn default_identity() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("coffer").join("identity"))
+}
+
+/// Parse the command line, with help texts that show this machine's real default paths.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let path = default_identity()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "none: no config folder".into());
+    let cmd = Cli::command()
+        .mut_arg("identity", |a| {
+            a.help(format!("Identity file to use [default: {path}]"))
+        })
+        .mut_subcommand("id", |c| {
+            c.mut_subcommand("new", |c| {
+                c.mut_arg("out", |a| {
+                    a.help(format!(
+                        "Where to write it [default: --identity, $COFFER_IDENTITY, else {path}]"
+                    ))
+                })
+            })
+        });
+    Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 impl Ctx {
     fn dir(&self) -> PathBuf {
         self.cli.dir.clone().unwrap_or_else(|| PathBuf::from("."))
@@ -43,8 +71,7 @@ impl Ctx {
         if let Some(p) = &self.cli.identity {
             return Ok(p.clone());
         }
-        dirs::config_dir()
-            .map(|d| d.join("coffer").join("identity"))
+        default_identity()
             .ok_or_else(|| Error::Usage("no config folder; pass --identity PATH".into()))
     }
 
@@ -137,9 +164,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 println!("{}", id.public());
             }
         }
-        Command::Init { name } => {
+        Command::Init { name, json } => {
             let id = ctx.identity()?;
             let ds = Dataset::init(&ctx.dir(), &id, name.as_deref())?;
+            if *json {
+                let hist = ds.history()?;
+                print_json(&serde_json::json!({
+                    "dataset": ds.id,
+                    "name": hist.chain.tip().1.name,
+                    "root": ds.root,
+                    "owner": id.name,
+                }));
+                return Ok(Outcome::Ok);
+            }
             ctx.say(format!(
                 "initialised dataset in {}, owned by {:?}",
                 ds.root.display(),
@@ -268,7 +305,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 output::print_changes(&changes);
             }
         }
-        Command::Checkout { version, to, force } => {
+        Command::Checkout {
+            version,
+            to,
+            force,
+            json,
+        } => {
             let ds = ctx.dataset()?;
             let id = ctx.identity()?;
             let (hist, keys) = open_keys(&ds, &id)?;
@@ -279,6 +321,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 progress: ctx.progress(),
             };
             let o = checkout::checkout(&ds, &hist, &keys, vid, &opts)?;
+            if *json {
+                let mut v = serde_json::to_value(&o).unwrap_or_default();
+                v["version"] = serde_json::json!(vid);
+                print_json(&v);
+                return Ok(Outcome::Ok);
+            }
             println!(
                 "checked out {} into {}: {} file(s) written ({}), {} already matched, {} removed",
                 vid.short(),
@@ -371,7 +419,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             grace,
             json,
         } => remote::gc(&ctx, r.as_deref(), *dry_run, *force, grace.as_secs(), *json)?,
-        Command::Cat { spec } => remote::cat(&ctx, spec)?,
+        Command::Cat { spec, path } => remote::cat(&ctx, spec, path.as_deref())?,
         Command::Verify { remote, json } => {
             let ds = ctx.dataset()?;
             let id = match ctx.identity() {

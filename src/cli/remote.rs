@@ -17,6 +17,7 @@ pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
             url,
             options,
             create,
+            json,
         } => {
             let mut opts = BTreeMap::new();
             for o in options {
@@ -27,7 +28,13 @@ pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
             }
             remotes.add(name, url, opts, &ds.root, *create)?;
             remotes.save()?;
-            println!("added remote {name} ({})", remotes.map[name].url);
+            if *json {
+                super::print_json(
+                    &serde_json::json!({ "name": name, "url": remotes.map[name].url }),
+                );
+            } else {
+                println!("added remote {name} ({})", remotes.map[name].url);
+            }
         }
         RemoteCommand::SetUrl { name, url, create } => {
             remotes.set_url(name, url, &ds.root, *create)?;
@@ -282,12 +289,15 @@ pub(crate) fn gc(
     Ok(())
 }
 
-pub(crate) fn cat(ctx: &Ctx, spec: &str) -> Result<()> {
-    let (rev, path) = spec.split_once(':').ok_or_else(|| {
-        Error::Usage(format!(
-            "{spec}: expected VERSION:PATH, e.g. HEAD:data/schools.csv"
-        ))
-    })?;
+pub(crate) fn cat(ctx: &Ctx, spec: &str, path: Option<&str>) -> Result<()> {
+    let (rev, path) = match path {
+        Some(p) => (spec, p),
+        None => spec.split_once(':').ok_or_else(|| {
+            Error::Usage(format!(
+                "{spec}: expected VERSION:PATH, e.g. `coffer cat HEAD:{spec}` for the newest version"
+            ))
+        })?,
+    };
     let ds = ctx.dataset()?;
     let id = ctx.identity()?;
     let (hist, keys) = open_keys(&ds, &id)?;

@@ -310,6 +310,7 @@ impl Remote {
         let remotes = Remotes::load(ds)?;
         let name = remotes.pick(name)?;
         let config = remotes.map[&name].clone();
+        check_credentials(&config.url, &config.options)?;
         let store = Store::open_url(&config.url, &config.options)?;
         Ok((
             remotes,
@@ -323,6 +324,7 @@ impl Remote {
 
     /// A remote that is not (yet) recorded in a dataset, for clone.
     pub fn at(url: &str) -> Result<Remote> {
+        check_credentials(url, &BTreeMap::new())?;
         Ok(Remote {
             name: url.to_string(),
             config: RemoteConfig {
@@ -377,6 +379,44 @@ impl Remote {
 }
 
 /// What to tell a person about a store error.
+/// Name missing S3 credentials before any request is made, rather than let the client fall
+/// back to the EC2 instance metadata service and fail there with an unrelated address. An
+/// instance role is used when asked for (`AWS_EC2_METADATA_DISABLED=false`); other sources
+/// the client reads (web identity, container credentials, unsigned requests) count too.
+fn check_credentials(url: &str, options: &BTreeMap<String, String>) -> Result<()> {
+    if !url.starts_with("s3://") {
+        return Ok(());
+    }
+    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    let option = |k: &str| {
+        options
+            .iter()
+            .any(|(o, v)| o.eq_ignore_ascii_case(k) && v.eq_ignore_ascii_case("true"))
+    };
+    let other_source = set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        || std::env::var("AWS_SKIP_SIGNATURE").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+        || option("skip_signature")
+        || option("aws_skip_signature")
+        || std::env::var("AWS_EC2_METADATA_DISABLED")
+            .is_ok_and(|v| v.eq_ignore_ascii_case("false"));
+    if other_source {
+        return Ok(());
+    }
+    let missing: Vec<&str> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .into_iter()
+        .filter(|v| !set(v))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{url}: no S3 credentials: {} not set. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys) in the environment; on a cloud machine with an instance role, set AWS_EC2_METADATA_DISABLED=false",
+        missing.join(" and "),
+    )))
+}
+
 fn explain_store_error(e: &object_store::Error, all: &str, text: &str) -> String {
     let lower = all.to_ascii_lowercase();
     let hint = if matches!(e, object_store::Error::Unauthenticated { .. })

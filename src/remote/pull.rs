@@ -170,7 +170,7 @@ fn withdrawn(hist: &crate::rules::History, identity: &Identity, e: crate::Error)
         .map(|(_, v)| v.seq)
         .max();
     crate::Error::Usage(format!(
-        "your access was withdrawn by {} on {} (policy seq {}): the newest versions are sealed under epoch {epoch}, whose key you were not given; you keep {} (see `coffer log`)",
+        "your access was withdrawn by {} on {} (policy seq {}): the newest versions were sealed afterwards, with a key you were not given (epoch {epoch}); you keep {} (see `coffer log`)",
         chain.label_of_sign_key(&by.signer.0),
         crate::history::format_time(by.time),
         by.seq,

@@ -82,7 +82,7 @@ pub fn parallel<T: Sync, R: Send>(
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
-                    match f(item) {
+                    match crate::interrupt::check().and_then(|()| f(item)) {
                         Ok(r) => results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r),
                         Err(e) => {
                             stop.store(true, Ordering::Relaxed);

@@ -223,7 +223,7 @@ pub fn checkout(
         if !dirty.is_empty() && !opts.force {
             let first = &dirty[0];
             return Err(Error::Dirty(format!(
-                "{} change(s), first: {} {}",
+                "{} change(s), first: {} {}; commit them, or use --force to discard them",
                 dirty.len(),
                 first.change,
                 first.path
@@ -420,6 +420,7 @@ pub fn checkout(
         .par_iter()
         .with_max_len(1)
         .try_for_each(|(pack, blobs)| {
+            crate::interrupt::check()?;
             let locs: Vec<_> = blobs.iter().map(|(id, _)| &reader.locs[*id]).collect();
             let start = locs.iter().map(|l| l.entry.offset()).min().unwrap_or(0);
             let end = locs

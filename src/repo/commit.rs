@@ -39,7 +39,9 @@ pub struct CommitOptions {
 pub struct CommitOutcome {
     /// The new version, or `None` when nothing changed.
     pub version: Option<Id>,
-    /// Its sequence number.
+    /// The branch head afterwards: the new version, or the unchanged head.
+    pub head: Option<Id>,
+    /// The head's sequence number.
     pub seq: u64,
     /// Regular files in the version.
     pub files: u64,
@@ -71,6 +73,7 @@ pub fn chunk_file(
     let mut ids = Vec::new();
     let mut len = 0u64;
     while let Some(chunk) = c.next_chunk().at(path)? {
+        crate::interrupt::check()?;
         let id = keys.id_key.blob_id(KIND_CHUNK, chunk);
         len += chunk.len() as u64;
         sink(id, chunk)?;
@@ -214,22 +217,17 @@ pub(crate) fn writer(ds: &Dataset, identity: &Identity) -> Result<Writer> {
             return Err(Error::Usage(r.message));
         }
         Err(_) => {
-            return Err(Error::NotAllowed {
-                who: hist.chain.label_of_sign_key(&me.sign),
-                role: "a writer",
-                dataset: ds.id,
-            })
+            return Err(crate::rules::not_allowed(
+                &hist.chain,
+                &me.sign,
+                crate::rules::Needs::Write,
+            ))
         }
     };
     let keyring: Keyring = ds.keyring(&hist.chain, identity)?;
-    let keys = keyring
-        .current()
-        .cloned()
-        .ok_or_else(|| Error::NotAllowed {
-            who: member.label().to_string(),
-            role: "a recipient of the current epoch",
-            dataset: ds.id,
-        })?;
+    let keys = keyring.current().cloned().ok_or_else(|| {
+        crate::rules::not_allowed(&hist.chain, &me.sign, crate::rules::Needs::Read)
+    })?;
     let policy = hist.chain.tip().0;
     Ok(Writer {
         hist,
@@ -469,6 +467,11 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     if unchanged && !opts.allow_empty {
         index.save(ds)?;
         cache.save(ds)?;
+        if let Some((pid, pv)) = &parent {
+            outcome.head = Some(*pid);
+            outcome.seq = pv.seq;
+        }
+        outcome.author = w.label.clone();
         return Ok(outcome);
     }
 
@@ -485,6 +488,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     index.save(ds)?;
     cache.save(ds)?;
     outcome.version = Some(vid);
+    outcome.head = Some(vid);
     outcome.seq = version.seq;
     outcome.author = w.label.clone();
     Ok(outcome)

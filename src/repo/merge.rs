@@ -47,7 +47,7 @@ pub fn ensure_clean(ds: &Dataset, hist: &History, keys: &Keyring, head: Id) -> R
     match changes.first() {
         None => Ok(()),
         Some(c) => Err(Error::Dirty(format!(
-            "{} path(s), first: {}; commit them first",
+            "{} path(s), first: {}; commit them (`coffer commit -m MESSAGE`) or move them aside, then run this again",
             changes.len(),
             c.path
         ))),

@@ -160,11 +160,11 @@ pub fn keyring(dataset: &Id, chain: &Chain, identity: &Identity) -> Result<Keyri
         .map(|(e, s)| (*e, EpochKeys::derive(*e, s)))
         .collect();
     if epochs.is_empty() {
-        return Err(Error::NotAllowed {
-            who: label,
-            role: "a recipient",
-            dataset: *dataset,
-        });
+        return Err(crate::rules::not_allowed(
+            chain,
+            &public.sign,
+            crate::rules::Needs::Read,
+        ));
     }
     Ok(Keyring {
         dataset: *dataset,

@@ -123,6 +123,7 @@ pub fn ensure_usable(
     let mut pack = PackBuilder::default();
     let mut written = Vec::new();
     for batch in todo.chunks(BATCH) {
+        crate::interrupt::check()?;
         let sealed: Vec<Result<blob::SealedBlob>> = batch
             .par_iter()
             .map(|loc| {

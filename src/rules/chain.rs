@@ -483,6 +483,60 @@ impl Chain {
             .find_map(|(_, p)| p.member_by_kx_key(key))
     }
 
+    /// The dataset as people name it: its name and a short id.
+    pub fn title(&self) -> String {
+        format!("{} ({})", self.tip().1.name, self.dataset.short())
+    }
+
+    /// Who the holder of signing key `key` is to this dataset, in words for messages:
+    /// "you are Hackney (reader)", "you were Hackney (reader) until Camden withdrew your
+    /// access on DATE", or "you (identity key 2e2bae69) are not a member".
+    pub fn you(&self, key: &[u8; 32]) -> String {
+        if let Some(m) = self.tip().1.member_by_sign_key(key) {
+            return format!("you are {} ({})", m.label(), m.role());
+        }
+        let last = self
+            .policies
+            .iter()
+            .rposition(|(_, p)| p.member_by_sign_key(key).is_some());
+        match last.and_then(|n| Some((&self.policies[n].1, &self.policies.get(n + 1)?.1))) {
+            Some((was, by)) => {
+                let m = was
+                    .member_by_sign_key(key)
+                    .map_or(("?", "?"), |m| (m.label(), m.role()));
+                format!(
+                    "you were {} ({}) until {} withdrew your access on {} (policy seq {})",
+                    m.0,
+                    m.1,
+                    self.label_of_sign_key(&by.signer.0),
+                    crate::history::format_time(by.time),
+                    by.seq
+                )
+            }
+            None => format!(
+                "you (identity key {}) are not a member",
+                hex::encode(&key[..4])
+            ),
+        }
+    }
+
+    /// The owners and admins in force, named with their roles: whom to ask for access.
+    pub fn who_to_ask(&self) -> String {
+        let names: Vec<String> = self
+            .tip()
+            .1
+            .members
+            .iter()
+            .filter(|m| m.can_administer())
+            .map(|m| format!("{} ({})", m.label(), m.role()))
+            .collect();
+        match names.len() {
+            0 => "an owner".into(),
+            1..=3 => names.join(" or "),
+            n => format!("{} or one of {} others", names[..3].join(", "), n - 3),
+        }
+    }
+
     /// A label for a signing key: the member's, else a key prefix.
     pub fn label_of_sign_key(&self, key: &[u8; 32]) -> String {
         self.member_by_sign_key(key)

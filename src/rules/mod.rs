@@ -200,3 +200,42 @@ impl std::fmt::Display for Refusal {
         write!(f, "{} (rule {})", self.message, self.rule)
     }
 }
+
+/// What an action needs of the identity that runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// Membership: a key to read.
+    Read,
+    /// The owner, admin or writer role: commit, merge.
+    Write,
+    /// The owner or admin role: change who has access.
+    Administer,
+}
+
+/// The refusal of an action the identity may not take, in words about people: who it is to
+/// the dataset, what the action needs, and whom to ask.
+pub fn not_allowed(chain: &Chain, key: &[u8; 32], needs: Needs) -> crate::Error {
+    let ask = chain.who_to_ask();
+    let why = if chain.tip().1.member_by_sign_key(key).is_some() {
+        match needs {
+            Needs::Write => {
+                format!("only owners, admins and writers commit; ask {ask} to make you a writer")
+            }
+            Needs::Administer => {
+                format!("only owners and admins change who has access; ask {ask}")
+            }
+            Needs::Read => format!("you hold no key for the current epoch; ask {ask}"),
+        }
+    } else if chain.member_by_sign_key(key).is_some() {
+        format!("ask {ask} to add you again if you need access")
+    } else {
+        format!(
+            "only members can read or change it; send the output of `coffer id show` to {ask}, ask to be added, then run this again"
+        )
+    };
+    crate::Error::NotAllowed {
+        you: chain.you(key),
+        dataset: chain.title(),
+        why,
+    }
+}

@@ -112,11 +112,11 @@ pub fn apply(
         .member_by_sign_key(&me.sign)
         .map(|m| m.label().to_string());
     if !tip.can_administer(&me.sign) {
-        return Err(Error::NotAllowed {
-            who: my_label.unwrap_or_else(|| me.to_string()),
-            role: "an owner or admin",
-            dataset: ds.id,
-        });
+        return Err(crate::rules::not_allowed(
+            chain,
+            &me.sign,
+            crate::rules::Needs::Administer,
+        ));
     }
     let mine = chain.secrets_for(identity);
     let current = mine.get(&tip.epoch).ok_or_else(|| Error::NoEpochKey {
@@ -182,12 +182,14 @@ pub fn apply(
                 let gone = chain
                     .policies
                     .iter()
-                    .rev()
-                    .find(|(_, p)| p.member(label).is_some());
+                    .rposition(|(_, p)| p.member(label).is_some())
+                    .and_then(|n| chain.policies.get(n + 1));
                 return match gone {
-                    Some((_, p)) => usage(format!(
-                        "{label:?} is no longer a member: withdrawn after policy seq {} (see `coffer access`)",
-                        p.seq
+                    Some((_, by)) => usage(format!(
+                        "{label:?} is already withdrawn: {} withdrew their access on {} (policy seq {}; see `coffer share list`)",
+                        chain.label_of_sign_key(&by.signer.0),
+                        crate::history::format_time(by.time),
+                        by.seq
                     )),
                     None => usage(format!(
                         "no member is labelled {label:?} (see `coffer share list`)"
