@@ -269,6 +269,43 @@ fn small_things_people_expect() {
     ))
     .unwrap();
     assert_eq!(j["name"], "hub");
+    let moved = d.e.tmp.path().join("moved");
+    let j: Value = serde_json::from_str(&d.ok(
+        "camden",
+        &[
+            "remote",
+            "set-url",
+            "hub",
+            moved.to_str().unwrap(),
+            "--create",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(j["url"], moved.to_str().unwrap());
+    let j: Value =
+        serde_json::from_str(&d.ok("camden", &["remote", "rename", "hub", "gla-hub", "--json"]))
+            .unwrap();
+    assert_eq!((&j["name"], &j["was"]), (&"gla-hub".into(), &"hub".into()));
+    let j: Value =
+        serde_json::from_str(&d.ok("camden", &["remote", "remove", "gla-hub", "--json"])).unwrap();
+    assert_eq!(j["removed"], "gla-hub");
+    let key = d.e.tmp.path().join("new.key");
+    let j: Value = serde_json::from_str(&d.ok(
+        "camden",
+        &[
+            "id",
+            "new",
+            "--name",
+            "Barnet",
+            "--out",
+            key.to_str().unwrap(),
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(j["name"], "Barnet");
+    assert!(j["public"].as_str().unwrap().starts_with("coffer1"));
     let fresh = d.e.tmp.path().join("fresh");
     std::fs::create_dir(&fresh).unwrap();
     let j: Value =
@@ -359,4 +396,45 @@ fn ctrl_c_during_commit_says_so_and_loses_nothing() {
     assert!(e.ok(&["verify"]).contains("ok"));
     e.write("b.csv", b"b\n");
     assert!(e.ok(&["commit", "-m", "v2"]).contains("(seq 2)"));
+}
+
+/// Ctrl-C during a push to a real S3 server that has stopped answering: the request in
+/// flight cannot be cancelled politely, so after a short grace coffer still says one line and
+/// exits 130; the next push, once the server answers again, finishes the job.
+#[test]
+fn ctrl_c_during_a_stuck_push_says_so_and_the_rerun_finishes() {
+    let server = util::s3::Server::start(util::s3::Kind::Moto);
+    let mut e = Env::new();
+    e.vars = server.env();
+    e.write("part.bin", &noise(4 << 20, 1));
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let url = server.url("interrupted");
+    e.ok(&["remote", "add", "origin", &url]);
+    server.freeze(true);
+    let child = e.spawn(&["push"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    server.freeze(false);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.ends_with("coffer: interrupted: the last version is intact; run it again to resume\n"),
+        "{err}"
+    );
+    e.ok(&["push"]);
+    let dir = e.tmp.path().join("copy");
+    e.ok(&["clone", &url, dir.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(dir.join("part.bin")).unwrap(),
+        std::fs::read(e.data.join("part.bin")).unwrap()
+    );
+    assert!(e
+        .ok(&["-C", dir.to_str().unwrap(), "verify"])
+        .contains("ok"));
 }

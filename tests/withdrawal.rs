@@ -395,7 +395,10 @@ fn demoting_a_writer_keeps_their_reads_and_refuses_their_writes() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("you are GLA (reader)"), "{err}");
-    assert!(err.contains("only owners, admins and writers commit"), "{err}");
+    assert!(
+        err.contains("only owners, admins and writers commit"),
+        "{err}"
+    );
     let a = w.json("camden", &["access", "--json"]);
     let last = a["policies"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(

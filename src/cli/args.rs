@@ -253,6 +253,9 @@ pub enum IdCommand {
         /// Protect it with a passphrase (prompted, or from --passphrase-env).
         #[arg(long)]
         passphrase: bool,
+        /// Print the outcome as JSON (name, public, path).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the public identity to give to others.
     Show(ShowArgs),
@@ -302,6 +305,9 @@ pub enum RemoteCommand {
         /// For a folder remote: create the folder and its missing parents.
         #[arg(long)]
         create: bool,
+        /// Print the outcome as JSON (name, url).
+        #[arg(long)]
+        json: bool,
     },
     /// Rename a remote.
     Rename {
@@ -309,6 +315,9 @@ pub enum RemoteCommand {
         old: String,
         /// Its new name.
         new: String,
+        /// Print the outcome as JSON (name, url).
+        #[arg(long)]
+        json: bool,
     },
     /// List remotes with their URLs and what was last seen there.
     List {
@@ -320,6 +329,9 @@ pub enum RemoteCommand {
     Remove {
         /// Its name.
         name: String,
+        /// Print the outcome as JSON (name, url of the forgotten remote).
+        #[arg(long)]
+        json: bool,
     },
 }
 

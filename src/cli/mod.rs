@@ -131,6 +131,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             name,
             out,
             passphrase,
+            json,
         }) => {
             let path = match out {
                 Some(p) => p.clone(),
@@ -143,6 +144,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             let id = Identity::generate(name);
             id.save(&path, &pass)?;
+            if *json {
+                print_json(&serde_json::json!({
+                    "name": name,
+                    "public": id.public().to_string(),
+                    "path": path,
+                }));
+                return Ok(Outcome::Ok);
+            }
             ctx.say(format!(
                 "wrote identity {name:?} to {} (keep it secret; back it up)",
                 path.display()

@@ -29,30 +29,47 @@ pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
             remotes.add(name, url, opts, &ds.root, *create)?;
             remotes.save()?;
             if *json {
-                super::print_json(
-                    &serde_json::json!({ "name": name, "url": remotes.map[name].url }),
-                );
+                print_json(&serde_json::json!({ "name": name, "url": remotes.map[name].url }));
             } else {
                 println!("added remote {name} ({})", remotes.map[name].url);
             }
         }
-        RemoteCommand::SetUrl { name, url, create } => {
+        RemoteCommand::SetUrl {
+            name,
+            url,
+            create,
+            json,
+        } => {
             remotes.set_url(name, url, &ds.root, *create)?;
             remotes.save()?;
-            println!("remote {name} is now {}", remotes.map[name].url);
+            if *json {
+                print_json(&serde_json::json!({ "name": name, "url": remotes.map[name].url }));
+            } else {
+                println!("remote {name} is now {}", remotes.map[name].url);
+            }
         }
-        RemoteCommand::Rename { old, new } => {
+        RemoteCommand::Rename { old, new, json } => {
             remotes.rename(old, new)?;
             remotes.save()?;
-            println!("renamed remote {old} to {new}");
+            if *json {
+                print_json(
+                    &serde_json::json!({ "name": new, "was": old, "url": remotes.map[new].url }),
+                );
+            } else {
+                println!("renamed remote {old} to {new}");
+            }
         }
-        RemoteCommand::Remove { name } => {
+        RemoteCommand::Remove { name, json } => {
             let c = remotes.remove(name)?;
             remotes.save()?;
-            println!(
-                "removed remote {name} ({}); nothing on it was deleted",
-                c.url
-            );
+            if *json {
+                print_json(&serde_json::json!({ "removed": name, "url": c.url }));
+            } else {
+                println!(
+                    "removed remote {name} ({}); nothing on it was deleted",
+                    c.url
+                );
+            }
         }
         RemoteCommand::List { json } => {
             if *json {

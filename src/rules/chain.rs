@@ -629,7 +629,7 @@ impl Chain {
             return Err(Refusal::new(
                 Rule::PolicyFork,
                 format!(
-                    "two access changes were made at once after policy seq {} (one is {}): nobody can commit until an owner or admin runs `coffer share repair`",
+                    "two access changes were made at once after policy seq {} (one is {}; `coffer access` lists them): nobody can commit until an owner removes the policy objects of every side from the store and makes the changes again (spec §10.1c)",
                     self.tip().1.seq,
                     id.short()
                 ),

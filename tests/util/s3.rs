@@ -38,15 +38,18 @@ pub struct Server {
 
 fn venv() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("s3-venv");
+    // The marker holds the pinned list, so a change of versions rebuilds the environment.
     let ready = dir.join(".coffer-ready");
-    if ready.exists() {
+    let pinned = PACKAGES.join("\n");
+    let current = || std::fs::read_to_string(&ready).is_ok_and(|s| s == pinned);
+    if current() {
         return dir;
     }
     // One installer at a time across test threads and test binaries.
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
     lock.lock().unwrap();
-    if !ready.exists() {
+    if !current() {
         let _ = std::fs::remove_dir_all(&dir);
         let st = Command::new("python3")
             .args(["-m", "venv"])
@@ -64,7 +67,7 @@ fn venv() -> PathBuf {
             "pip install {PACKAGES:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::write(&ready, b"").unwrap();
+        std::fs::write(&ready, &pinned).unwrap();
     }
     dir
 }
@@ -266,9 +269,25 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Freeze (SIGSTOP) or thaw (SIGCONT) the server: a network that stops answering.
+    #[allow(dead_code)]
+    pub fn freeze(&self, frozen: bool) {
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        let st = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill {sig} of the server failed");
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        // Stopped by process id, whatever the test's outcome.
+        // Stopped by process id, whatever the test's outcome (thawed first, in case).
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
