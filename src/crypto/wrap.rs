@@ -23,13 +23,40 @@ pub fn wrap<R: CryptoRng + RngCore>(
     secret: &EpochSecret,
     rng: &mut R,
 ) -> Option<([u8; 32], Vec<u8>)> {
+    seal_base(
+        recipient,
+        HPKE_INFO_WRAP,
+        &wrap_aad(epoch),
+        secret.to_bytes().as_slice(),
+        rng,
+    )
+}
+
+/// Unwrap with the recipient's X25519 secret; `None` if it was not wrapped for this key or
+/// was altered.
+pub fn unwrap(secret_key: &[u8; 32], epoch: u32, enc: &[u8; 32], ct: &[u8]) -> Option<EpochSecret> {
+    let pt = open_base(secret_key, HPKE_INFO_WRAP, &wrap_aad(epoch), enc, ct)?;
+    EpochSecret::from_bytes(&pt)
+}
+
+/// RFC 9180 single-shot `SealBase(pkR, info, aad, pt)` in coffer's suite, the ephemeral key
+/// drawn from `rng`. [`wrap`] is this with `info = HPKE_INFO_WRAP` and `aad = wrap_aad(epoch)`;
+/// exposed with free `info` and `aad` so that the published RFC 9180 vectors can be run
+/// through it (`tests/published_vectors.rs`).
+pub fn seal_base<R: CryptoRng + RngCore>(
+    recipient: &[u8; 32],
+    info: &[u8],
+    aad: &[u8],
+    pt: &[u8],
+    rng: &mut R,
+) -> Option<([u8; 32], Vec<u8>)> {
     let pk = <KemT as Kem>::PublicKey::from_bytes(recipient).ok()?;
     let (enc, ct) = hpke::single_shot_seal::<AesGcm256, HkdfSha256, KemT, _>(
         &OpModeS::Base,
         &pk,
-        HPKE_INFO_WRAP,
-        secret.to_bytes().as_slice(),
-        &wrap_aad(epoch),
+        info,
+        pt,
+        aad,
         rng,
     )
     .ok()?;
@@ -37,23 +64,28 @@ pub fn wrap<R: CryptoRng + RngCore>(
     Some((enc, ct))
 }
 
-/// Unwrap with the recipient's X25519 secret; `None` if it was not wrapped for this key or
-/// was altered.
-pub fn unwrap(secret_key: &[u8; 32], epoch: u32, enc: &[u8; 32], ct: &[u8]) -> Option<EpochSecret> {
+/// RFC 9180 single-shot `OpenBase(enc, skR, info, aad, ct)` in coffer's suite; `None` if it
+/// does not open. [`unwrap`] is this with `info = HPKE_INFO_WRAP` and `aad = wrap_aad(epoch)`
+/// (exposed, like [`seal_base`], for the published vectors).
+pub fn open_base(
+    secret_key: &[u8; 32],
+    info: &[u8],
+    aad: &[u8],
+    enc: &[u8; 32],
+    ct: &[u8],
+) -> Option<zeroize::Zeroizing<Vec<u8>>> {
     let sk = <KemT as Kem>::PrivateKey::from_bytes(secret_key).ok()?;
     let enc = <KemT as Kem>::EncappedKey::from_bytes(enc).ok()?;
-    let pt = zeroize::Zeroizing::new(
-        hpke::single_shot_open::<AesGcm256, HkdfSha256, KemT>(
-            &OpModeR::Base,
-            &sk,
-            &enc,
-            HPKE_INFO_WRAP,
-            ct,
-            &wrap_aad(epoch),
-        )
-        .ok()?,
-    );
-    EpochSecret::from_bytes(&pt)
+    let pt = hpke::single_shot_open::<AesGcm256, HkdfSha256, KemT>(
+        &OpModeR::Base,
+        &sk,
+        &enc,
+        info,
+        ct,
+        aad,
+    )
+    .ok()?;
+    Some(zeroize::Zeroizing::new(pt))
 }
 
 /// The X25519 public key of a secret (via x25519-dalek).
