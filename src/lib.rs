@@ -9,7 +9,7 @@
 //! [`object`] (one module per stored type), [`store`] (object_store access), [`repo`] (a dataset
 //! on disk: commit, checkout, caches), [`rules`] (which policies and versions are trusted),
 //! [`sharing`] (changing and reporting access), [`history`], [`diff`], [`verify`],
-//! [`identity`], [`interrupt`].
+//! [`identity`], [`interrupt`], [`testhook`] (pause points for crash tests).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -28,6 +28,7 @@ pub mod repo;
 pub mod rules;
 pub mod sharing;
 pub mod store;
+pub mod testhook;
 pub mod verify;
 
 pub use error::{Error, Result};

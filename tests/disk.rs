@@ -24,13 +24,18 @@ fn full_disk_during_commit_keeps_the_previous_version() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        // Not silently green: say loudly why this property was not exercised.
+        // Never silently green: without root this fails, unless the documented opt-out is set.
         assert!(
             !euid_is_root(),
             "running as root but could not mount a tmpfs: the full-disk test cannot run"
         );
+        assert!(
+            std::env::var("COFFER_SKIP_ROOT_TESTS").is_ok_and(|v| v == "1"),
+            "the full-disk test mounts a tmpfs and needs root (CI runs as root); run the suite \
+             as root, or set COFFER_SKIP_ROOT_TESTS=1 to skip it knowingly (see README)"
+        );
         eprintln!(
-            "SKIPPED full_disk_during_commit_keeps_the_previous_version: needs root to mount tmpfs"
+            "SKIPPED (COFFER_SKIP_ROOT_TESTS=1) full_disk_during_commit_keeps_the_previous_version"
         );
         return;
     }
@@ -77,36 +82,40 @@ fn full_disk_during_commit_keeps_the_previous_version() {
         .success());
 }
 
+/// Whether this process runs as root: `/proc/self` belongs to the effective user (no
+/// external command that could be missing).
 fn euid_is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
 /// An unreadable file: commit fails naming it, nothing is half-written, the previous version
-/// stays. Root reads everything, so the binary runs as `nobody` (via setpriv) here.
+/// stays. Root reads everything, so as root the binary runs as `nobody` (via setpriv); as
+/// anyone else it runs as itself. It runs either way: no skip.
 #[test]
 fn unreadable_file_fails_commit_cleanly() {
     use std::os::unix::fs::PermissionsExt;
-    if !euid_is_root() {
-        eprintln!("SKIPPED unreadable_file_fails_commit_cleanly: needs root to switch to nobody");
-        return;
-    }
+    let root = euid_is_root();
     let e = Env::new();
     e.write("a.csv", b"one\n");
-    for p in walkdir::WalkDir::new(e.tmp.path()) {
-        let p = p.unwrap();
-        std::os::unix::fs::chown(p.path(), Some(65534), Some(65534)).unwrap();
+    if root {
+        for p in walkdir::WalkDir::new(e.tmp.path()) {
+            let p = p.unwrap();
+            std::os::unix::fs::chown(p.path(), Some(65534), Some(65534)).unwrap();
+        }
+        std::fs::set_permissions(e.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    std::fs::set_permissions(e.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = assert_cmd::cargo::cargo_bin("coffer");
     let as_nobody = |args: &[&str]| {
-        std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
-            .args(args)
+        let mut c = if root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(&bin);
+            c
+        } else {
+            std::process::Command::new(&bin)
+        };
+        c.args(args)
             .env("COFFER_IDENTITY", &e.id)
             .current_dir(&e.data)
             .output()
@@ -115,8 +124,10 @@ fn unreadable_file_fails_commit_cleanly() {
     assert!(as_nobody(&["init"]).status.success());
     assert!(as_nobody(&["commit", "-m", "v1"]).status.success());
     e.write("private/secret.csv", b"cannot read me\n");
-    for p in ["private", "private/secret.csv"] {
-        std::os::unix::fs::chown(e.data.join(p), Some(65534), Some(65534)).unwrap();
+    if root {
+        for p in ["private", "private/secret.csv"] {
+            std::os::unix::fs::chown(e.data.join(p), Some(65534), Some(65534)).unwrap();
+        }
     }
     std::fs::set_permissions(
         e.data.join("private/secret.csv"),

@@ -259,6 +259,7 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
             }
         }
     }
+    crate::testhook::pause("claim");
     for (id, _) in &new_policies {
         let b = read_local(ds, &store::policy_path(id), "policy", id)?;
         r.store

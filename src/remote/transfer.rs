@@ -126,6 +126,11 @@ pub fn copy(src: &Store, dst: &Store, names: &[(String, u64)], progress: bool) -
         check_content(name, &bytes)?;
         let n = bytes.len() as u64;
         dst.put_content(name, bytes)?;
+        crate::testhook::pause(if name.starts_with("packs/") {
+            "pack"
+        } else {
+            "object"
+        });
         pb.inc(n);
         Ok(n)
     });

@@ -483,6 +483,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     };
     let parents: Vec<(Id, &Version)> = parent.iter().map(|(i, v)| (*i, v)).collect();
     let (vid, version) = w.write_version(ds, identity, &index, &parents, &seal, &referenced)?;
+    crate::testhook::pause("version");
     ds.set_head(&vid)?;
     // Caches last: losing them costs time, never data.
     index.save(ds)?;

@@ -314,6 +314,7 @@ pub(crate) fn reseal_head(
     let reachable = reseal::reachable(ds, &w.keyring, &index, seal.root)?;
     let r = reseal::ensure_usable(ds, &w.keyring, &w.keys, &mut index, &reachable, progress)?;
     let (vid, _) = w.write_version(ds, identity, &index, &[(head, &v)], &seal, &reachable)?;
+    crate::testhook::pause("version");
     ds.set_head(&vid)?;
     index.save(ds)?;
     Ok(Some((vid, r)))

@@ -359,7 +359,15 @@ impl Store {
             }
             let upload = self.inner.put_multipart(&p).await?;
             let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-            w.put(bytes);
+            if crate::testhook::armed("part") {
+                // The first part, stored, then the pause: a kill mid-multipart.
+                w.put(bytes.slice(..PART_SIZE.min(bytes.len())));
+                w.wait_for_capacity(0).await?;
+                crate::testhook::pause("part");
+                w.put(bytes.slice(PART_SIZE.min(bytes.len())..));
+            } else {
+                w.put(bytes);
+            }
             w.finish().await.map(|_| ())
         });
         r.map_err(|e| store_err(name, e))

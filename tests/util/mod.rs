@@ -113,6 +113,46 @@ impl Env {
             .unwrap()
     }
 
+    /// `coffer ARGS` run until it reaches pause point `point` (src/testhook.rs, debug builds),
+    /// where it waits to be killed. Fails if it ends first or takes over two minutes.
+    pub fn spawn_paused(&self, args: &[&str], point: &str) -> std::process::Child {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let flag = self.tmp.path().join(format!("paused-{n}"));
+        let log = self.tmp.path().join(format!("paused-{n}.stderr"));
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coffer"))
+            .env("COFFER_IDENTITY", &self.id)
+            .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
+            .env_remove("COFFER_PASSPHRASE")
+            .env("COFFER_TEST_PAUSE_AT", point)
+            .env("COFFER_TEST_PAUSE_FILE", &flag)
+            .current_dir(&self.data)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        loop {
+            if flag.exists() {
+                return child;
+            }
+            if let Some(st) = child.try_wait().unwrap() {
+                panic!(
+                    "coffer {args:?} ended ({st}) before reaching pause point {point}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if t.elapsed() > std::time::Duration::from_secs(120) {
+                let _ = child.kill();
+                panic!("coffer {args:?} did not reach pause point {point} within 120 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// This identity's public string.
     pub fn public(&self) -> String {
         self.ok(&["id", "show"])
@@ -164,6 +204,17 @@ impl Env {
 }
 
 /// Copy a folder tree (files, folders and links).
+/// SIGKILL (no destructor, no cleanup: a power cut) a process that must still be running:
+/// a kill that comes after the end proves nothing, so that fails the test.
+pub fn kill9_running(c: &mut std::process::Child) {
+    assert!(
+        c.try_wait().unwrap().is_none(),
+        "the process had ended before the kill"
+    );
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
 pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for e in walkdir::WalkDir::new(src).min_depth(1) {

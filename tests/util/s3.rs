@@ -80,6 +80,33 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether process `pid` itself holds the socket listening on 127.0.0.1:`port`: the answer
+/// on a port proves nothing if another test's server took it between probe and bind.
+fn listens(pid: u32, port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+        {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state (0A = LISTEN), inode.
+            if f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A" {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|l| inodes.iter().any(|i| l.to_string_lossy() == *i))
+    })
+}
+
 /// A raw HTTP request on loopback; returns the status code.
 fn http(port: u16, method: &str, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -133,7 +160,8 @@ impl Server {
                     break;
                 }
                 if http(port, "GET", "/").is_some() {
-                    up = true;
+                    // Someone answers; it counts only if it is our own child.
+                    up = listens(child.id(), port);
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));

@@ -1,0 +1,54 @@
+//! Pause points for the crash tests, compiled into debug builds only. With
+//! `COFFER_TEST_PAUSE_AT=POINT` (or `POINT:N`, the N-th time it is reached) the process
+//! writes POINT to the file named by `COFFER_TEST_PAUSE_FILE` when it gets there and then
+//! waits to be killed, so a test kills it exactly at POINT instead of guessing a delay. Points:
+//! `pack` and `object` (a pack, or another object, copied by a push,
+//! fetch or clone is written), `part` (the first part of a multipart upload
+//! is stored), `claim` (a push's claim is written and read back), `version` (a commit's
+//! version object is written, the head not yet moved). Release builds compile this away.
+
+/// Pause here if the environment asks for `point`.
+#[cfg(debug_assertions)]
+pub fn pause(point: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static REACHED: AtomicU64 = AtomicU64::new(0);
+    if !armed(point) {
+        return;
+    }
+    let Ok(want) = std::env::var("COFFER_TEST_PAUSE_AT") else {
+        return;
+    };
+    let n: u64 = want
+        .split_once(':')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(1);
+    if REACHED.fetch_add(1, Ordering::SeqCst) + 1 != n {
+        return;
+    }
+    if let Ok(f) = std::env::var("COFFER_TEST_PAUSE_FILE") {
+        let _ = std::fs::write(f, point);
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
+/// Whether the environment asks to pause at `point` (some points take a detour to make
+/// the pause exact, e.g. waiting for a part to be stored).
+#[cfg(debug_assertions)]
+pub fn armed(point: &str) -> bool {
+    std::env::var("COFFER_TEST_PAUSE_AT")
+        .is_ok_and(|w| w.split_once(':').map_or(w.as_str(), |(p, _)| p) == point)
+}
+
+/// Release builds: no pause points.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn pause(_point: &str) {}
+
+/// Release builds: no pause points.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn armed(_point: &str) -> bool {
+    false
+}
