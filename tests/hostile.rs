@@ -18,7 +18,7 @@ fn craft(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>) {
     craft_under(e, root, subtrees, None)
 }
 
-/// [`craft`], naming `policy` (default: the genesis policy) as the policy in force.
+/// [`craft`], naming `policy` (default: the policy in force).
 fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, under: Option<coffer::Id>) {
     let ds = Dataset::find(&e.data).unwrap();
     let me = Identity::load(&e.id, &Passphrase::None).unwrap();
@@ -56,7 +56,7 @@ fn craft_under(e: &Env, root: Vec<Entry>, subtrees: Vec<Vec<Entry>>, under: Opti
         epoch: k.epoch,
         packs: vec![pid],
         author: Bytes32(me.public().sign),
-        policy: under.unwrap_or(ds.id),
+        policy: under.unwrap_or(chain.tip().0),
         sealed: seal.seal(&k, &ds.id, seq),
         dataset: ds.id,
         parents: head.into_iter().collect(),
@@ -72,26 +72,194 @@ fn setup() -> Env {
     e
 }
 
+/// The hostile entry comes last, after safe ones (a file and a folder holding a file), so
+/// "checked before anything is written" does not hold by accident of a one-entry tree.
+fn with_safe_entries(e: &Env, hostile: Vec<Entry>, mut subtrees: Vec<Vec<Entry>>) {
+    let k = {
+        let ds = Dataset::find(&e.data).unwrap();
+        let me = Identity::load(&e.id, &Passphrase::None).unwrap();
+        let c = ds.chain().unwrap();
+        ds.keyring(&c, &me).unwrap().current().unwrap().clone()
+    };
+    let sub = vec![Entry::file("inner.csv".into(), false, 0, vec![])];
+    let sub_id = k.id_key.blob_id(KIND_TREE, &tree::encode(&sub));
+    subtrees.push(sub);
+    let mut root = vec![
+        Entry::file("0-first.csv".into(), false, 0, vec![]),
+        Entry::dir("1-folder".into(), sub_id),
+    ];
+    root.extend(hostile);
+    root.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
+    craft(e, root, subtrees);
+}
+
+/// Checkout refuses the head with `expect`, through every route: `--to` a new folder, in
+/// place (`--force`), and (when `remote` is given, a folder the head was pushed to) a
+/// member's `pull` and a fresh `clone`. Each time everything (files, folders, links) inside
+/// and outside the target is listed before and after: nothing appears anywhere.
 fn checkout_refused(e: &Env, expect: &str) {
+    let all_before = everything_under(e.tmp.path());
     let outside = e.tmp.path().join("victim");
-    std::fs::create_dir_all(&outside).unwrap();
     let to = outside.join("checkout");
     let err = e.fails(&["checkout", "HEAD", "--to", to.to_str().unwrap()], 2);
-    assert!(err.contains(expect), "{err}");
-    // Nothing was written beside or above the target.
-    let stray: Vec<_> = files_under(e.tmp.path())
-        .into_iter()
-        .filter(|p| {
-            !p.starts_with(&e.data)
-                && !p.starts_with(&to)
-                && p.extension().is_none_or(|x| x != "id")
-        })
-        .collect();
-    assert!(stray.is_empty(), "{stray:?}");
+    assert!(err.contains(expect), "--to: {err}");
+    let after = everything_under(e.tmp.path());
+    let mut rest = after.clone();
+    // The (empty) target and its parent may have been made; nothing else.
+    rest.retain(|(p, _)| p != "victim" && p != "victim/checkout");
+    assert_eq!(rest, all_before, "--to wrote something");
+    assert!(everything_under(&to).is_empty());
+    let err = e.fails(&["checkout", "HEAD", "--force"], 2);
+    assert!(err.contains(expect), "in place: {err}");
+    assert_eq!(
+        everything_under(e.tmp.path()),
+        after,
+        "in-place checkout wrote something"
+    );
+}
+
+/// Push the hostile head (already committed in `e`) to a folder remote that a reader had
+/// cloned before: the reader's `pull` and a fresh `clone` refuse it, and nothing appears
+/// anywhere on the reader's machine, inside or outside its folders.
+fn pull_and_clone_refused(reader: &Env, remote: &std::path::Path, expect: &str) {
+    let before = everything_under(reader.tmp.path());
+    let err = reader.fails(&["pull"], 2);
+    assert!(err.contains(expect), "pull: {err}");
+    assert_eq!(
+        everything_under(reader.tmp.path()),
+        before,
+        "pull wrote something"
+    );
+    let fresh = reader.tmp.path().join("fresh");
+    let err = reader.fails(
+        &["clone", remote.to_str().unwrap(), fresh.to_str().unwrap()],
+        2,
+    );
+    assert!(err.contains(expect), "clone: {err}");
+    let mut after = everything_under(reader.tmp.path());
+    after.retain(|(p, _)| !p.starts_with("fresh"));
+    assert_eq!(after, before, "clone wrote outside its folder");
+    // Inside the clone's folder: only its own bookkeeping, no file of the hostile tree.
     assert!(
-        files_under(&to).is_empty(),
-        "partial checkout left files: {:?}",
-        files_under(&to)
+        everything_under(&fresh)
+            .iter()
+            .all(|(p, _)| p.starts_with(".coffer")),
+        "{:?}",
+        everything_under(&fresh)
+    );
+}
+
+/// A dataset owned by `e` pushed to a folder remote with one safe version, and a reader
+/// (a member) that cloned it: the stage for hostile heads arriving by `pull` and `clone`.
+fn with_reader(e: &Env) -> (Env, std::path::PathBuf) {
+    let reader = Env::named("hackney");
+    e.ok(&["share", "add", &reader.public(), "--name", "Hackney"]);
+    e.write("safe.csv", b"a,b\n");
+    e.ok(&["commit", "-m", "safe"]);
+    let remote = e.tmp.path().join("bucket");
+    e.ok(&[
+        "remote",
+        "add",
+        "origin",
+        remote.to_str().unwrap(),
+        "--create",
+    ]);
+    e.ok(&["push"]);
+    reader.ok(&["clone", remote.to_str().unwrap(), "."]);
+    (reader, remote)
+}
+
+/// Every hostile tree of this file, through every route, with safe entries before it.
+#[test]
+fn hostile_trees_are_refused_by_every_route_with_nothing_written() {
+    let cases: Vec<(&str, Vec<Entry>, &str)> = vec![
+        (
+            "dot-dot",
+            vec![Entry::file("..".into(), false, 0, vec![])],
+            "unsafe path",
+        ),
+        (
+            "slash",
+            vec![Entry::file("z/../../evil".into(), false, 0, vec![])],
+            "unsafe path",
+        ),
+        (
+            "escaping link",
+            vec![Entry::symlink("zlink".into(), b"../../etc".to_vec())],
+            "points outside",
+        ),
+        (
+            "absolute link",
+            vec![Entry::symlink("zlink".into(), b"/etc/passwd".to_vec())],
+            "points outside",
+        ),
+        (
+            "link through link",
+            vec![
+                Entry::symlink("s".into(), b".".to_vec()),
+                Entry::symlink("t".into(), b"s/..".to_vec()),
+            ],
+            "points outside",
+        ),
+    ];
+    for (what, hostile, expect) in cases {
+        let e = setup();
+        let (reader, remote) = with_reader(&e);
+        with_safe_entries(&e, hostile, vec![]);
+        e.ok(&["push"]);
+        checkout_refused(&e, expect);
+        pull_and_clone_refused(&reader, &remote, expect);
+        eprintln!("{what}: refused by checkout --to, in place, pull and clone");
+    }
+}
+
+/// The target already holds a link where the version has a folder: checkout must not write
+/// through it into the folder the link points at.
+#[test]
+fn a_link_in_the_target_where_a_folder_goes_is_not_followed() {
+    let e = setup();
+    e.write("reports/summary.csv", b"x,y\n");
+    e.ok(&["commit", "-m", "v1"]);
+    let victim = e.tmp.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    let to = e.tmp.path().join("out");
+    std::fs::create_dir(&to).unwrap();
+    std::os::unix::fs::symlink(&victim, to.join("reports")).unwrap();
+    for force in [false, true] {
+        let mut args = vec!["checkout", "HEAD", "--to", to.to_str().unwrap()];
+        if force {
+            args.push("--force");
+        }
+        let out = e.coffer(&args).output().unwrap();
+        // Without --force the link is a difference it will not overwrite; with it, the link
+        // is replaced by a real folder.
+        assert_eq!(
+            out.status.code(),
+            Some(if force { 0 } else { 2 }),
+            "force={force}"
+        );
+        assert!(
+            everything_under(&victim).is_empty(),
+            "force={force}: wrote through the link: {:?}",
+            everything_under(&victim)
+        );
+    }
+    // In place too: the dataset folder's own folder replaced by a link.
+    std::fs::remove_dir_all(e.data.join("reports")).unwrap();
+    std::os::unix::fs::symlink(&victim, e.data.join("reports")).unwrap();
+    e.ok(&["checkout", "HEAD", "--force"]);
+    for dir in [&to, &e.data] {
+        let m = std::fs::symlink_metadata(dir.join("reports")).unwrap();
+        assert!(m.is_dir(), "{}: reports is still a link", dir.display());
+        assert_eq!(
+            std::fs::read(dir.join("reports/summary.csv")).unwrap(),
+            b"x,y\n"
+        );
+    }
+    assert!(
+        everything_under(&victim).is_empty(),
+        "in place: wrote through the link: {:?}",
+        everything_under(&victim)
     );
 }
 

@@ -110,6 +110,48 @@ mod fuzz_tests {
         EpochKeys::derive(0, &EpochSecret::from_bytes(&[5u8; 64]).unwrap())
     }
 
+    /// A valid signed version (0), signed genesis policy (1) or tree (2), as stored.
+    fn valid_object(which: u8) -> Vec<u8> {
+        use crate::id::Bytes32;
+        use crate::identity::Identity;
+        use crate::object::version::Seal;
+        let s = EpochSecret::from_bytes(&[5u8; 64]).unwrap();
+        let me = Identity::from_secrets("camden", [1; 32], [2; 32]);
+        let p = me.public();
+        match which {
+            0 => {
+                let seal = Seal {
+                    root: Id([7; 32]),
+                    bytes: 10,
+                    files: 1,
+                    message: "April".into(),
+                };
+                let v = Version {
+                    seq: 2,
+                    time: 1_700_000_000,
+                    epoch: 0,
+                    packs: vec![Id([8; 32]), Id([9; 32])],
+                    author: Bytes32(p.sign),
+                    policy: Id([3; 32]),
+                    sealed: seal.seal(&keys(), &Id([3; 32]), 2),
+                    dataset: Id([3; 32]),
+                    parents: vec![Id([4; 32])],
+                };
+                v.sign(me.signing_key()).1
+            }
+            1 => {
+                let pol = Policy::genesis("housing".into(), 1, "camden".into(), p.sign, p.kx, &s)
+                    .unwrap();
+                pol.sign(me.signing_key()).1
+            }
+            _ => tree::encode(&[
+                tree::Entry::file("a.csv".into(), false, 0, vec![]),
+                tree::Entry::dir("b".into(), Id([6; 32])),
+                tree::Entry::symlink("c".into(), b"a.csv".to_vec()),
+            ]),
+        }
+    }
+
     proptest! {
         #[test]
         fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
@@ -119,6 +161,39 @@ mod fuzz_tests {
             let _ = tree::decode(&id, &bytes);
             let _ = pack::open_pack(|_| Some(keys()), &id, &bytes);
             let _ = pack::parse_trailer(&id, bytes.len() as u64, &bytes);
+        }
+
+        /// Valid objects with edited bodies (bytes overwritten, inserted, removed), each named
+        /// by its new hash so only the decoder and the signature stand in the way: a signed
+        /// version or policy never opens once changed; a tree that still decodes re-encodes
+        /// to exactly the changed bytes (only canonical encodings are accepted).
+        #[test]
+        fn mutated_valid_objects(
+            which in 0u8..3,
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..4),
+        ) {
+            let original = valid_object(which);
+            let mut m = original.clone();
+            for (pos, byte, how) in edits {
+                let i = pos % (m.len() + 1);
+                match how {
+                    0 if i < m.len() => m[i] = byte,
+                    1 => m.insert(i, byte),
+                    _ if i < m.len() => { m.remove(i); }
+                    _ => {}
+                }
+            }
+            prop_assume!(m != original);
+            let id = Id::of_stored(&m);
+            match which {
+                0 => prop_assert!(Version::open(&id, &m).is_err(), "a changed version opened"),
+                1 => prop_assert!(Policy::open(&id, &m).is_err(), "a changed policy opened"),
+                _ => {
+                    if let Ok(entries) = tree::decode(&id, &m) {
+                        prop_assert_eq!(tree::encode(&entries), m, "a non-canonical tree decoded");
+                    }
+                }
+            }
         }
 
         #[test]

@@ -242,6 +242,30 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Everything under `dir`, links not followed: each path (relative) with its kind (`f` file,
+/// `d` folder, `l -> TARGET` link), skipping `.coffer/` folders (caches may change).
+pub fn everything_under(dir: &Path) -> std::collections::BTreeSet<(String, String)> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".coffer")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            let t = e.file_type();
+            let kind = if t.is_symlink() {
+                format!("l -> {}", std::fs::read_link(e.path()).unwrap().display())
+            } else if t.is_dir() {
+                "d".into()
+            } else {
+                "f".into()
+            };
+            (rel, kind)
+        })
+        .collect()
+}
+
 /// Deterministic pseudo-random bytes (xorshift64, eight bytes a step), incompressible.
 pub fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
