@@ -340,7 +340,16 @@ fn verify_store(
         }
     };
     for (id, why) in &chain.refused {
-        if matches!(
+        if why.rule == Rule::PolicyForkRepaired {
+            // Settled by a repair policy: history, not damage.
+            r.findings.push(Finding {
+                level: Level::Info,
+                kind: "policy",
+                id: Some(id.to_hex()),
+                rule: Some(why.rule),
+                message: why.message.clone(),
+            });
+        } else if matches!(
             why.rule,
             Rule::ObjectName | Rule::ObjectMalformed | Rule::Signature
         ) {

@@ -203,6 +203,7 @@ fn main() {
         signer: Bytes32(public.sign),
         dataset: Some(dataset),
         members,
+        repairs: None,
         previous: Some(dataset),
     };
     p1.sort_wraps();
@@ -249,6 +250,7 @@ fn main() {
         signer: Bytes32(public.sign),
         dataset: Some(dataset),
         members: m2,
+        repairs: None,
         previous: Some(p1_id),
     };
     p2.sort_wraps();
@@ -306,6 +308,64 @@ fn main() {
         "chunk_pack": { "header_nonce": h(&cp1_nonce), "bytes": h(&chunks1_bytes), "id": chunks1_id.to_hex() },
         "tree_pack": { "header_nonce": h(&tp1_nonce), "bytes": h(&trees1_bytes), "id": trees1_id.to_hex() },
         "version": { "seal_nonce": h(&seal2_nonce), "stored": h(&v2_bytes), "id": v2_id.to_hex(), "message": "April export" },
+    });
+
+    // A fork after policy_next and its repair (spec §10.1c), with an RNG of their own so the
+    // vectors above stay as they were. Side A is the epoch-1 policy above (Hackney
+    // withdrawn); side B, also seq 2, makes the GLA a writer. The repair (seq 2, follows
+    // policy_next) keeps Hackney out, the GLA a writer, and starts epoch 2 (data key 50..6f).
+    let mut rng2 =
+        XofRng(blake3::Hasher::new_derive_key("coffer test vectors repair rng").finalize_xof());
+    let mut mb = p1.members.clone();
+    for m in &mut mb {
+        if m.label() == "gla" {
+            m.1 = "writer".into();
+        }
+    }
+    let mut side_b = Policy {
+        seq: 2,
+        name: p1.name.clone(),
+        time: 1_780_000_210,
+        audit: None,
+        epoch: 0,
+        heads: Some(vec![vid]),
+        wraps: p1.wraps.clone(),
+        signer: Bytes32(public.sign),
+        dataset: Some(dataset),
+        members: mb.clone(),
+        repairs: None,
+        previous: Some(p1_id),
+    };
+    side_b.sort_wraps();
+    let (side_b_id, side_b_bytes) = side_b.sign(ident.signing_key());
+    let s2 = EpochSecret {
+        data_key: counter(0x50, 32).try_into().expect("32"),
+        dedup_key: s.dedup_key,
+    };
+    let mut mr = mb;
+    mr.retain(|m| m.label() != "hackney");
+    let mut sides = vec![p2_id, side_b_id];
+    sides.sort();
+    let mut repair = Policy {
+        seq: 2,
+        name: p1.name.clone(),
+        time: 1_780_000_220,
+        audit: None,
+        epoch: 2,
+        heads: Some(vec![vid]),
+        wraps: people::wraps(&mr, 2, &s2, &mut rng2),
+        signer: Bytes32(public.sign),
+        dataset: Some(dataset),
+        members: mr,
+        repairs: Some(sides),
+        previous: Some(p1_id),
+    };
+    repair.sort_wraps();
+    let (repair_id, repair_bytes) = repair.sign(ident.signing_key());
+    let repair_v = json!({
+        "side_b": { "stored": h(&side_b_bytes), "id": side_b_id.to_hex() },
+        "repair": { "stored": h(&repair_bytes), "id": repair_id.to_hex() },
+        "data_key": h(&s2.data_key),
     });
 
     // A push claim building on the dataset after policy_next with no versions yet, carrying
@@ -376,6 +436,7 @@ fn main() {
         "wrap": wrap_v,
         "version": { "seal_nonce": h(&seal_nonce), "stored": h(&vbytes), "id": vid.to_hex(), "message": "March export" },
         "epoch1": epoch1,
+        "policy_repair": repair_v,
         "claim": claim_v,
         "rejects": rejects,
         "chain_rejects": chain_rejects,

@@ -1093,6 +1093,74 @@ fn two_admins_at_once_fork_the_chain_on_rclone() {
     w.hackney
         .ok(&["checkout", "HEAD", "--to", out.to_str().unwrap()]);
     assert!(camden_side["members"].as_array().unwrap().len() > 3);
+
+    // The repair: a reader may not; an owner does, and every reader accepts it alike.
+    let err = w.hackney.fails(&["share", "repair"], 2);
+    assert!(err.contains("only an owner or admin"), "{err}");
+    let r: serde_json::Value =
+        serde_json::from_str(&w.camden.ok(&["share", "repair", "--json"])).unwrap();
+    // Brent's side withdrew the GLA (epoch 1): the repair starts epoch 2, unique in the chain.
+    assert_eq!(r["epoch"], 2, "{r:#}");
+    let repair = r["policy"].as_str().unwrap().to_string();
+    w.camden.ok(&["push"]);
+    for e in [&w.camden, &brent, &w.hackney] {
+        e.ok(&["pull"]);
+        let out = e.coffer(&["verify", "--json"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{v:#}");
+        let repaired = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "policy-fork-repaired" && f["level"] == "info")
+            .count();
+        assert_eq!(repaired, 2, "{v:#}");
+        let list: serde_json::Value =
+            serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
+        assert_eq!(list["policy"], repair.as_str());
+        let members: Vec<(String, String)> = list["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["label"].as_str().unwrap().to_string(),
+                    m["role"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        // Camden's side added Islington; Brent's withdrew the GLA: both changes hold.
+        assert_eq!(
+            members,
+            [
+                ("Brent", "admin"),
+                ("Hackney", "reader"),
+                ("Islington", "reader"),
+                ("camden", "owner")
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+            "{list:#}"
+        );
+    }
+    let err = w.camden.fails(&["share", "repair"], 2);
+    assert!(err.contains("there is no fork to repair"), "{err}");
+    // Commits work again; the newcomer reads them, the withdrawn GLA does not.
+    w.camden.write("after.csv", b"after the repair\n");
+    w.camden.ok(&["commit", "-m", "after the repair"]);
+    w.camden.ok(&["push"]);
+    w.hackney.ok(&["pull"]);
+    assert_eq!(
+        std::fs::read(w.hackney.data.join("after.csv")).unwrap(),
+        b"after the repair\n"
+    );
+    clone(&x, &w.url);
+    assert_eq!(
+        std::fs::read(x.data.join("after.csv")).unwrap(),
+        b"after the repair\n"
+    );
+    x.ok(&["verify"]);
+    let err = w.gla.fails(&["pull"], 2);
+    assert!(err.contains("withdrew"), "{err}");
 }
 
 /// An owner who is up to date never fetches what it already holds, so damage to those

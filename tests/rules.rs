@@ -728,6 +728,22 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        name: "policy_repair_without_fork",
+        kind: "policy",
+        rule: "policy-repair",
+        puller: "hackney",
+        level: "warning",
+        prep: no_prep,
+        // A repair where nothing forked: it would otherwise skip the epoch rule (P5).
+        forge: |f, e| {
+            f.policy(&ident(t(e), "camden"), |p, s| {
+                p.repairs = Some(vec![Id([1; 32])]);
+                p.epoch += 4;
+                Forge::rotate(p, s);
+            })
+        },
+    },
+    Case {
         name: "genesis_of_another_dataset",
         kind: "policy",
         rule: "genesis-other",
@@ -807,7 +823,238 @@ cases!(
     policy_detached,
     policy_fork_by_withdrawn_admin,
     policy_late_fork_by_withdrawn_admin,
+    policy_repair_without_fork,
     genesis_of_another_dataset,
     version_bad_signature,
     policy_bad_signature,
 );
+
+/// A fork of two sides after the policy in force, both signed by Camden (two machines at
+/// once): one adds the newcomer and demotes Brent to writer, the other withdraws the GLA
+/// (epoch 2). Returns the sides' ids, sorted, and the chain position of the policy before.
+fn forked(e: &Env) -> (Vec<Id>, usize) {
+    let f = Forge::open(&e.data);
+    let camden = ident(t(e), "camden");
+    let newcomer = ident(t(e), "newcomer");
+    let base = f.hist().chain.policies.len() - 1;
+    let a = f.after(base, &camden, |p, s| {
+        let m = member("Newcomer", "reader", &newcomer);
+        p.wraps
+            .extend(wraps_for(std::slice::from_ref(&m), p.epoch, s));
+        p.members.push(m);
+        for m in &mut p.members {
+            if m.label() == "Brent" {
+                m.1 = "writer".into();
+            }
+        }
+    });
+    let b = f.after(base, &camden, |p, s| {
+        p.members.retain(|m| m.label() != "GLA");
+        Forge::rotate(p, s);
+    });
+    let mut sides = vec![a, b];
+    sides.sort();
+    (sides, base)
+}
+
+/// A repair of [`forked`]'s fork, signed by `signer`: by default the right one (the GLA out,
+/// Brent a writer, the newcomer in, epoch 3, naming both sides), then changed by `edit`.
+fn repair(
+    e: &Env,
+    base: usize,
+    sides: &[Id],
+    signer: &str,
+    edit: impl FnOnce(&mut coffer::object::policy::Policy, &coffer::crypto::keys::EpochSecret),
+) -> Id {
+    let f = Forge::open(&e.data);
+    let newcomer = ident(t(e), "newcomer");
+    f.after(base, &ident(t(e), signer), |p, _| {
+        p.members.retain(|m| m.label() != "GLA");
+        p.members.push(member("Newcomer", "reader", &newcomer));
+        for m in &mut p.members {
+            if m.label() == "Brent" {
+                m.1 = "writer".into();
+            }
+        }
+        p.epoch = 3;
+        let fresh = coffer::crypto::keys::EpochSecret::generate();
+        p.wraps
+            .retain(|w| w.1 < 3 && p.members.iter().any(|m| m.kx_key() == &w.0 .0));
+        p.wraps.extend(wraps_for(&p.members, 3, &fresh));
+        p.repairs = Some(sides.to_vec());
+        edit(p, &fresh);
+    })
+}
+
+/// Findings of `verify --json` with Camden's key and without any: (rule, id) pairs, the
+/// same both ways for policies.
+fn policy_findings(e: &Env) -> Vec<(String, String, String)> {
+    let mut both = Vec::new();
+    for keyless in [false, true] {
+        let mut cmd = e.coffer(&["verify", "--json"]);
+        if keyless {
+            cmd.env("COFFER_IDENTITY", e.tmp.path().join("nobody.id"));
+        }
+        let r = json(&cmd.output().unwrap());
+        let mut f: Vec<(String, String, String)> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "policy")
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap_or("").to_string(),
+                    f["id"].as_str().unwrap_or("").to_string(),
+                    f["level"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        f.sort();
+        both.push(f);
+    }
+    assert_eq!(both[0], both[1], "verify with and without a key disagree");
+    both.remove(0)
+}
+
+/// Each repair that breaks one condition of spec §10.1c is refused by name (policy-repair)
+/// and the fork stands; the right one settles it, whatever wrong repairs lie beside it: the
+/// sides become info findings, the withdrawal and the demotion hold, the newcomer is in, a
+/// commit works again.
+#[test]
+fn repairs_are_judged_alike_by_every_reader() {
+    let e = Env::copy_of(template(), "camden");
+    let (sides, base) = forked(&e);
+    let fork: Vec<_> = policy_findings(&e)
+        .into_iter()
+        .filter(|(r, _, _)| r == "policy-fork")
+        .map(|(_, id, _)| id)
+        .collect();
+    assert_eq!(fork, sides.iter().map(|s| s.to_hex()).collect::<Vec<_>>());
+    let gla = ident(t(&e), "gla");
+    type Edit = fn(&mut coffer::object::policy::Policy, &coffer::crypto::keys::EpochSecret);
+    let bad: Vec<(&str, &str, Edit)> = vec![
+        ("names one side only", "camden", |p, _| {
+            p.repairs.as_mut().unwrap().pop();
+        }),
+        ("epoch not above every side's", "camden", |p, s| {
+            p.epoch = 2;
+            p.wraps.retain(|w| w.1 < 2);
+            p.wraps.extend(wraps_for(&p.members, 2, s));
+        }),
+        (
+            "gives Brent back the admin role a side took",
+            "camden",
+            |p, _| {
+                for m in &mut p.members {
+                    if m.label() == "Brent" {
+                        m.1 = "admin".into();
+                    }
+                }
+            },
+        ),
+        ("signed by Brent, demoted on a side", "brent", |_, _| {}),
+        ("names a policy that is no side", "camden", |p, _| {
+            p.repairs.as_mut().unwrap().push(Id([0xff; 32]));
+        }),
+    ];
+    for (what, signer, edit) in bad {
+        let id = repair(&e, base, &sides, signer, edit);
+        let f = policy_findings(&e);
+        assert!(
+            f.contains(&("policy-repair".into(), id.to_hex(), "warning".into())),
+            "{what}: {f:?}"
+        );
+        assert_eq!(
+            f.iter().filter(|(r, _, _)| r == "policy-fork").count(),
+            2,
+            "{what}: the fork must stand: {f:?}"
+        );
+    }
+    // Keeping the withdrawn GLA (its wrap included).
+    let kept = repair(&e, base, &sides, "camden", |p, s| {
+        let m = member("GLA", "writer", &ident(t(&e), "gla"));
+        p.wraps.extend(wraps_for(std::slice::from_ref(&m), 3, s));
+        p.members.push(m);
+    });
+    assert!(policy_findings(&e).contains(&(
+        "policy-repair".into(),
+        kept.to_hex(),
+        "warning".into()
+    )));
+    let _ = gla;
+
+    let good = repair(&e, base, &sides, "camden", |_, _| {});
+    let f = policy_findings(&e);
+    for s in &sides {
+        assert!(
+            f.contains(&("policy-fork-repaired".into(), s.to_hex(), "info".into())),
+            "{f:?}"
+        );
+    }
+    assert!(!f.iter().any(|(r, _, _)| r == "policy-fork"), "{f:?}");
+    let list: Value = serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
+    assert_eq!(list["policy"], good.to_hex().as_str());
+    assert_eq!(list["epoch"], 3);
+    let roles: Vec<String> = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {}",
+                m["label"].as_str().unwrap(),
+                m["role"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "Brent writer",
+            "Hackney reader",
+            "Newcomer reader",
+            "camden owner"
+        ]
+    );
+    e.ok(&["commit", "-m", "after the repair", "--allow-empty"]);
+    // The GLA, withdrawn on a side, stays withdrawn: its version is refused.
+    let f = Forge::open(&e.data);
+    let v = f.version(&ident(t(&e), "gla"), |_| {});
+    let out = e.coffer(&["verify", "--json"]).output().unwrap();
+    assert!(has_finding(&json(&out), &v, "version-author", "warning"));
+}
+
+/// Two repairs made at the same moment settle nothing (neither names the other); a third
+/// that names both sides and both repairs does.
+#[test]
+fn two_repairs_at_once_need_a_third() {
+    let e = Env::copy_of(template(), "camden");
+    let (sides, base) = forked(&e);
+    let r1 = repair(&e, base, &sides, "camden", |p, _| p.time += 10);
+    let r2 = repair(&e, base, &sides, "camden", |p, _| p.time += 20);
+    // Both are part of the fork now, for every reader.
+    let f = policy_findings(&e);
+    for r in [&r1, &r2] {
+        assert!(
+            f.contains(&("policy-fork".into(), r.to_hex(), "warning".into())),
+            "{f:?}"
+        );
+    }
+    assert_eq!(f.iter().filter(|(r, _, _)| r == "policy-fork").count(), 4);
+    let err = e.fails(&["commit", "-m", "x", "--allow-empty"], 2);
+    assert!(err.contains("nobody can commit"), "{err}");
+    // `coffer share repair` names both sides and both repairs.
+    let out: Value = serde_json::from_str(&e.ok(&["share", "repair", "--json"])).unwrap();
+    let f = policy_findings(&e);
+    assert!(!f.iter().any(|(r, _, _)| r == "policy-fork"), "{f:?}");
+    for s in sides.iter().chain([&r1, &r2]) {
+        assert!(
+            f.contains(&("policy-fork-repaired".into(), s.to_hex(), "info".into())),
+            "{f:?}"
+        );
+    }
+    let list: Value = serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
+    assert_eq!(list["policy"], out["policy"]);
+    // Above the sides' epochs (2) and the two repairs' (3): numbers stay unique.
+    assert_eq!(list["epoch"], 4);
+}

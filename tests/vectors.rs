@@ -510,3 +510,57 @@ fn push_claim_name_and_envelope() {
     longer.push(0);
     assert!(Claim::decode(&longer).is_err());
 }
+
+/// A fork after `policy_next` (the epoch-1 withdrawal of Hackney, and `side_b` making the GLA
+/// a writer) and its repair (spec §10.1c): the walk accepts the repair as seq 2, the sides are
+/// `policy-fork-repaired`, and the repair's epoch-2 key opens for the GLA.
+#[test]
+fn policy_repair_settles_the_fork() {
+    use coffer::rules::Rule;
+    let v = vectors();
+    let ds = id(&v["policy"]["dataset_id"]);
+    let r = &v["policy_repair"];
+    let mut all = std::collections::BTreeMap::new();
+    for (i, s) in [
+        (&v["policy"]["dataset_id"], &v["policy"]["stored"]),
+        (&v["policy_next"]["id"], &v["policy_next"]["stored"]),
+        (
+            &v["epoch1"]["policy"]["id"],
+            &v["epoch1"]["policy"]["stored"],
+        ),
+        (&r["side_b"]["id"], &r["side_b"]["stored"]),
+        (&r["repair"]["id"], &r["repair"]["stored"]),
+    ] {
+        let pid = id(i);
+        let bytes = b(s);
+        all.insert(pid, Policy::open(&pid, &bytes).unwrap());
+    }
+    let chain = coffer::rules::chain::walk(&ds, all, vec![]).unwrap();
+    assert_eq!(chain.tip().0, id(&r["repair"]["id"]));
+    assert_eq!(chain.tip().1.epoch, 2);
+    assert!(chain.fork.is_empty());
+    for side in [&v["epoch1"]["policy"]["id"], &r["side_b"]["id"]] {
+        assert!(chain
+            .refused
+            .iter()
+            .any(|(i, why)| *i == id(side) && why.rule == Rule::PolicyForkRepaired));
+    }
+    let gla = Identity::from_secrets(
+        "gla",
+        (0xc0..0xe0u8).collect::<Vec<_>>().try_into().unwrap(),
+        (0xe0..=0xffu8).collect::<Vec<_>>().try_into().unwrap(),
+    );
+    let got = chain.tip().1.unwrap_for(&gla.public().kx, gla.kx_secret());
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, 2);
+    assert_eq!(got[0].1.data_key.to_vec(), b(&r["data_key"]));
+    assert_eq!(
+        chain
+            .tip()
+            .1
+            .member_by_sign_key(&gla.public().sign)
+            .unwrap()
+            .role(),
+        "writer"
+    );
+}

@@ -385,6 +385,15 @@ pub enum ShareCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Repair a fork: two access changes made at the same moment (possible only on a store
+    /// that ignores conditional writes) leave nobody able to commit until an owner or admin
+    /// runs this. It signs one policy that applies the changes of both sides, withdrawals and
+    /// demotions winning, under a new epoch; then push it.
+    Repair {
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List members, their roles and public identities.
     List {
         /// Print as JSON.

@@ -485,6 +485,7 @@ fn share(ctx: &Ctx, sc: &ShareCommand) -> Result<()> {
             },
             *json,
         ),
+        ShareCommand::Repair { json } => (Change::Repair, *json),
         ShareCommand::List { json } => return share_list(&ds, *json),
     };
     let id = ctx.identity()?;
@@ -517,6 +518,10 @@ fn share(ctx: &Ctx, sc: &ShareCommand) -> Result<()> {
             , o.epoch
         ),
         Change::Role { label, role } => println!("{label:?} is now {role} ({at})"),
+        Change::Repair => println!(
+            "repaired the fork: {at} applies the changes of every side (withdrawals and demotions win), new epoch {}; push it so every member sees it (`coffer share list` shows who is in)",
+            o.epoch
+        ),
     }
     Ok(())
 }

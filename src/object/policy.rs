@@ -119,6 +119,10 @@ pub struct Policy {
     pub dataset: Option<Id>,
     /// Members, strictly ascending by the UTF-8 bytes of their labels.
     pub members: Vec<Member>,
+    /// Only in a repair policy (spec §10.1c): every other policy that follows `previous` and
+    /// stands in the fork it repairs, strictly ascending, at least one; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repairs: Option<Vec<Id>>,
     /// The policy this one replaces; absent in the genesis policy, required after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Id>,
@@ -179,6 +183,7 @@ impl Policy {
                 Bytes32(sign_key),
                 Bytes32(kx_key),
             )],
+            repairs: None,
             previous: None,
         };
         p.check_structure()
@@ -258,6 +263,14 @@ impl Policy {
         }
         if self.wraps.iter().any(|w| w.3.len() != WRAP_CT_LEN) {
             return Err(format!("a wrap's ciphertext is not {WRAP_CT_LEN} bytes"));
+        }
+        if let Some(r) = &self.repairs {
+            if genesis || r.is_empty() || r.len() > MAX_HEADS || !r.windows(2).all(|w| w[0] < w[1])
+            {
+                return Err(format!(
+                    "repairs must be absent in the genesis policy, else 1 to {MAX_HEADS} policy ids, sorted, none repeated"
+                ));
+            }
         }
         if let Some(h) = &self.heads {
             if h.len() > MAX_HEADS || !h.windows(2).all(|w| w[0] < w[1]) {

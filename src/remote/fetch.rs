@@ -72,8 +72,9 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
     for (i, (id, _)) in local.policies.iter().enumerate() {
         match remote.policies.get(i) {
             Some((rid, _)) if rid == id => {}
-            // A side of a fork on the remote: the fork reaches this dataset too.
-            None if remote.knows(id) => {}
+            // A side of a fork on the remote (repaired there or not): the fork, and its
+            // repair, reach this dataset too.
+            _ if remote.knows(id) => break,
             Some((rid, _)) => {
                 return Err(r.problem(format!(
                     "its policy {} and this dataset's {} both follow seq {}: two share changes were made at once and the other was pushed first: clone the remote again and repeat your share change there (this dataset is unchanged)",
@@ -85,20 +86,20 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
             None => break,
         }
     }
-    // The accepted policies beyond this dataset's, then the policies of an unrepaired fork
-    // (so every reader sees the same fork).
+    // The accepted policies this dataset lacks, then the policies of an unrepaired fork or
+    // of a repaired one's sides (so every reader sees the same fork, and judges its repair).
     let ahead = remote
         .policies
         .iter()
-        .skip(local.policies.len())
         .chain(remote.fork.iter().flatten())
         .map(|(id, _)| *id)
+        .chain(remote.repaired_sides().copied())
         .filter(|id| !known.contains(id) && !local.knows(id))
         .collect();
     let refused = remote
         .refused
         .into_iter()
-        .filter(|(id, _)| !known.contains(id))
+        .filter(|(id, r)| !known.contains(id) && r.rule != Rule::PolicyForkRepaired)
         .collect();
     Ok((ahead, refused))
 }

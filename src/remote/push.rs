@@ -92,12 +92,16 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
     let hist = History::evaluate(chain.clone(), all, vec![], |p| epochs.get(p).copied());
     let n_published = published(&chain, &l);
     if n_published < chain.policies.len() {
-        let public = History::evaluate(
-            chain.prefix(n_published),
-            hist.versions.clone(),
-            vec![],
-            |p| epochs.get(p).copied(),
-        );
+        // The remote's own chain (a fork there, repaired here, still withdraws at once); a
+        // remote without the genesis yet holds just what it lists.
+        let remote_chain = if l.policies.contains(&ds.id) {
+            crate::rules::chain::load(&r.store, &ds.id).map_err(|e| r.explain(e))?
+        } else {
+            chain.prefix(n_published)
+        };
+        let public = History::evaluate(remote_chain, hist.versions.clone(), vec![], |p| {
+            epochs.get(p).copied()
+        });
         if let Some(id) = unknown
             .iter()
             .find(|i| public.is_history(i) && !hist.is_history(i))

@@ -416,7 +416,13 @@ impl Dataset {
         let (tip_id, tip) = chain.tip();
         let path = self.dot.join("seen-policy");
         match self.seen_policy() {
-            Some((_, id)) if chain.knows(&id) && chain.get(&id).is_none() => {}
+            // Seen on a side of a fork: not a rollback. Once the fork is repaired and the
+            // chain has passed it, the tip is what this folder has seen.
+            Some((n, id)) if chain.knows(&id) && chain.get(&id).is_none() => {
+                if chain.fork.is_empty() && tip.seq >= n {
+                    write_atomic(&path, format!("{} {}\n", tip.seq, tip_id).as_bytes())?;
+                }
+            }
             Some((n, id)) if n > tip.seq || (n == tip.seq && id != *tip_id) => {
                 return Err(Error::Corrupt {
                     kind: "policy",

@@ -8,7 +8,7 @@ use crate::crypto::keys::EpochSecret;
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::identity::Identity;
-use crate::object::policy::{Member, Policy};
+use crate::object::policy::{Member, Policy, ROLES};
 use crate::store::{self, Store};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -195,7 +195,11 @@ pub fn check_successor(
             ));
         }
     }
-    if next.epoch != prev.epoch && Some(next.epoch) != prev.epoch.checked_add(1) {
+    // A repair's epoch is judged against the sides it repairs (check_repair).
+    if next.repairs.is_none()
+        && next.epoch != prev.epoch
+        && Some(next.epoch) != prev.epoch.checked_add(1)
+    {
         return Err(Refusal::new(
             Rule::PolicyEpoch,
             format!(
@@ -262,8 +266,9 @@ fn line(
             .into_iter()
             .flatten()
             .filter(|id| {
-                all.get(*id)
-                    .is_some_and(|p| check_successor(dataset, &cur_id, cur, p).is_ok())
+                all.get(*id).is_some_and(|p| {
+                    p.repairs.is_none() && check_successor(dataset, &cur_id, cur, p).is_ok()
+                })
             })
             .copied()
             .collect();
@@ -342,6 +347,11 @@ pub fn walk(
                 Err(r) => refused.push((id, r)),
             }
         }
+        // Repairs are judged after the fork they repair (spec §10.1c).
+        let (repairs, plain): (Vec<_>, Vec<_>) =
+            sides.into_iter().partition(|(_, p)| p.repairs.is_some());
+        let mut sides = plain;
+        let mut repaired = None;
         if sides.len() > 1 {
             let lines: Vec<Vec<Id>> = sides
                 .iter()
@@ -367,21 +377,7 @@ pub fn walk(
                 ));
             }
             if kept.len() > 1 {
-                for i in &kept {
-                    refused.push((
-                        sides[*i].0,
-                        Refusal::new(
-                            Rule::PolicyFork,
-                            format!(
-                                "one of {} policies that follow policy {} (seq {}): none is in force until an owner or admin repairs the fork",
-                                kept.len(),
-                                cur_id.short(),
-                                cur.seq
-                            ),
-                        ),
-                    ));
-                }
-                fork = kept
+                let mut fork_lines: Vec<Vec<(Id, Policy)>> = kept
                     .iter()
                     .map(|i| {
                         lines[*i]
@@ -390,11 +386,74 @@ pub fn walk(
                             .collect()
                     })
                     .collect();
-                break;
+                let (found, others, bad) = judge_repairs(cur, &fork_lines, &repairs);
+                refused.extend(bad);
+                let Some((rid, rp)) = found else {
+                    // Repairs made at the same moment: part of the fork, for every reader.
+                    for (id, p) in &others {
+                        refused.push((
+                            *id,
+                            Refusal::new(
+                                Rule::PolicyFork,
+                                "a repair made at the same moment as another one, which it does not name: an owner or admin repairs again (`coffer share repair`)",
+                            ),
+                        ));
+                        fork_lines.push(vec![(*id, p.clone())]);
+                    }
+                    for i in &kept {
+                        refused.push((
+                            sides[*i].0,
+                            Refusal::new(
+                                Rule::PolicyFork,
+                                format!(
+                                    "one of {} policies that follow policy {} (seq {}): none is in force until an owner or admin repairs the fork (`coffer share repair`)",
+                                    kept.len(),
+                                    cur_id.short(),
+                                    cur.seq
+                                ),
+                            ),
+                        ));
+                    }
+                    fork = fork_lines;
+                    break;
+                };
+                // Every policy of every side's line, and every repair made at the same
+                // moment, stays in the store, not in force.
+                let ids = fork_lines.iter().flatten().map(|(i, _)| *i);
+                for id in ids.chain(others.iter().map(|(i, _)| *i)) {
+                    refused.push((
+                        id,
+                        Refusal::new(
+                            Rule::PolicyForkRepaired,
+                            format!(
+                                "on a side of the fork after policy {} (seq {}), repaired by policy {}",
+                                cur_id.short(),
+                                cur.seq,
+                                rid.short()
+                            ),
+                        ),
+                    ));
+                }
+                repaired = Some((rid, rp));
             }
             sides = kept.iter().map(|i| sides[*i].clone()).collect();
         }
-        match sides.pop() {
+        if repaired.is_none() {
+            for (id, _) in &repairs {
+                refused.push((
+                    *id,
+                    Refusal::new(
+                        Rule::PolicyRepair,
+                        format!(
+                            "a repair policy, but no fork follows policy {} (seq {})",
+                            cur_id.short(),
+                            cur.seq
+                        ),
+                    ),
+                ));
+            }
+        }
+        match repaired.or_else(|| sides.pop()) {
             Some((id, p)) => {
                 all.remove(&id);
                 policies.push((id, p));
@@ -423,6 +482,152 @@ pub fn walk(
         refused,
         fork,
     })
+}
+
+/// How much a role may do: owner 3, admin 2, writer 1, reader 0.
+pub(crate) fn power(role: &str) -> usize {
+    ROLES.len()
+        - 1
+        - ROLES
+            .iter()
+            .position(|r| *r == role)
+            .unwrap_or(ROLES.len() - 1)
+}
+
+/// Whether `r` repairs the fork after `base` whose standing sides have these `lines` (spec
+/// §10.1c): signed by an owner or admin whom no policy of any line withdraws or demotes;
+/// keeping out everyone a line's last policy no longer lists; giving nobody a higher role
+/// than the lowest a line lowered them to; and starting an epoch above every epoch of `base`
+/// and the lines (exactly which one, [`judge_repairs`] decides), so that epoch numbers stay
+/// unique in the accepted chain.
+pub(crate) fn check_repair(
+    base: &Policy,
+    r: &Policy,
+    lines: &[Vec<(Id, Policy)>],
+) -> std::result::Result<(), Refusal> {
+    let no = |why: String| Err(Refusal::new(Rule::PolicyRepair, why));
+    let mut top = base.epoch;
+    for line in lines {
+        for (id, p) in line {
+            top = top.max(p.epoch);
+            if !p.can_administer(&r.signer.0) {
+                return no(format!(
+                    "signed by someone whom policy {} (seq {}) of a side withdrew or demoted",
+                    id.short(),
+                    p.seq
+                ));
+            }
+        }
+        let Some((_, tip)) = line.last() else {
+            continue;
+        };
+        for m in &base.members {
+            let kept = r.members.iter().find(|n| n.same_identity(m));
+            match (tip.members.iter().find(|n| n.same_identity(m)), kept) {
+                (None, Some(_)) => {
+                    return no(format!(
+                        "keeps {}, whom a side of the fork withdrew",
+                        m.label()
+                    ))
+                }
+                (Some(n), Some(k))
+                    if power(n.role()) < power(m.role()) && power(k.role()) > power(n.role()) =>
+                {
+                    return no(format!(
+                        "makes {} {}, above the {} a side of the fork left them",
+                        m.label(),
+                        k.role(),
+                        n.role()
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    if r.epoch <= top {
+        return no(format!(
+            "starts epoch {}, not one above every epoch of the fork's sides ({top})",
+            r.epoch
+        ));
+    }
+    Ok(())
+}
+
+/// The repairs of the fork after `base` whose standing sides have these `lines`, judged
+/// (spec §10.1c): a repair is well-formed if it names every side, names nothing but sides and
+/// other repairs of `base`, and meets [`check_repair`]; the one well-formed repair that names
+/// every other well-formed one settles the fork (two repairs made at once settle nothing, a
+/// third naming both does). Returns that one, the well-formed others, and the ill-formed
+/// ones refused with their reasons.
+#[allow(clippy::type_complexity)]
+fn judge_repairs(
+    base: &Policy,
+    lines: &[Vec<(Id, Policy)>],
+    repairs: &[(Id, Policy)],
+) -> (Option<(Id, Policy)>, Vec<(Id, Policy)>, Vec<(Id, Refusal)>) {
+    let sides: BTreeSet<Id> = lines
+        .iter()
+        .filter_map(|l| l.first())
+        .map(|(i, _)| *i)
+        .collect();
+    let mut allowed = sides.clone();
+    allowed.extend(repairs.iter().map(|(i, _)| *i));
+    let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
+    let mut bad = Vec::new();
+    let mut well = Vec::new();
+    for (id, r) in repairs {
+        let n = named(r);
+        if !sides.is_subset(&n) || !n.is_subset(&allowed) {
+            bad.push((
+                *id,
+                Refusal::new(
+                    Rule::PolicyRepair,
+                    format!(
+                        "does not name exactly the {} sides of the fork after policy seq {} (and other repairs of it)",
+                        sides.len(),
+                        base.seq
+                    ),
+                ),
+            ));
+            continue;
+        }
+        match check_repair(base, r, lines) {
+            Ok(()) => well.push((*id, r.clone())),
+            Err(why) => bad.push((*id, why)),
+        }
+    }
+    // The one that names every other well-formed repair settles the fork, if it starts the
+    // epoch one above every epoch of the sides and of those repairs.
+    let top = lines
+        .iter()
+        .flatten()
+        .map(|(_, p)| p.epoch)
+        .fold(base.epoch, u32::max);
+    let ids: BTreeSet<Id> = well.iter().map(|(i, _)| *i).collect();
+    let found = well.iter().position(|(id, r)| {
+        let mut want = sides.clone();
+        want.extend(ids.iter().filter(|i| *i != id));
+        named(r) == want
+    });
+    let found = found.map(|i| well.remove(i));
+    if let Some((id, r)) = &found {
+        let floor = well.iter().map(|(_, p)| p.epoch).fold(top, u32::max);
+        if floor.checked_add(1) != Some(r.epoch) {
+            bad.push((
+                *id,
+                Refusal::new(
+                    Rule::PolicyRepair,
+                    format!(
+                        "starts epoch {}, not {} (one above every epoch of the fork's sides and of the repairs it names)",
+                        r.epoch,
+                        floor.saturating_add(1)
+                    ),
+                ),
+            ));
+            return (None, well, bad);
+        }
+    }
+    (found, well, bad)
 }
 
 /// Which sides of a fork stand (indexes into `lines`, each side's line of policy ids): every
@@ -629,7 +834,7 @@ impl Chain {
             return Err(Refusal::new(
                 Rule::PolicyFork,
                 format!(
-                    "two access changes were made at once after policy seq {} (one is {}; `coffer access` lists them): nobody can commit until an owner removes the policy objects of every side from the store and makes the changes again (spec §10.1c)",
+                    "two access changes were made at once after policy seq {} (one is {}; `coffer access` lists them): nobody can commit until an owner or admin runs `coffer share repair` and pushes it",
                     self.tip().1.seq,
                     id.short()
                 ),
@@ -664,9 +869,21 @@ impl Chain {
         }
     }
 
-    /// Whether `id` is an accepted policy or a policy of an unrepaired fork's lines.
+    /// Whether `id` is an accepted policy, a policy of an unrepaired fork's lines, or one of
+    /// a repaired fork's lines.
     pub fn knows(&self, id: &Id) -> bool {
-        self.get(id).is_some() || self.fork.iter().flatten().any(|(i, _)| i == id)
+        self.get(id).is_some()
+            || self.fork.iter().flatten().any(|(i, _)| i == id)
+            || self.repaired_sides().any(|i| i == id)
+    }
+
+    /// The policies on the lines of repaired forks: not in force, but every reader holds them
+    /// so that it judges the repair alike (spec §10.1c).
+    pub fn repaired_sides(&self) -> impl Iterator<Item = &Id> {
+        self.refused
+            .iter()
+            .filter(|(_, r)| r.rule == Rule::PolicyForkRepaired)
+            .map(|(i, _)| i)
     }
 
     /// Ids of the accepted policies.

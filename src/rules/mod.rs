@@ -23,7 +23,11 @@
 //! that follow one policy form a fork (`policy-fork`): a side signed by someone whom another
 //! side withdraws or demotes is ignored (`policy-fork-withdrawn-signer`); if more than one side
 //! remains, none is in force, their withdrawals and demotions apply at once, and no version
-//! can be made until the fork is repaired (spec §10.1c).
+//! can be made until the fork is repaired (spec §10.1c). A repair policy follows the same
+//! policy, names every remaining side (and every other well-formed repair) in `repairs`, is
+//! signed by an owner or admin no side withdrew or demoted, keeps out everyone a side
+//! withdrew, gives nobody more than a side that demoted them left them, and starts an epoch
+//! above every side's (`policy-repair`); the sides are then `policy-fork-repaired`.
 //!
 //! Versions ([`history`], spec §9). A version is accepted when:
 //! - V1 `version-dataset`: it names this dataset;
@@ -93,6 +97,10 @@ pub enum Rule {
     PolicyFork,
     /// A fork side signed by someone another side withdrew or demoted.
     PolicyForkWithdrawnSigner,
+    /// A side of a fork that a repair policy settled: kept in the store, not in force.
+    PolicyForkRepaired,
+    /// A repair policy that does not repair the fork it follows.
+    PolicyRepair,
     /// V1.
     VersionDataset,
     /// V2.
@@ -138,6 +146,8 @@ impl Rule {
             Rule::PolicyDetached => "policy-detached",
             Rule::PolicyFork => "policy-fork",
             Rule::PolicyForkWithdrawnSigner => "policy-fork-withdrawn-signer",
+            Rule::PolicyForkRepaired => "policy-fork-repaired",
+            Rule::PolicyRepair => "policy-repair",
             Rule::VersionDataset => "version-dataset",
             Rule::VersionPolicy => "version-policy",
             Rule::VersionAuthor => "version-author",

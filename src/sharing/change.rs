@@ -41,6 +41,9 @@ pub enum Change {
         /// The new role.
         role: String,
     },
+    /// Repair a fork (two access changes made at once): one policy that applies the changes
+    /// of every side, withdrawals and demotions winning, under a new epoch (spec §10.1c).
+    Repair,
 }
 
 /// What a change did.
@@ -99,12 +102,22 @@ pub fn apply(
     let _lock = ds.lock()?;
     let hist = ds.history()?;
     let chain = &hist.chain;
-    if let Some((id, _)) = chain.fork.first().and_then(|l| l.first()) {
-        return Err(Error::Usage(format!(
-            "the access policy forked after seq {} (one side is {}): no change can be made until it is repaired",
-            chain.tip().1.seq,
-            id.short()
-        )));
+    match (chain.fork.first().and_then(|l| l.first()), change) {
+        (None, Change::Repair) => {
+            return Err(Error::Usage(format!(
+                "there is no fork to repair: policy seq {} is in force (see `coffer access`)",
+                chain.tip().1.seq
+            )))
+        }
+        (Some(_), Change::Repair) => return repair(ds, identity, &hist),
+        (Some((id, _)), _) => {
+            return Err(Error::Usage(format!(
+                "the access policy forked after seq {} (one side is {}): no change can be made until an owner or admin runs `coffer share repair`",
+                chain.tip().1.seq,
+                id.short()
+            )))
+        }
+        (None, _) => {}
     }
     let (tip_id, tip) = chain.tip();
     let me = identity.public();
@@ -215,6 +228,7 @@ pub fn apply(
             }
             members[i].1 = role.clone();
         }
+        Change::Repair => return repair(ds, identity, &hist),
     }
     members.sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
     let mut wraps = Vec::new();
@@ -233,6 +247,7 @@ pub fn apply(
         signer: Bytes32(me.sign),
         dataset: Some(ds.id),
         members,
+        repairs: None,
         previous: Some(*tip_id),
     };
     next.sort_wraps();
@@ -282,6 +297,175 @@ pub fn apply(
         }
     }
     Ok(out)
+}
+
+/// `share repair`: the policy that settles the fork after the policy in force. Members of
+/// that policy stay unless a side withdrew them, with the lowest role a side lowered them to
+/// (else the highest a side raised them to); members a side added join with the lowest role
+/// any side gave them, and the earlier epochs if a side gave them those. A new epoch above
+/// every side's starts; the policy names every side, and every other repair the rules
+/// found well-formed, so every reader accepts it alike.
+fn repair(
+    ds: &Dataset,
+    identity: &Identity,
+    hist: &crate::rules::History,
+) -> Result<ChangeOutcome> {
+    use crate::rules::chain::{check_repair, power};
+    let chain = &hist.chain;
+    let (base_id, base) = chain.tip();
+    let me = identity.public();
+    let lines = &chain.fork;
+    let sides: Vec<&Policy> = lines.iter().flatten().map(|(_, p)| p).collect();
+    if !base.can_administer(&me.sign) || sides.iter().any(|p| !p.can_administer(&me.sign)) {
+        return Err(Error::Usage(format!(
+            "only an owner or admin whom neither side of the fork withdrew or demoted can repair it; ask {}",
+            chain.who_to_ask()
+        )));
+    }
+    let mine = chain.secrets_for(identity);
+    let current = mine.get(&base.epoch).ok_or_else(|| Error::NoEpochKey {
+        who: chain.label_of_sign_key(&me.sign),
+        epoch: base.epoch,
+        dataset: ds.id,
+    })?;
+    let tips: Vec<&Policy> = lines
+        .iter()
+        .filter_map(|l| l.last())
+        .map(|(_, p)| p)
+        .collect();
+    let mut members: Vec<Member> = Vec::new();
+    for m in &base.members {
+        let now: Vec<Option<&Member>> = tips
+            .iter()
+            .map(|t| t.members.iter().find(|n| n.same_identity(m)))
+            .collect();
+        if now.iter().any(Option::is_none) {
+            continue; // withdrawn on a side
+        }
+        let roles: Vec<&str> = now.iter().flatten().map(|n| n.role()).collect();
+        let lowered = roles.iter().filter(|r| power(r) < power(m.role()));
+        let role = match lowered.min_by_key(|r| power(r)) {
+            Some(r) => r.to_string(),
+            None => roles
+                .iter()
+                .max_by_key(|r| power(r))
+                .map_or(m.role().to_string(), |r| r.to_string()),
+        };
+        let mut kept = m.clone();
+        kept.1 = role;
+        members.push(kept);
+    }
+    let mut extra: Vec<Wrap> = Vec::new();
+    for t in &tips {
+        for n in &t.members {
+            if base.members.iter().any(|m| m.same_identity(n)) {
+                continue;
+            }
+            if let Some(i) = members.iter().position(|m| m.same_identity(n)) {
+                if power(n.role()) < power(members[i].role()) {
+                    members[i].1 = n.role().to_string();
+                }
+                continue;
+            }
+            if members.iter().any(|m| m.label() == n.label()) {
+                return Err(Error::Usage(format!(
+                    "the sides of the fork gave the label {:?} to different identities: remove one of them after the repair",
+                    n.label()
+                )));
+            }
+            // Added on a side with the earlier epochs (not --from-now): give them here too.
+            if t.wraps
+                .iter()
+                .any(|w| &w.0 .0 == n.kx_key() && w.1 <= base.epoch)
+            {
+                for (e, s) in mine.range(..=base.epoch) {
+                    extra.push(wrap_for(n, *e, s)?);
+                }
+            }
+            members.push(n.clone());
+        }
+    }
+    members.sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
+    let top = sides.iter().map(|p| p.epoch).fold(base.epoch, u32::max);
+    let epoch = next_epoch(top)?;
+    let secret = fresh_secret(current);
+    let mut wraps = Vec::new();
+    for m in &members {
+        wraps.push(wrap_for(m, epoch, &secret)?);
+    }
+    wraps.extend(extra);
+    // Name every side, and every other repair of this fork the rules found well-formed.
+    let mut repairs: Vec<Id> = lines
+        .iter()
+        .filter_map(|l| l.first())
+        .map(|(i, _)| *i)
+        .collect();
+    for (id, why) in &chain.refused {
+        if why.rule != crate::rules::Rule::PolicyFork {
+            continue;
+        }
+        let Some(bytes) = ds.store.get(&store::policy_path(id))? else {
+            continue;
+        };
+        let Ok(other) = Policy::open(id, &bytes) else {
+            continue;
+        };
+        let names_all = repairs
+            .iter()
+            .all(|s| other.repairs.iter().flatten().any(|x| x == s));
+        if other.previous == Some(*base_id)
+            && names_all
+            && check_repair(base, &other, lines).is_ok()
+            && check_successor(&ds.id, base_id, base, &other).is_ok()
+        {
+            repairs.push(*id);
+        }
+    }
+    repairs.sort();
+    repairs.dedup();
+    let mut next = Policy {
+        seq: base.seq + 1,
+        name: base.name.clone(),
+        time: crate::repo::now().max(base.time),
+        audit: base.audit.clone(),
+        epoch,
+        heads: Some(hist.heads()),
+        wraps,
+        signer: Bytes32(me.sign),
+        dataset: Some(ds.id),
+        members,
+        repairs: Some(repairs),
+        previous: Some(*base_id),
+    };
+    next.sort_wraps();
+    next.check_structure()
+        .map_err(|why| Error::Usage(format!("the repair would make an invalid policy: {why}")))?;
+    if let Err(r) = check_successor(&ds.id, base_id, base, &next)
+        .and_then(|()| check_repair(base, &next, lines))
+    {
+        return Err(Error::Usage(format!(
+            "the repair is not allowed: {} (ask {})",
+            r.message,
+            chain.who_to_ask()
+        )));
+    }
+    let (id, bytes) = next.sign(identity.signing_key());
+    ds.store.put_new(&store::policy_path(&id), bytes)?;
+    // The walk must now accept it: anything else is a bug to report, not a state to leave.
+    let after = ds.chain()?;
+    if after.tip().0 != id {
+        return Err(Error::Usage(format!(
+            "policy {} was written but the rules do not accept it as the repair; run `coffer verify` and report this",
+            id.short()
+        )));
+    }
+    Ok(ChangeOutcome {
+        policy: id,
+        seq: next.seq,
+        epoch: next.epoch,
+        reseal: None,
+        resealed: Resealed::default(),
+    })
 }
 
 /// Make a version with the same content as `head` whose packs all suit the policy in force,

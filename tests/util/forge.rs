@@ -138,8 +138,20 @@ impl Forge {
     /// current heads, changed by `edit` (which gets the signer's secret of the epoch in
     /// force), signed by `signer` and stored. Wraps are sorted after `edit`.
     pub fn policy(&self, signer: &Identity, edit: impl FnOnce(&mut Policy, &EpochSecret)) -> Id {
+        let n = self.hist().chain.policies.len();
+        self.after(n - 1, signer, edit)
+    }
+
+    /// [`Forge::policy`], following the accepted policy at chain position `pos` (the tip,
+    /// again and again, makes a fork).
+    pub fn after(
+        &self,
+        pos: usize,
+        signer: &Identity,
+        edit: impl FnOnce(&mut Policy, &EpochSecret),
+    ) -> Id {
         let hist = self.hist();
-        let (tip_id, tip) = hist.chain.tip();
+        let (tip_id, tip) = &hist.chain.policies[pos];
         let secret = self
             .secrets(signer)
             .remove(&tip.epoch)
@@ -155,6 +167,7 @@ impl Forge {
             signer: Bytes32(signer.public().sign),
             dataset: Some(self.ds.id),
             members: tip.members.clone(),
+            repairs: None,
             previous: Some(*tip_id),
         };
         edit(&mut p, &secret);
