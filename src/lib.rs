@@ -8,11 +8,12 @@
 //! Layout: [`codec`] (canonical CBOR), [`crypto`] (primitives and labels), [`chunking`],
 //! [`object`] (one module per stored type), [`store`] (object_store access), [`repo`] (a dataset
 //! on disk: commit, checkout, caches), [`rules`] (which policies and versions are trusted),
-//! [`sharing`] (changing and reporting access), [`history`], [`diff`], [`verify`],
+//! [`sharing`] (changing and reporting access), [`history`], [`diff`], [`verify`], [`audit`] (the keyless check from a store),
 //! [`identity`], [`interrupt`], [`testhook`] (pause points for crash tests).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod chunking;
 pub mod codec;
 pub mod crypto;

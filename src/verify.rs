@@ -77,7 +77,7 @@ impl Report {
         self.findings.iter().all(|f| f.level == Level::Info)
     }
 
-    fn add(
+    pub(crate) fn add(
         &mut self,
         level: Level,
         kind: &'static str,
@@ -204,9 +204,23 @@ fn check_pack(ds: &Dataset, keys: Option<&Keyring>, id: &Id) -> PackResult {
 /// does not open was damaged in place: an error), or a remote's (anyone with the bucket's
 /// credentials can add junk there: a warning, ignored like any object the rules refuse).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Whose {
+pub(crate) enum Whose {
+    /// The dataset's own store.
     Own,
+    /// Another store: a remote, or an audited source.
     Remote,
+}
+
+/// Whether `name` is where a store keeps a coffer object (spec §11): `policy/ID`,
+/// `versions/ID`, `claims/ID`, `packs/XX/ID` (XX its first two digits), or a push's probe.
+fn is_object_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        ["policy" | "versions" | "claims", id] => Id::from_hex(id).is_some(),
+        ["packs", _, id] => Id::from_hex(id).is_some_and(|i| store::pack_path(&i) == name),
+        ["probe", nonce] => nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit()),
+        _ => false,
+    }
 }
 
 /// Verify the dataset. With `identity` (a recipient), blobs are decrypted and trees walked.
@@ -303,7 +317,7 @@ pub fn verify_remote(
     Ok(r)
 }
 
-fn verify_store(
+pub(crate) fn verify_store(
     ds: &Dataset,
     identity: Option<&Identity>,
     progress: bool,
@@ -547,6 +561,20 @@ fn verify_store(
                 Some(p),
                 "not used by any version (removable by gc)",
             );
+        }
+    }
+    // On a remote, a name that is no coffer object's is junk anyone could have added there:
+    // listed, ignored by every reader.
+    if whose == Whose::Remote {
+        for (name, size) in ds.store.list("")? {
+            if !is_object_name(&name) {
+                r.add(
+                    Level::Warning,
+                    "object",
+                    None,
+                    format!("{name} ({size} B): not a coffer object's name; junk, ignored by every reader"),
+                );
+            }
         }
     }
     // On a remote, a damaged object no history version lists is junk anyone could have

@@ -237,6 +237,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Audit a dataset straight from its store, as an auditor: no identity, no membership.
+    ///
+    /// SOURCE is what `clone` takes: s3://BUCKET/PREFIX (with the usual AWS_* variables), a
+    /// store folder, a dataset folder, file:///PATH. Nothing is written there. Every rule
+    /// that needs no key is applied: object hashes and encodings, signatures, the policy
+    /// chain, authors' roles at the time, withdrawn writers, the epochs each version's
+    /// readers hold, packs present and whole. Junk is listed and ignored. What the audit saw
+    /// (newest policy, heads) is remembered per dataset, and a later audit that finds less
+    /// reports a rollback. Exit 0 clean, 1 problems found, 2 could not run.
+    Audit {
+        /// Where the dataset is.
+        source: String,
+        /// The dataset id you were given (64 hex digits). Without it the store's only
+        /// dataset is audited, and remembered for this source (trust on first use).
+        #[arg(long, value_name = "ID")]
+        expect_id: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `coffer id ...`

@@ -429,6 +429,32 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             json,
         } => remote::gc(&ctx, r.as_deref(), *dry_run, *force, grace.as_secs(), *json)?,
         Command::Cat { spec, path } => remote::cat(&ctx, spec, path.as_deref())?,
+        Command::Audit {
+            source,
+            expect_id,
+            json,
+        } => {
+            let expect = match expect_id {
+                Some(s) => Some(coffer::Id::from_hex(s).ok_or_else(|| {
+                    Error::Usage(format!("--expect-id {s}: expected 64 hex digits"))
+                })?),
+                None => None,
+            };
+            let report = coffer::audit::audit(&coffer::audit::AuditOptions {
+                source: source.clone(),
+                expect,
+                memory: dirs::config_dir().map(|d| d.join("coffer").join("audits.json")),
+                progress: ctx.progress(),
+            })?;
+            if *json {
+                print_json(&report);
+            } else {
+                output::print_report(&report);
+            }
+            if !report.is_clean() {
+                return Ok(Outcome::Findings);
+            }
+        }
         Command::Verify { remote, json } => {
             let ds = ctx.dataset()?;
             let id = match ctx.identity() {

@@ -61,7 +61,7 @@ pub struct CloneOutcome {
 
 /// Where the objects are: a URL (`s3://`, `file://`), a store folder or a dataset folder.
 /// Returns the URL to record as `origin` and the remote.
-fn source_remote(source: &str) -> Result<(String, Remote)> {
+pub(crate) fn source_remote(source: &str) -> Result<(String, Remote)> {
     if source.contains("://") && !source.starts_with("file://") {
         return Ok((source.to_string(), Remote::at(source)?));
     }
@@ -85,7 +85,12 @@ fn source_remote(source: &str) -> Result<(String, Remote)> {
 /// for this source), which must be there; else the store's only valid genesis policy. Anyone
 /// who can write to a bucket can add a genesis of their own, so without a pin several are
 /// refused, each named (spec/format.md §11.1).
-fn dataset_of(s: &Store, source: &str, expect: Option<Id>, known: Option<Id>) -> Result<Id> {
+pub(crate) fn dataset_of(
+    s: &Store,
+    source: &str,
+    expect: Option<Id>,
+    known: Option<Id>,
+) -> Result<Id> {
     let mut genesis: Vec<(Id, Policy)> = Vec::new();
     for (id, _) in s.list_ids("policy")? {
         if let Some(b) = s.get(&store::policy_path(&id))? {
