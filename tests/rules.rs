@@ -952,6 +952,7 @@ fn repairs_are_judged_alike_by_every_reader() {
                 }
             },
         ),
+        // Judged like a side by the fork rule: a line of the fork demotes its signer.
         ("signed by Brent, demoted on a side", "brent", |_, _| {}),
         ("names a policy that is no side", "camden", |p, _| {
             p.repairs.as_mut().unwrap().push(Id([0xff; 32]));
@@ -960,8 +961,13 @@ fn repairs_are_judged_alike_by_every_reader() {
     for (what, signer, edit) in bad {
         let id = repair(&e, base, &sides, signer, edit);
         let f = policy_findings(&e);
+        let rule = if signer == "brent" {
+            "policy-fork-withdrawn-signer"
+        } else {
+            "policy-repair"
+        };
         assert!(
-            f.contains(&("policy-repair".into(), id.to_hex(), "warning".into())),
+            f.contains(&(rule.into(), id.to_hex(), "warning".into())),
             "{what}: {f:?}"
         );
         assert_eq!(

@@ -93,7 +93,7 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
         .iter()
         .chain(remote.fork.iter().flatten())
         .map(|(id, _)| *id)
-        .chain(remote.repaired_sides().copied())
+        .chain(remote.fork_related().copied())
         .filter(|id| !known.contains(id) && !local.knows(id))
         .collect();
     let refused = remote

@@ -281,7 +281,7 @@ fn line(
                     .iter()
                     .map(|v| line(dataset, v, all, by_prev, memo))
                     .collect();
-                match judge_fork(&lines, all).as_slice() {
+                match judge_fork(cur, &lines, all).as_slice() {
                     [one] => valid[*one],
                     _ => break,
                 }
@@ -347,23 +347,51 @@ pub fn walk(
                 Err(r) => refused.push((id, r)),
             }
         }
-        // Repairs are judged after the fork they repair (spec §10.1c).
-        let (repairs, plain): (Vec<_>, Vec<_>) =
-            sides.into_iter().partition(|(_, p)| p.repairs.is_some());
-        let mut sides = plain;
-        let mut repaired = None;
-        if sides.len() > 1 {
-            let lines: Vec<Vec<Id>> = sides
+        // Rule 1 weighs every candidate's line: each plain side's, and each repair's (the
+        // repair and the policies accepted after it), so that nobody whom a repair or a later
+        // policy withdrew can reopen the fork with a late side or repair (spec §10.1c).
+        let lines: Vec<Vec<Id>> = if sides.len() > 1 {
+            sides
                 .iter()
                 .map(|(id, _)| line(dataset, id, &all, &by_prev, &mut memo))
-                .collect();
-            let keep = judge_fork(&lines, &all);
-            let mut kept = Vec::new();
-            for (i, (id, _)) in sides.iter().enumerate() {
-                if keep.contains(&i) {
-                    kept.push(i);
-                    continue;
-                }
+                .collect()
+        } else {
+            sides.iter().map(|(id, _)| vec![*id]).collect()
+        };
+        let is_repair = |i: &usize| sides[*i].1.repairs.is_some();
+        // Whether there is a fork at all is a matter of the plain sides (rule 1 among their
+        // lines); only then do repairs, and their lines, take part.
+        let plain_all: Vec<usize> = (0..sides.len()).filter(|i| !is_repair(i)).collect();
+        let plain_lines: Vec<Vec<Id>> = plain_all.iter().map(|i| lines[*i].clone()).collect();
+        let forked = plain_all.len() > 1 && judge_fork(cur, &plain_lines, &all).len() > 1;
+        let keep: Vec<usize> = if !forked {
+            let kept: Vec<usize> = if plain_all.len() > 1 {
+                judge_fork(cur, &plain_lines, &all)
+                    .into_iter()
+                    .map(|k| plain_all[k])
+                    .collect()
+            } else {
+                plain_all.clone()
+            };
+            for i in (0..sides.len()).filter(|i| is_repair(i)) {
+                refused.push((
+                    sides[i].0,
+                    Refusal::new(
+                        Rule::PolicyRepair,
+                        format!(
+                            "a repair policy, but no fork follows policy {} (seq {})",
+                            cur_id.short(),
+                            cur.seq
+                        ),
+                    ),
+                ));
+            }
+            kept
+        } else {
+            judge_fork(cur, &lines, &all)
+        };
+        for (i, (id, _)) in sides.iter().enumerate() {
+            if !keep.contains(&i) && (forked || !is_repair(&i)) {
                 refused.push((
                     *id,
                     Refusal::new(
@@ -376,19 +404,74 @@ pub fn walk(
                     ),
                 ));
             }
-            if kept.len() > 1 {
-                let mut fork_lines: Vec<Vec<(Id, Policy)>> = kept
-                    .iter()
-                    .map(|i| {
-                        lines[*i]
-                            .iter()
-                            .filter_map(|id| all.get(id).map(|p| (*id, p.clone())))
-                            .collect()
-                    })
-                    .collect();
-                let (found, others, bad) = judge_repairs(cur, &fork_lines, &repairs);
-                refused.extend(bad);
-                let Some((rid, rp)) = found else {
+        }
+        let to_lines = |idx: &[usize]| -> Vec<Vec<(Id, Policy)>> {
+            idx.iter()
+                .map(|i| {
+                    lines[*i]
+                        .iter()
+                        .filter_map(|id| all.get(id).map(|p| (*id, p.clone())))
+                        .collect()
+                })
+                .collect()
+        };
+        let plain: Vec<usize> = keep.iter().copied().filter(|i| !is_repair(i)).collect();
+        let repairs: Vec<(Id, Policy)> = keep
+            .iter()
+            .filter(|i| is_repair(i))
+            .map(|i| sides[*i].clone())
+            .collect();
+        let mut repaired = None;
+        let mut single = None;
+        if plain.len() <= 1 && repairs.is_empty() {
+            single = plain.first().map(|i| sides[*i].clone());
+        } else {
+            let fork_lines = to_lines(&plain);
+            let every_plain = to_lines(&plain_all);
+            let (found, others, bad) = judge_repairs(cur, &fork_lines, &every_plain, &repairs);
+            refused.extend(bad);
+            match found {
+                Some((rid, rp)) => {
+                    // Every policy of every side's line, and every other well-formed repair,
+                    // stays in the store, not in force.
+                    let ids = fork_lines.iter().flatten().map(|(i, _)| *i);
+                    for id in ids.chain(others.iter().map(|(i, _)| *i)) {
+                        refused.push((
+                            id,
+                            Refusal::new(
+                                Rule::PolicyForkRepaired,
+                                format!(
+                                    "on a side of the fork after policy {} (seq {}), repaired by policy {}",
+                                    cur_id.short(),
+                                    cur.seq,
+                                    rid.short()
+                                ),
+                            ),
+                        ));
+                    }
+                    repaired = Some((rid, rp));
+                }
+                None if plain.len() == 1 && others.is_empty() => {
+                    // No fork after all (the repairs here settle nothing): the one side.
+                    single = Some(sides[plain[0]].clone());
+                }
+                None if plain.is_empty() && others.is_empty() => {}
+                None => {
+                    let mut fork_lines = fork_lines;
+                    let n = fork_lines.len() + others.len();
+                    for (id, _) in fork_lines.iter().filter_map(|l| l.first()) {
+                        refused.push((
+                            *id,
+                            Refusal::new(
+                                Rule::PolicyFork,
+                                format!(
+                                    "one of {n} policies that follow policy {} (seq {}): none is in force until an owner or admin repairs the fork (`coffer share repair`)",
+                                    cur_id.short(),
+                                    cur.seq
+                                ),
+                            ),
+                        ));
+                    }
                     // Repairs made at the same moment: part of the fork, for every reader.
                     for (id, p) in &others {
                         refused.push((
@@ -400,60 +483,12 @@ pub fn walk(
                         ));
                         fork_lines.push(vec![(*id, p.clone())]);
                     }
-                    for i in &kept {
-                        refused.push((
-                            sides[*i].0,
-                            Refusal::new(
-                                Rule::PolicyFork,
-                                format!(
-                                    "one of {} policies that follow policy {} (seq {}): none is in force until an owner or admin repairs the fork (`coffer share repair`)",
-                                    kept.len(),
-                                    cur_id.short(),
-                                    cur.seq
-                                ),
-                            ),
-                        ));
-                    }
                     fork = fork_lines;
                     break;
-                };
-                // Every policy of every side's line, and every repair made at the same
-                // moment, stays in the store, not in force.
-                let ids = fork_lines.iter().flatten().map(|(i, _)| *i);
-                for id in ids.chain(others.iter().map(|(i, _)| *i)) {
-                    refused.push((
-                        id,
-                        Refusal::new(
-                            Rule::PolicyForkRepaired,
-                            format!(
-                                "on a side of the fork after policy {} (seq {}), repaired by policy {}",
-                                cur_id.short(),
-                                cur.seq,
-                                rid.short()
-                            ),
-                        ),
-                    ));
                 }
-                repaired = Some((rid, rp));
-            }
-            sides = kept.iter().map(|i| sides[*i].clone()).collect();
-        }
-        if repaired.is_none() {
-            for (id, _) in &repairs {
-                refused.push((
-                    *id,
-                    Refusal::new(
-                        Rule::PolicyRepair,
-                        format!(
-                            "a repair policy, but no fork follows policy {} (seq {})",
-                            cur_id.short(),
-                            cur.seq
-                        ),
-                    ),
-                ));
             }
         }
-        match repaired.or_else(|| sides.pop()) {
+        match repaired.or(single) {
             Some((id, p)) => {
                 all.remove(&id);
                 policies.push((id, p));
@@ -484,6 +519,18 @@ pub fn walk(
     })
 }
 
+/// Whether the holder of signing key `signer` (the identity `base` names with it: both keys,
+/// spec §10.1) is still an owner or admin in `p`. A changed X25519 key is a withdrawal.
+fn administers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool {
+    match base.member_by_sign_key(signer) {
+        Some(me) => p
+            .members
+            .iter()
+            .any(|m| m.same_identity(me) && m.can_administer()),
+        None => p.can_administer(signer),
+    }
+}
+
 /// How much a role may do: owner 3, admin 2, writer 1, reader 0.
 pub(crate) fn power(role: &str) -> usize {
     ROLES.len()
@@ -510,7 +557,7 @@ pub(crate) fn check_repair(
     for line in lines {
         for (id, p) in line {
             top = top.max(p.epoch);
-            if !p.can_administer(&r.signer.0) {
+            if !administers(base, p, &r.signer.0) {
                 return no(format!(
                     "signed by someone whom policy {} (seq {}) of a side withdrew or demoted",
                     id.short(),
@@ -522,7 +569,12 @@ pub(crate) fn check_repair(
             continue;
         };
         for m in &base.members {
-            let kept = r.members.iter().find(|n| n.same_identity(m));
+            // Either key of a withdrawn member counts: a new X25519 key does not re-admit a
+            // signing key a side withdrew (nor the reverse).
+            let kept = r
+                .members
+                .iter()
+                .find(|n| n.sign_key() == m.sign_key() || n.kx_key() == m.kx_key());
             match (tip.members.iter().find(|n| n.same_identity(m)), kept) {
                 (None, Some(_)) => {
                     return no(format!(
@@ -553,81 +605,141 @@ pub(crate) fn check_repair(
     Ok(())
 }
 
-/// The repairs of the fork after `base` whose standing sides have these `lines`, judged
-/// (spec §10.1c): a repair is well-formed if it names every side, names nothing but sides and
-/// other repairs of `base`, and meets [`check_repair`]; the one well-formed repair that names
-/// every other well-formed one settles the fork (two repairs made at once settle nothing, a
-/// third naming both does). Returns that one, the well-formed others, and the ill-formed
-/// ones refused with their reasons.
+/// The repairs of the fork after `base`, judged (spec §10.1c). `lines` are the standing
+/// sides' lines, `every` the lines of every plain side (standing or ignored), `repairs` the
+/// standing repairs. A repair is well-formed if it names exactly one policy on each standing
+/// line (the last its signer saw) and nothing but policies of `every` and repairs, and meets
+/// [`check_repair`] against the lines up to the policies it names (so a line extended later
+/// does not undo it); the one well-formed repair that names every other well-formed one (and
+/// no other repair) settles the fork, with an epoch one above every epoch of the lines and
+/// those repairs. Returns it, the other well-formed ones, and the ill-formed ones refused.
 #[allow(clippy::type_complexity)]
 fn judge_repairs(
     base: &Policy,
     lines: &[Vec<(Id, Policy)>],
+    every: &[Vec<(Id, Policy)>],
     repairs: &[(Id, Policy)],
 ) -> (Option<(Id, Policy)>, Vec<(Id, Policy)>, Vec<(Id, Refusal)>) {
-    let sides: BTreeSet<Id> = lines
-        .iter()
-        .filter_map(|l| l.first())
-        .map(|(i, _)| *i)
-        .collect();
-    let mut allowed = sides.clone();
-    allowed.extend(repairs.iter().map(|(i, _)| *i));
+    // A repair may name other repairs only if they are well-formed themselves (readers hold
+    // those; an ill-formed one may be missing from a reader's store): start from all, drop
+    // the ill-formed until nothing changes.
+    let mut repair_ids: BTreeSet<Id> = repairs.iter().map(|(i, _)| *i).collect();
+    let plain_ids: BTreeSet<Id> = every.iter().flatten().map(|(i, _)| *i).collect();
+    loop {
+        let (_, _, bad) = judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs);
+        let before = repair_ids.len();
+        for (id, _) in &bad {
+            repair_ids.remove(id);
+        }
+        if repair_ids.len() == before {
+            break;
+        }
+    }
+    judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs)
+}
+
+/// One pass of [`judge_repairs`], with `repair_ids` the repairs that may be named.
+#[allow(clippy::type_complexity)]
+fn judge_repairs_once(
+    base: &Policy,
+    lines: &[Vec<(Id, Policy)>],
+    plain_ids: &BTreeSet<Id>,
+    repair_ids: &BTreeSet<Id>,
+    repairs: &[(Id, Policy)],
+) -> (Option<(Id, Policy)>, Vec<(Id, Policy)>, Vec<(Id, Refusal)>) {
+    let mut allowed = plain_ids.clone();
+    allowed.extend(repair_ids.iter().copied());
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
     let mut bad = Vec::new();
     let mut well = Vec::new();
     for (id, r) in repairs {
         let n = named(r);
-        if !sides.is_subset(&n) || !n.is_subset(&allowed) {
+        let prefixes: Option<Vec<Vec<(Id, Policy)>>> = lines
+            .iter()
+            .map(|l| {
+                let on: Vec<usize> = (0..l.len()).filter(|i| n.contains(&l[*i].0)).collect();
+                match on.as_slice() {
+                    [pos] => Some(l[..=*pos].to_vec()),
+                    _ => None,
+                }
+            })
+            .collect();
+        let Some(prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
             bad.push((
                 *id,
                 Refusal::new(
                     Rule::PolicyRepair,
                     format!(
-                        "does not name exactly the {} sides of the fork after policy seq {} (and other repairs of it)",
-                        sides.len(),
+                        "does not name exactly one policy on each of the {} lines of the fork after policy seq {} (and nothing but those and other repairs of it)",
+                        lines.len(),
                         base.seq
                     ),
                 ),
             ));
             continue;
-        }
-        match check_repair(base, r, lines) {
-            Ok(()) => well.push((*id, r.clone())),
-            Err(why) => bad.push((*id, why)),
-        }
-    }
-    // The one that names every other well-formed repair settles the fork, if it starts the
-    // epoch one above every epoch of the sides and of those repairs.
-    let top = lines
-        .iter()
-        .flatten()
-        .map(|(_, p)| p.epoch)
-        .fold(base.epoch, u32::max);
-    let ids: BTreeSet<Id> = well.iter().map(|(i, _)| *i).collect();
-    let found = well.iter().position(|(id, r)| {
-        let mut want = sides.clone();
-        want.extend(ids.iter().filter(|i| *i != id));
-        named(r) == want
-    });
-    let found = found.map(|i| well.remove(i));
-    if let Some((id, r)) = &found {
-        let floor = well.iter().map(|(_, p)| p.epoch).fold(top, u32::max);
-        if floor.checked_add(1) != Some(r.epoch) {
+        };
+        // No more epochs than a repair of this fork can need (one per repair), so nobody
+        // can use up the epoch numbers and leave the fork unrepairable.
+        let top = prefixes
+            .iter()
+            .flatten()
+            .map(|(_, p)| p.epoch)
+            .fold(base.epoch, u32::max);
+        if u64::from(r.epoch) > u64::from(top) + repairs.len() as u64 {
             bad.push((
                 *id,
                 Refusal::new(
                     Rule::PolicyRepair,
                     format!(
-                        "starts epoch {}, not {} (one above every epoch of the fork's sides and of the repairs it names)",
+                        "starts epoch {}, above any a repair of this fork needs (at most {})",
                         r.epoch,
-                        floor.saturating_add(1)
+                        u64::from(top) + repairs.len() as u64
                     ),
                 ),
             ));
-            return (None, well, bad);
+            continue;
+        }
+        match check_repair(base, r, &prefixes) {
+            Ok(()) => well.push((*id, r.clone(), prefixes)),
+            Err(why) => bad.push((*id, why)),
         }
     }
-    (found, well, bad)
+    let ids: BTreeSet<Id> = well.iter().map(|(i, _, _)| *i).collect();
+    let found = well.iter().position(|(id, r, _)| {
+        let want: BTreeSet<Id> = ids.iter().filter(|i| *i != id).copied().collect();
+        named(r)
+            .intersection(repair_ids)
+            .copied()
+            .collect::<BTreeSet<Id>>()
+            == want
+    });
+    let found = found.map(|i| well.remove(i));
+    let others: Vec<(Id, Policy)> = well.into_iter().map(|(i, p, _)| (i, p)).collect();
+    let Some((id, r, prefixes)) = found else {
+        return (None, others, bad);
+    };
+    // Its epoch: one above every epoch of the lines it settles and of the other repairs.
+    let floor = prefixes
+        .iter()
+        .flatten()
+        .map(|(_, p)| p.epoch)
+        .chain(others.iter().map(|(_, p)| p.epoch))
+        .fold(base.epoch, u32::max);
+    if floor.checked_add(1) != Some(r.epoch) {
+        bad.push((
+            id,
+            Refusal::new(
+                Rule::PolicyRepair,
+                format!(
+                    "starts epoch {}, not {} (one above every epoch of the fork's sides and of the repairs it names)",
+                    r.epoch,
+                    floor.saturating_add(1)
+                ),
+            ),
+        ));
+        return (None, others, bad);
+    }
+    (Some((id, r)), others, bad)
 }
 
 /// Which sides of a fork stand (indexes into `lines`, each side's line of policy ids): every
@@ -635,7 +747,7 @@ fn judge_repairs(
 /// withdrawal by forking an older policy), or all of them if that rule would leave none (two
 /// admins withdrawing each other at once). Nothing the forker controls (ids, times, lengths)
 /// decides.
-fn judge_fork(lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec<usize> {
+fn judge_fork(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec<usize> {
     let lost = |i: usize| {
         let Some(first) = lines[i].first().and_then(|id| all.get(id)) else {
             return true;
@@ -645,7 +757,7 @@ fn judge_fork(lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec<usize> {
             j != i
                 && l.iter()
                     .filter_map(|id| all.get(id))
-                    .any(|p| !p.can_administer(signer))
+                    .any(|p| !administers(base, p, signer))
         })
     };
     let keep: Vec<usize> = (0..lines.len()).filter(|i| !lost(*i)).collect();
@@ -875,6 +987,17 @@ impl Chain {
         self.get(id).is_some()
             || self.fork.iter().flatten().any(|(i, _)| i == id)
             || self.repaired_sides().any(|i| i == id)
+    }
+
+    /// The policies a reader must hold to judge forks and repairs as this chain does: the
+    /// lines of an unrepaired fork (with repairs made at the same moment) and of repaired ones
+    /// (with the repairs that lost), spec §10.1c. Ill-formed repairs and ignored sides are not
+    /// needed: the rules give them no say.
+    pub fn fork_related(&self) -> impl Iterator<Item = &Id> {
+        self.refused
+            .iter()
+            .filter(|(_, r)| matches!(r.rule, Rule::PolicyForkRepaired | Rule::PolicyFork))
+            .map(|(i, _)| i)
     }
 
     /// The policies on the lines of repaired forks: not in force, but every reader holds them

@@ -212,7 +212,10 @@ impl History {
         if Some(v.seq) != max_seq.checked_add(1) {
             return refuse(
                 Rule::VersionSeq,
-                format!("sequence number {} should be {}", v.seq, max_seq + 1),
+                match max_seq.checked_add(1) {
+                    Some(n) => format!("sequence number {} should be {n}", v.seq),
+                    None => format!("a parent's sequence number {max_seq} leaves none for a child"),
+                },
             );
         }
         for p in &v.parents {

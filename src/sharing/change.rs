@@ -394,31 +394,19 @@ fn repair(
         wraps.push(wrap_for(m, epoch, &secret)?);
     }
     wraps.extend(extra);
-    // Name every side, and every other repair of this fork the rules found well-formed.
+    // Name the last policy of every side's line, and every repair the rules counted as one
+    // more side (well-formed, made at the same moment as another).
     let mut repairs: Vec<Id> = lines
         .iter()
-        .filter_map(|l| l.first())
+        .filter(|l| l.first().is_some_and(|(_, p)| p.repairs.is_none()))
+        .filter_map(|l| l.last())
         .map(|(i, _)| *i)
         .collect();
-    for (id, why) in &chain.refused {
-        if why.rule != crate::rules::Rule::PolicyFork {
-            continue;
-        }
-        let Some(bytes) = ds.store.get(&store::policy_path(id))? else {
-            continue;
-        };
-        let Ok(other) = Policy::open(id, &bytes) else {
-            continue;
-        };
-        let names_all = repairs
-            .iter()
-            .all(|s| other.repairs.iter().flatten().any(|x| x == s));
-        if other.previous == Some(*base_id)
-            && names_all
-            && check_repair(base, &other, lines).is_ok()
-            && check_successor(&ds.id, base_id, base, &other).is_ok()
-        {
-            repairs.push(*id);
+    for l in lines {
+        if let Some((id, p)) = l.first() {
+            if p.repairs.is_some() && p.previous == Some(*base_id) {
+                repairs.push(*id);
+            }
         }
     }
     repairs.sort();
