@@ -9,8 +9,8 @@ use std::path::PathBuf;
 /// version of the folder; `checkout` brings any version back byte for byte; `verify` checks
 /// signatures, the version chain and every stored object.
 ///
-/// Exit codes: 0 success; 1 `verify` found problems; 2 error (bad input, missing identity,
-/// damaged store, ...).
+/// Exit codes: 0 success; 1 `verify` or `audit` found problems; 2 error (bad input, missing
+/// identity, damaged store, ...); 130 interrupted (Ctrl-C; the last version is intact).
 #[derive(Parser, Debug)]
 #[command(name = "coffer", version, max_term_width = 100)]
 #[command(after_help = "A first session:\n  \
