@@ -1032,7 +1032,6 @@ fn a_withdrawn_admins_late_fork_withdrawing_the_withdrawer_is_ignored() {
 /// brings only history, does not, so the repair's withdrawal of Hackney refuses the head
 /// there (V9). Safe: the clone succeeds and agrees with the origin.
 #[test]
-#[ignore = "finding: acknowledgement through a refused version a clone never receives: origin and clone disagree (rules/history.rs acks; fetch writes history only)"]
 fn a_repairs_heads_naming_a_refused_version_are_judged_alike_by_a_clone() {
     let l = Lab::new();
     let fk = l.fork();

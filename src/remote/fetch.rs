@@ -298,6 +298,36 @@ pub(crate) fn fetch_from(
             _ => {}
         }
     }
+    // What accepted policies acknowledge (their heads and everything below them) is held too,
+    // history or not: acknowledgement walks those versions, so a dataset lacking one that a
+    // policy names would judge the history below it differently from the remote's holder.
+    let mut acked: BTreeSet<Id> = BTreeSet::new();
+    let mut stack: Vec<Id> = chain
+        .policies
+        .iter()
+        .filter_map(|(_, p)| p.heads.as_ref())
+        .flatten()
+        .copied()
+        .collect();
+    while let Some(v) = stack.pop() {
+        if acked.insert(v) {
+            if let Some(x) = all.get(&v) {
+                stack.extend(x.parents.iter().copied());
+            }
+        }
+    }
+    let mut extra: Vec<(u64, Id)> = acked
+        .iter()
+        .filter(|i| !stored.contains(*i))
+        .filter_map(|i| Some((all.get(i)?.seq, *i)))
+        .collect();
+    extra.sort();
+    for (_, id) in extra {
+        if let Some(b) = new_bytes.get(&id) {
+            ds.store.put_new(&store::version_path(&id), b.clone())?;
+            stored.insert(id);
+        }
+    }
     out.heads = heads(&judged, &l.versions);
     let seen = Seen {
         heads: out.heads.clone(),
