@@ -438,3 +438,48 @@ fn ctrl_c_during_a_stuck_push_says_so_and_the_rerun_finishes() {
         .ok(&["-C", dir.to_str().unwrap(), "verify"])
         .contains("ok"));
 }
+
+/// Ctrl-C during a clone from an S3 server that has stopped answering: one line, exit 130,
+/// nothing half-made in the target that a rerun cannot finish; the rerun, once the server
+/// answers, clones and verifies.
+#[test]
+fn ctrl_c_during_a_stuck_clone_says_so_and_the_rerun_finishes() {
+    let server = util::s3::Server::start(util::s3::Kind::Moto);
+    let mut e = Env::new();
+    e.vars = server.env();
+    e.write("part.bin", &noise(4 << 20, 2));
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let url = server.url("to-clone");
+    e.ok(&["remote", "add", "origin", &url]);
+    e.ok(&["push"]);
+    let dir = e.tmp.path().join("copy");
+    server.freeze(true);
+    let child = e.spawn(&["clone", &url, dir.to_str().unwrap()]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    server.freeze(false);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.ends_with("coffer: interrupted: the last version is intact; run it again to resume\n"),
+        "{err}"
+    );
+    assert!(
+        !dir.join(".coffer").exists(),
+        "a half-made clone looks like a dataset"
+    );
+    e.ok(&["clone", &url, dir.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(dir.join("part.bin")).unwrap(),
+        std::fs::read(e.data.join("part.bin")).unwrap()
+    );
+    assert!(e
+        .ok(&["-C", dir.to_str().unwrap(), "verify"])
+        .contains("ok"));
+}
