@@ -956,7 +956,6 @@ impl Lab {
 /// dataset folder that had accepted a policy now on one side of a fork is not rolled back,
 /// it sees the fork"). Safe: `share list` works and the fork can be repaired there.
 #[test]
-#[ignore = "finding: a folder that accepted a policy beyond a later nested fork is bricked by a rollback error (repo/mod.rs check_not_rolled_back via Chain::knows)"]
 fn a_folder_that_accepted_a_policy_beyond_a_nested_fork_sees_the_fork() {
     let l = Lab::new();
     let base = l.tip(&l.e.data, "camden").unwrap();

@@ -46,6 +46,18 @@ pub struct Config {
     pub branch: String,
 }
 
+/// Whether `id` is a policy this store holds past a fork (on a side's line beyond a nested
+/// fork, which the walk leaves detached): a folder that accepted it before the fork became
+/// visible has not been rolled back. Only while the chain shows a fork, or a repaired one.
+fn beyond_a_fork(chain: &Chain, id: &Id) -> bool {
+    let forked = !chain.fork.is_empty() || chain.repaired_sides().next().is_some();
+    forked
+        && chain
+            .refused
+            .iter()
+            .any(|(i, r)| i == id && r.rule == crate::rules::Rule::PolicyDetached)
+}
+
 /// An open dataset.
 pub struct Dataset {
     /// The working folder.
@@ -418,7 +430,9 @@ impl Dataset {
         match self.seen_policy() {
             // Seen on a side of a fork: not a rollback. Once the fork is repaired and the
             // chain has passed it, the tip is what this folder has seen.
-            Some((n, id)) if chain.knows(&id) && chain.get(&id).is_none() => {
+            Some((n, id))
+                if (chain.knows(&id) || beyond_a_fork(chain, &id)) && chain.get(&id).is_none() =>
+            {
                 if chain.fork.is_empty() && tip.seq >= n {
                     write_atomic(&path, format!("{} {}\n", tip.seq, tip_id).as_bytes())?;
                 }
