@@ -93,6 +93,19 @@ pub fn ancestors(hist: &History, from: &Id) -> Result<HashSet<Id>> {
 
 /// UTC time as RFC 3339.
 pub fn format_time(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
+    use std::fmt::Write;
+    // Times come from signed objects anyone with a key can date: beyond year 9999 (or past
+    // what the clock can hold) they are shown as raw seconds rather than trusted to a
+    // formatter that cannot show them.
+    const YEAR_10000: u64 = 253_402_300_800;
+    let mut out = String::new();
+    match std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs)) {
+        Some(t) if secs < YEAR_10000 => {
+            if write!(out, "{}", humantime::format_rfc3339_seconds(t)).is_ok() {
+                return out;
+            }
+            format!("{secs} s after 1970")
+        }
+        _ => format!("{secs} s after 1970"),
+    }
 }

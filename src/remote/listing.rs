@@ -26,7 +26,10 @@ pub struct Listing {
 pub fn list(r: &Remote) -> Result<Listing> {
     let mut l = Listing::default();
     for m in r.store.list_meta("").map_err(|e| r.explain(e))? {
-        let Some(id) = transfer::expected_id(&m.name) else {
+        // Only an object at its own name counts (`packs/zz/<id>` is junk, not that pack).
+        let Some(id) =
+            transfer::expected_id(&m.name).filter(|i| crate::store::canonical(&m.name, i))
+        else {
             continue;
         };
         match m.name.split('/').next() {

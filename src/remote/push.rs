@@ -5,7 +5,9 @@
 
 use super::claim::{self, Claim};
 use super::fetch::{policies_ahead, published};
-use super::listing::{check_dataset, check_seen, heads, list, read_local, record_seen, remote_tip};
+use super::listing::{
+    check_dataset, check_seen, heads, list, read_local, record_seen, remote_tip, Listing,
+};
 use super::transfer::{self, Moved};
 use super::{Remote, Seen};
 use crate::error::{Error, Result};
@@ -66,9 +68,10 @@ pub fn push(ds: &Dataset, name: Option<&str>, progress: bool) -> Result<PushOutc
 }
 
 fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutcome>> {
-    let l = list(r)?;
+    let mut l = list(r)?;
     check_dataset(r, &l, &ds.id)?;
     check_seen(r, &l)?;
+    remove_junk_at_our_names(ds, r, &mut l)?;
     let behind = |what: String| Error::Behind {
         name: r.name.clone(),
         what,
@@ -285,6 +288,53 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
         head,
         ..Default::default()
     }))
+}
+
+/// A name listed on the remote proves nothing about what is stored under it: anyone who can
+/// write there can put junk at the name of a policy or version this dataset is about to
+/// publish (a killed push's claim announces them). Policies after the one last seen there
+/// and versions not below the heads last seen there that the remote lists are read back;
+/// one whose bytes are not ours (so do not hash to its name) is junk: it is deleted and
+/// counted as absent, so this push writes the real object.
+fn remove_junk_at_our_names(ds: &Dataset, r: &Remote, l: &mut Listing) -> Result<()> {
+    let hist = ds.history()?;
+    let mut old: HashSet<Id> = HashSet::new();
+    for h in &r.config.seen.heads {
+        if let Ok(a) = history::ancestors(&hist, h) {
+            old.extend(a);
+        }
+    }
+    let seen_seq = r.config.seen.policy.map(|(n, _)| n);
+    let policies: Vec<Id> = hist
+        .chain
+        .policies
+        .iter()
+        .filter(|(id, p)| l.policies.contains(id) && seen_seq.is_none_or(|n| p.seq > n))
+        .map(|(id, _)| *id)
+        .collect();
+    let versions: Vec<Id> = hist
+        .versions
+        .keys()
+        .filter(|id| l.versions.contains(id) && !old.contains(id))
+        .copied()
+        .collect();
+    for (name, id, policy) in policies
+        .iter()
+        .map(|i| (store::policy_path(i), *i, true))
+        .chain(versions.iter().map(|i| (store::version_path(i), *i, false)))
+    {
+        let theirs = r.store.get(&name).map_err(|e| r.explain(e))?;
+        let ours = ds.store.get(&name)?;
+        if theirs.is_some() && ours.is_some() && theirs != ours {
+            r.store.delete(&name).map_err(|e| r.explain(e))?;
+            if policy {
+                l.policies.remove(&id);
+            } else {
+                l.versions.remove(&id);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Make the objects of someone's claim visible, if the rules accept them (under `chain`, the

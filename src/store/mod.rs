@@ -26,6 +26,18 @@ pub fn pack_path(id: &Id) -> String {
     format!("packs/{}/{}", &h[..2], h)
 }
 
+/// Whether `name` is exactly where a store keeps the object `id` of its kind (a copy of an
+/// object under any other name is junk).
+pub fn canonical(name: &str, id: &Id) -> bool {
+    match name.split('/').next() {
+        Some("policy") => name == policy_path(id),
+        Some("versions") => name == version_path(id),
+        Some("packs") => name == pack_path(id),
+        Some("claims") => name == claim_path(id),
+        _ => false,
+    }
+}
+
 /// The name of a claim (spec/format.md, "Remotes").
 pub fn claim_path(id: &Id) -> String {
     format!("claims/{id}")
@@ -577,7 +589,10 @@ impl Store {
         Ok(self
             .list(prefix)?
             .into_iter()
-            .filter_map(|(n, s)| Id::from_hex(n.rsplit('/').next()?).map(|i| (i, s)))
+            .filter_map(|(n, s)| {
+                let i = Id::from_hex(n.rsplit('/').next()?)?;
+                canonical(&n, &i).then_some((i, s))
+            })
             .collect())
     }
 
