@@ -264,13 +264,16 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
             };
             let f = crate::remote::fetch::fetch_from(half, &origin, None, opts.progress)?;
             let hist = half.history()?;
+            // The newest head the caller can read (a member added from now on cannot read a
+            // head a writer made under the policy before); else the newest, whose checkout
+            // then says whose key it needs.
             let mut newest = None;
             for h in &f.heads {
-                let seq = hist.get(h)?.seq;
-                if newest
-                    .is_none_or(|(s, i)| (seq, std::cmp::Reverse(*h)) > (s, std::cmp::Reverse(i)))
-                {
-                    newest = Some((seq, *h));
+                let v = hist.get(h)?;
+                let readable = hist.epochs_needed(v).iter().all(|e| keys.get(*e).is_some());
+                let rank = (readable, v.seq, std::cmp::Reverse(*h));
+                if newest.is_none_or(|(r, _)| rank > r) {
+                    newest = Some((rank, *h));
                 }
             }
             fetched = Some(f);
