@@ -1064,3 +1064,32 @@ fn two_repairs_at_once_need_a_third() {
     // Above the sides' epochs (2) and the two repairs' (3): numbers stay unique.
     assert_eq!(list["epoch"], 4);
 }
+
+/// Acknowledgement is monotone: an owner's withdrawal whose `heads` leave out the history
+/// (empty) cannot refuse what an earlier policy acknowledged. Only versions made since the
+/// last policy change, which no policy acknowledged yet, fall under its rules (V9).
+#[test]
+fn a_withdrawal_with_empty_heads_cannot_wipe_acknowledged_history() {
+    let e = Env::copy_of(template(), "camden");
+    let f = Forge::open(&e.data);
+    let h = f.hist();
+    let head = f.ds.head().unwrap().unwrap();
+    let v1 = h.versions[&head].parents[0];
+    let id = f.policy(&ident(t(&e), "camden"), |p, s| {
+        p.members.retain(|m| m.label() != "Hackney");
+        Forge::rotate(p, s);
+        p.heads = Some(vec![]);
+    });
+    let h = f.hist();
+    assert_eq!(h.chain.tip().0, id, "the withdrawal is in force");
+    assert!(
+        h.is_history(&v1),
+        "v1, acknowledged before, must stay history"
+    );
+    // v2 was made after the last policy change and nobody acknowledged it: V9 applies.
+    let out = e.coffer(&["verify", "--json"]).output().unwrap();
+    assert!(
+        has_finding(&json(&out), &head, "version-withdrawn-reader", "error")
+            || has_finding(&json(&out), &head, "version-withdrawn-reader", "warning")
+    );
+}

@@ -98,7 +98,13 @@ impl History {
             .withdrawals()
             .iter()
             .map(|w| {
-                let heads = w.policy.heads.clone().unwrap_or_default();
+                // Acknowledgement is monotone: what an earlier accepted policy acknowledged
+                // existed before it, so before this withdrawal too, and a later policy cannot
+                // take it back (else one admin's empty `heads` would refuse all history).
+                let mut heads = w.policy.heads.clone().unwrap_or_default();
+                for (_, p) in chain.policies.iter().take(w.pos) {
+                    heads.extend(p.heads.iter().flatten().copied());
+                }
                 let set = ancestors(&versions, &heads);
                 let packs = set
                     .iter()
