@@ -10,8 +10,8 @@
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::repo::clone::{dataset_of, source_remote};
-use crate::repo::{Config, Dataset};
-use crate::verify::{verify_store, Level, Report, Whose};
+use crate::repo::Config;
+use crate::verify::{scratch_view, verify_store, Level, Report, Whose};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,22 +66,12 @@ pub fn audit(opts: &AuditOptions) -> Result<Report> {
         std::process::id(),
         id.short()
     ));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(scratch.join("refs")).map_err(|source| Error::Io {
-        path: scratch.clone(),
-        source,
-    })?;
-    let view = Dataset {
-        root: scratch.clone(),
-        dot: scratch.clone(),
-        config: Config {
-            format: 1,
-            dataset: id.to_hex(),
-            branch: "main".into(),
-        },
-        id,
-        store: remote.store.clone(),
+    let config = Config {
+        format: 1,
+        dataset: id.to_hex(),
+        branch: "main".into(),
     };
+    let view = scratch_view(&scratch, config, id, remote.store.clone())?;
     let report = verify_store(&view, None, opts.progress, Whose::Remote);
     let now = view.history().ok();
     let _ = std::fs::remove_dir_all(&scratch);

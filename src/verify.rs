@@ -211,6 +211,28 @@ pub(crate) enum Whose {
     Remote,
 }
 
+/// A view of dataset `id` whose store is `store` (a remote, an audited source) and whose own
+/// folder is the scratch folder `dir` (made empty here; the caller removes it).
+pub(crate) fn scratch_view(
+    dir: &std::path::Path,
+    config: crate::repo::Config,
+    id: Id,
+    store: crate::store::Store,
+) -> Result<Dataset> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("refs")).map_err(|source| Error::Io {
+        path: dir.into(),
+        source,
+    })?;
+    Ok(Dataset {
+        root: dir.into(),
+        dot: dir.into(),
+        config,
+        id,
+        store,
+    })
+}
+
 /// Whether `name` is where a store keeps a coffer object (spec §11): `policy/ID`,
 /// `versions/ID`, `claims/ID`, `packs/XX/ID` (XX its first two digits), or a push's probe.
 fn is_object_name(name: &str) -> bool {
@@ -239,20 +261,8 @@ pub fn verify_remote(
     progress: bool,
 ) -> Result<Report> {
     let (_, remote) = crate::remote::Remote::open(ds, name)?;
-    // A view of the dataset whose store is the remote; its own folder is scratch.
     let scratch = ds.dot.join(format!("verify-remote.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(scratch.join("refs")).map_err(|source| Error::Io {
-        path: scratch.clone(),
-        source,
-    })?;
-    let view = Dataset {
-        root: ds.root.clone(),
-        dot: scratch.clone(),
-        config: ds.config.clone(),
-        id: ds.id,
-        store: remote.store.clone(),
-    };
+    let view = scratch_view(&scratch, ds.config.clone(), ds.id, remote.store.clone())?;
     let report = verify_store(&view, identity, progress, Whose::Remote);
     let _ = std::fs::remove_dir_all(&scratch);
     let mut r = report.map_err(|e| remote.explain(e))?;

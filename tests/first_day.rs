@@ -411,22 +411,7 @@ fn ctrl_c_during_a_stuck_push_says_so_and_the_rerun_finishes() {
     e.ok(&["commit", "-m", "v1"]);
     let url = server.url("interrupted");
     e.ok(&["remote", "add", "origin", &url]);
-    server.freeze(true);
-    let child = e.spawn(&["push"]);
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    server.freeze(false);
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(
-        err.ends_with("coffer: interrupted: the last version is intact; run it again to resume\n"),
-        "{err}"
-    );
+    ctrl_c_while_frozen(&e, &server, &["push"]);
     e.ok(&["push"]);
     let dir = e.tmp.path().join("copy");
     e.ok(&["clone", &url, dir.to_str().unwrap()]);
@@ -454,22 +439,7 @@ fn ctrl_c_during_a_stuck_clone_says_so_and_the_rerun_finishes() {
     e.ok(&["remote", "add", "origin", &url]);
     e.ok(&["push"]);
     let dir = e.tmp.path().join("copy");
-    server.freeze(true);
-    let child = e.spawn(&["clone", &url, dir.to_str().unwrap()]);
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    server.freeze(false);
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(
-        err.ends_with("coffer: interrupted: the last version is intact; run it again to resume\n"),
-        "{err}"
-    );
+    ctrl_c_while_frozen(&e, &server, &["clone", &url, dir.to_str().unwrap()]);
     assert!(
         !dir.join(".coffer").exists(),
         "a half-made clone looks like a dataset"
@@ -482,4 +452,25 @@ fn ctrl_c_during_a_stuck_clone_says_so_and_the_rerun_finishes() {
     assert!(e
         .ok(&["-C", dir.to_str().unwrap(), "verify"])
         .contains("ok"));
+}
+
+/// Run `coffer ARGS` against `server` frozen (SIGSTOP), press Ctrl-C half a second in, and
+/// check the one line and exit 130; the server is thawed again.
+fn ctrl_c_while_frozen(e: &Env, server: &util::s3::Server, args: &[&str]) {
+    server.freeze(true);
+    let child = e.spawn(args);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    server.freeze(false);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{args:?}: {err}");
+    assert!(
+        err.ends_with("coffer: interrupted: the last version is intact; run it again to resume\n"),
+        "{args:?}: {err}"
+    );
 }

@@ -446,14 +446,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 memory: dirs::config_dir().map(|d| d.join("coffer").join("audits.json")),
                 progress: ctx.progress(),
             })?;
-            if *json {
-                print_json(&report);
-            } else {
-                output::print_report(&report);
-            }
-            if !report.is_clean() {
-                return Ok(Outcome::Findings);
-            }
+            return Ok(show_report(&report, *json));
         }
         Command::Verify { remote, json } => {
             let ds = ctx.dataset()?;
@@ -466,17 +459,24 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 Some(name) => verify::verify_remote(&ds, Some(name), id.as_ref(), ctx.progress())?,
                 None => verify::verify(&ds, id.as_ref(), ctx.progress())?,
             };
-            if *json {
-                print_json(&report);
-            } else {
-                output::print_report(&report);
-            }
-            if !report.is_clean() {
-                return Ok(Outcome::Findings);
-            }
+            return Ok(show_report(&report, *json));
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// Print a verify or audit report; exit 1 when it is not clean.
+fn show_report(report: &verify::Report, json: bool) -> Outcome {
+    if json {
+        print_json(report);
+    } else {
+        output::print_report(report);
+    }
+    if report.is_clean() {
+        Outcome::Ok
+    } else {
+        Outcome::Findings
+    }
 }
 
 fn share(ctx: &Ctx, sc: &ShareCommand) -> Result<()> {
