@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A short tour of coffer on the embedded local store: identities, init, commit, edit, commit,
 # status, log, diff, show, checkout of an old version, verify; then sharing through a remote
-# (a folder here): push, clone, a second writer, pull, withdrawal and the access history. Run from the repository:
+# (a folder here): push, clone, a second writer, pull, withdrawal and the access history; and
+# an auditor's keyless audit of the shared store. Run from the repository:
 #
 #   bash examples/tour.sh
 #
@@ -73,6 +74,9 @@ in_data "$coffer" push
 step env COFFER_IDENTITY="$work/hackney.id" "$coffer" -C "$work/hackney" pull || echo "(refused, as it should be: Camden withdrew Hackney, and the new version is sealed under a key Hackney was not given)"
 in_data "$coffer" access
 in_data "$coffer" verify
+# An auditor: no identity, no membership, only where the store is and the dataset id.
+dataset=$(sed -n 's/.*"dataset": *"\([0-9a-f]*\)".*/\1/p' "$work/export/.coffer/config.json")
+step env COFFER_IDENTITY="$work/no-identity" "$coffer" audit "$work/hub" --expect-id "$dataset"
 echo
 echo "Stored bytes contain no plaintext:"
 if grep -rq "Acland Burghley" "$work/export/.coffer/store" "$work/hub"; then echo "FOUND PLAINTEXT"; exit 1; else echo "  grep for 'Acland Burghley' in .coffer/store and the hub: no match"; fi
