@@ -236,12 +236,9 @@ pub(crate) fn scratch_view(
 /// Whether `name` is where a store keeps a coffer object (spec §11): `policy/ID`,
 /// `versions/ID`, `claims/ID`, `packs/XX/ID` (XX its first two digits), or a push's probe.
 fn is_object_name(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["policy" | "versions" | "claims", id] => Id::from_hex(id).is_some(),
-        ["packs", _, id] => Id::from_hex(id).is_some_and(|i| store::pack_path(&i) == name),
-        ["probe", nonce] => nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit()),
-        _ => false,
+    match name.split_once('/') {
+        Some(("probe", nonce)) => nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit()),
+        _ => crate::remote::transfer::expected_id(name).is_some_and(|i| store::canonical(name, &i)),
     }
 }
 

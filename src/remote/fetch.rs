@@ -301,21 +301,14 @@ pub(crate) fn fetch_from(
     // What accepted policies acknowledge (their heads and everything below them) is held too,
     // history or not: acknowledgement walks those versions, so a dataset lacking one that a
     // policy names would judge the history below it differently from the remote's holder.
-    let mut acked: BTreeSet<Id> = BTreeSet::new();
-    let mut stack: Vec<Id> = chain
+    let named: Vec<Id> = chain
         .policies
         .iter()
         .filter_map(|(_, p)| p.heads.as_ref())
         .flatten()
         .copied()
         .collect();
-    while let Some(v) = stack.pop() {
-        if acked.insert(v) {
-            if let Some(x) = all.get(&v) {
-                stack.extend(x.parents.iter().copied());
-            }
-        }
-    }
+    let acked = crate::rules::history::ancestors(&all, &named);
     let mut extra: Vec<(u64, Id)> = acked
         .iter()
         .filter(|i| !stored.contains(*i))

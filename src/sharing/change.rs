@@ -230,29 +230,16 @@ pub fn apply(
         }
         Change::Repair => return repair(ds, identity, &hist),
     }
-    members.sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
-    let mut wraps = Vec::new();
-    for m in &members {
-        wraps.push(wrap_for(m, epoch, &secret)?);
-    }
-    wraps.extend(extra);
-    let mut next = Policy {
-        seq: tip.seq + 1,
-        name: tip.name.clone(),
-        time: crate::repo::now().max(tip.time),
-        audit: tip.audit.clone(),
-        epoch,
-        heads: Some(hist.heads()),
-        wraps,
-        signer: Bytes32(me.sign),
-        dataset: Some(ds.id),
+    let next = next_policy(
+        ds,
+        (tip_id, tip),
+        &hist,
+        &me,
+        (epoch, &secret),
         members,
-        repairs: None,
-        previous: Some(*tip_id),
-    };
-    next.sort_wraps();
-    next.check_structure()
-        .map_err(|why| Error::Usage(format!("the change would make an invalid policy: {why}")))?;
+        extra,
+        None,
+    )?;
     if let Err(r) = check_successor(&ds.id, tip_id, tip, &next) {
         return Err(Error::Usage(format!(
             "the change is not allowed: {}",
@@ -297,6 +284,51 @@ pub fn apply(
         }
     }
     Ok(out)
+}
+
+/// The policy that follows `prev` with these members: `epoch`'s secret wrapped to each (plus
+/// `extra` wraps), the heads of `hist`, signed by `me`; checked for structure (the callers
+/// check the chain rules, which differ for a repair).
+#[allow(clippy::too_many_arguments)]
+fn next_policy(
+    ds: &Dataset,
+    (prev_id, prev): (&Id, &Policy),
+    hist: &crate::rules::History,
+    me: &PublicIdentity,
+    (epoch, secret): (u32, &EpochSecret),
+    mut members: Vec<Member>,
+    extra: Vec<Wrap>,
+    repairs: Option<Vec<Id>>,
+) -> Result<Policy> {
+    members.sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
+    let mut wraps = Vec::new();
+    for m in &members {
+        wraps.push(wrap_for(m, epoch, secret)?);
+    }
+    wraps.extend(extra);
+    let what = if repairs.is_some() {
+        "repair"
+    } else {
+        "change"
+    };
+    let mut next = Policy {
+        seq: prev.seq + 1,
+        name: prev.name.clone(),
+        time: crate::repo::now().max(prev.time),
+        audit: prev.audit.clone(),
+        epoch,
+        heads: Some(hist.heads()),
+        wraps,
+        signer: Bytes32(me.sign),
+        dataset: Some(ds.id),
+        members,
+        repairs,
+        previous: Some(*prev_id),
+    };
+    next.sort_wraps();
+    next.check_structure()
+        .map_err(|why| Error::Usage(format!("the {what} would make an invalid policy: {why}")))?;
+    Ok(next)
 }
 
 /// `share repair`: the policy that settles the fork after the policy in force. Members of
@@ -385,15 +417,9 @@ fn repair(
             members.push(n.clone());
         }
     }
-    members.sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
     let top = sides.iter().map(|p| p.epoch).fold(base.epoch, u32::max);
     let epoch = next_epoch(top)?;
     let secret = fresh_secret(current);
-    let mut wraps = Vec::new();
-    for m in &members {
-        wraps.push(wrap_for(m, epoch, &secret)?);
-    }
-    wraps.extend(extra);
     // Name the last policy of every side's line, and every repair the rules counted as one
     // more side (well-formed, made at the same moment as another).
     let mut repairs: Vec<Id> = lines
@@ -411,23 +437,16 @@ fn repair(
     }
     repairs.sort();
     repairs.dedup();
-    let mut next = Policy {
-        seq: base.seq + 1,
-        name: base.name.clone(),
-        time: crate::repo::now().max(base.time),
-        audit: base.audit.clone(),
-        epoch,
-        heads: Some(hist.heads()),
-        wraps,
-        signer: Bytes32(me.sign),
-        dataset: Some(ds.id),
+    let next = next_policy(
+        ds,
+        (base_id, base),
+        hist,
+        &me,
+        (epoch, &secret),
         members,
-        repairs: Some(repairs),
-        previous: Some(*base_id),
-    };
-    next.sort_wraps();
-    next.check_structure()
-        .map_err(|why| Error::Usage(format!("the repair would make an invalid policy: {why}")))?;
+        extra,
+        Some(repairs),
+    )?;
     if let Err(r) = check_successor(&ds.id, base_id, base, &next)
         .and_then(|()| check_repair(base, &next, lines))
     {
