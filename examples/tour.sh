@@ -2,7 +2,7 @@
 # A short tour of coffer on the embedded local store: identities, init, commit, edit, commit,
 # status, log, diff, show, checkout of an old version, verify; then sharing through a remote
 # (a folder here): push, clone, a second writer, pull, withdrawal and the access history; and
-# an auditor's keyless audit of the shared store. Run from the repository:
+# an auditor's keyless audit of the shared store (with its HTML page). Run from the repository:
 #
 #   bash examples/tour.sh
 #
@@ -77,6 +77,10 @@ in_data "$coffer" verify
 # An auditor: no identity, no membership, only where the store is and the dataset id.
 dataset=$(sed -n 's/.*"dataset": *"\([0-9a-f]*\)".*/\1/p' "$work/export/.coffer/config.json")
 step env COFFER_IDENTITY="$work/no-identity" "$coffer" audit "$work/hub" --expect-id "$dataset"
+# Every push published a checkpoint (fresh for 7 days); the data office renews it from cron,
+# and the auditor's page shows it with the members, versions and readers.
+in_data "$coffer" checkpoint
+step env COFFER_IDENTITY="$work/no-identity" "$coffer" audit "$work/hub" --html "$work/audit.html"
 echo
 echo "Stored bytes contain no plaintext:"
 if grep -rq "Acland Burghley" "$work/export/.coffer/store" "$work/hub"; then echo "FOUND PLAINTEXT"; exit 1; else echo "  grep for 'Acland Burghley' in .coffer/store and the hub: no match"; fi

@@ -109,3 +109,14 @@ pub fn format_time(secs: u64) -> String {
         _ => format!("{secs} s after 1970"),
     }
 }
+
+/// A span of time for people, in its largest whole unit: `3 days`, `5 hours`, `40 s`.
+pub fn format_age(secs: u64) -> String {
+    let unit = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        s if s >= 86_400 => unit(s / 86_400, "day"),
+        s if s >= 3_600 => unit(s / 3_600, "hour"),
+        s if s >= 60 => unit(s / 60, "minute"),
+        s => format!("{s} s"),
+    }
+}

@@ -31,6 +31,7 @@ pub mod sharing;
 pub mod store;
 pub mod testhook;
 pub mod verify;
+pub mod witness;
 
 pub use error::{Error, Result};
 pub use id::Id;

@@ -4,8 +4,10 @@
 //! waits to be killed, so a test kills it exactly at POINT instead of guessing a delay. Points:
 //! `pack` and `object` (a pack, or another object, copied by a push,
 //! fetch or clone is written), `part` (the first part of a multipart upload
-//! is stored), `claim` (a push's claim is written and read back), `version` (a commit's
-//! version object is written, the head not yet moved). Release builds compile this away.
+//! is stored), `claim` (a push's claim is written and read back), `listed` (a push has
+//! listed the remote), `version` (a commit's version object is written, the head not yet
+//! moved). With `COFFER_TEST_PAUSE_RESUME` set, deleting the file lets it go on. Release builds compile this away,
+//! as they do the test clock ([`clock_shift`]).
 
 /// Pause here if the environment asks for `point`.
 #[cfg(debug_assertions)]
@@ -25,8 +27,20 @@ pub fn pause(point: &str) {
     if REACHED.fetch_add(1, Ordering::SeqCst) + 1 != n {
         return;
     }
-    if let Ok(f) = std::env::var("COFFER_TEST_PAUSE_FILE") {
+    let file = std::env::var("COFFER_TEST_PAUSE_FILE").ok();
+    if let Some(f) = &file {
         let _ = std::fs::write(f, point);
+    }
+    // With COFFER_TEST_PAUSE_RESUME, the test lets the process go on by deleting the file
+    // (a race made exact: the other side runs while this one waits at POINT).
+    if let (Some(f), true) = (
+        &file,
+        std::env::var_os("COFFER_TEST_PAUSE_RESUME").is_some(),
+    ) {
+        while std::path::Path::new(f).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        return;
     }
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
@@ -51,4 +65,21 @@ pub fn pause(_point: &str) {}
 #[inline(always)]
 pub fn armed(_point: &str) -> bool {
     false
+}
+
+/// Seconds added to the clock, from `COFFER_TEST_CLOCK_SHIFT` (debug builds only): the
+/// freshness tests move a reader a week ahead instead of waiting a week.
+#[cfg(debug_assertions)]
+pub fn clock_shift() -> i64 {
+    std::env::var("COFFER_TEST_CLOCK_SHIFT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Release builds: the clock is the clock.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn clock_shift() -> i64 {
+    0
 }

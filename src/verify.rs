@@ -67,6 +67,12 @@ pub struct Report {
     pub bytes: u64,
     /// The branch head.
     pub head: Option<String>,
+    /// The store's checkpoints that count, oldest first (a remote or an audited store).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<crate::rules::checkpoint::Counted>,
+    /// The newest of them with its quorum: what freshness is measured on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<crate::rules::checkpoint::Counted>,
     /// All findings, errors first.
     pub findings: Vec<Finding>,
 }
@@ -512,6 +518,29 @@ pub(crate) fn verify_store(
                 );
             }
         }
+    }
+    // On a remote, its checkpoints: freshness, witnesses, split views (spec §10.5).
+    if whose == Whose::Remote {
+        let (c, s) = crate::remote::checkpoint::listed(&ds.store)?;
+        let read = crate::remote::checkpoint::read(&ds.store, &c, &s, None)?;
+        let j = crate::remote::checkpoint::judge_store(
+            &ds.store,
+            &ds.id,
+            &hist.chain,
+            &hist.versions,
+            &read,
+        );
+        for n in &j.notes {
+            r.findings.push(Finding {
+                level: n.level,
+                kind: n.kind,
+                id: n.id.map(|i| i.to_hex()),
+                rule: Some(n.rule),
+                message: n.message.clone(),
+            });
+        }
+        r.checkpoints = j.counted;
+        r.fresh = j.newest;
     }
     let head = ds.head()?;
     r.head = head.map(|h| h.to_hex());

@@ -383,6 +383,36 @@ fn main() {
         "stored": h(&claim.encode()),
     });
 
+    // A checkpoint of the store after the version above (signed by Camden, the owner; the
+    // default 7-day expiry) and a cosignature of it by a witness (seed 0x10..0x2f).
+    let checkpoint = coffer::object::checkpoint::Checkpoint {
+        time: 1_700_000_100,
+        heads: vec![vid],
+        policy: p1_id,
+        signer: Bytes32(public.sign),
+        dataset,
+        expires: 1_700_000_100 + coffer::object::checkpoint::DEFAULT_EXPIRY,
+    };
+    let (cp_id, cp_bytes) = checkpoint.sign(ident.signing_key());
+    let witness = Identity::from_secrets(
+        "auditor",
+        counter(0x10, 32).try_into().expect("32"),
+        counter(0x30, 32).try_into().expect("32"),
+    );
+    let cosig = coffer::object::checkpoint::Cosignature {
+        time: 1_700_000_200,
+        signer: Bytes32(witness.public().sign),
+        dataset,
+        checkpoint: cp_id,
+    };
+    let (cs_id, cs_bytes) = cosig.sign(witness.signing_key());
+    let checkpoint_v = json!({
+        "stored": h(&cp_bytes), "id": cp_id.to_hex(), "time": checkpoint.time,
+        "expires": checkpoint.expires,
+        "cosignature": { "stored": h(&cs_bytes), "id": cs_id.to_hex(),
+            "witness_sign_seed": h(&counter(0x10, 32)) },
+    });
+
     // A locked identity file, with small Argon2 parameters so tests run fast (writers use
     // m = 65536): salt counter 0x70.., nonce counter 0x60.., passphrase below.
     let lock_salt = counter(0x70, 16);
@@ -438,6 +468,7 @@ fn main() {
         "epoch1": epoch1,
         "policy_repair": repair_v,
         "claim": claim_v,
+        "checkpoint": checkpoint_v,
         "rejects": rejects,
         "chain_rejects": chain_rejects,
         "signature_rejects": signature_rejects,

@@ -275,7 +275,7 @@ impl World {
         self.push(by)
     }
     fn push(&self, i: usize) -> coffer::Result<()> {
-        coffer::remote::push::push(&self.ds(i), None, false).map(|_| ())
+        coffer::remote::push::push(&self.ds(i), None, Some(&self.ids[i]), false).map(|_| ())
     }
     fn commit(&self, i: usize) -> coffer::Result<Option<Id>> {
         commit::commit(

@@ -1,7 +1,8 @@
-//! The tamper matrix: every kind of stored object (version, policy, pack, claim) under every
-//! mutation (a bit flipped in place, cut short, deleted, junk added beside it), on a folder
-//! remote and on a real S3 server, through `verify --remote`, a member's `pull`, a fresh
-//! `clone`, and `fetch` by an owner already up to date. Each cell must end as the table says,
+//! The tamper matrix: every kind of stored object (version, policy, pack, claim, checkpoint,
+//! cosignature) under every mutation (a bit flipped in place, cut short, deleted, junk added
+//! beside it), on a folder remote and on a real S3 server, through `verify --remote`, a
+//! member's `pull`, a fresh `clone`, `fetch` by an owner already up to date, and `audit` by an
+//! auditor with no identity who audited the store before. Each cell must end as the table says,
 //! naming the object; never a panic, never a hang, never a silently different history.
 //! `cargo test --test tamper -- --nocapture` prints the matrix.
 
@@ -22,6 +23,10 @@ enum Object {
     Pack,
     /// The claim of the last push.
     Claim,
+    /// The newest checkpoint (cosigned by the witness).
+    Checkpoint,
+    /// The witness's cosignature of the newest checkpoint.
+    Cosignature,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,8 +109,9 @@ impl Remote {
     }
 }
 
-/// Camden (owner, up to date) and Hackney (reader, one version and one policy behind).
-fn world(kind: Option<Kind>) -> (Remote, Env, Env) {
+/// Camden (owner, up to date), Hackney (reader, one version and one policy behind), and an
+/// auditor who is the dataset's witness (quorum 1) and cosigned every checkpoint.
+fn world(kind: Option<Kind>) -> (Remote, Env, Env, Env) {
     let camden = Env::named("camden");
     let mut hackney = Env::named("hackney");
     let remote = match kind {
@@ -139,12 +145,22 @@ fn world(kind: Option<Kind>) -> (Remote, Env, Env) {
     camden.ok(&["remote", "add", "origin", &remote.url]);
     camden.ok(&["push"]);
     hackney.ok(&["clone", &remote.url, "."]);
+    let mut auditor = Env::named("auditor");
+    auditor.vars = camden.vars.clone();
+    let w = format!("witness={}", auditor.public());
+    camden.ok(&["share", "audit", "--witness", &w]);
+    camden.ok(&["push"]);
+    let out = auditor.ok(&["witness", &remote.url]);
+    assert!(out.starts_with("cosigned"), "{out}");
     let gla = camden.new_identity("gla");
     camden.ok(&["share", "add", &gla, "--name", "GLA"]);
     camden.write("b.bin", &noise(200_000, 2));
     camden.ok(&["commit", "-m", "v2"]);
     camden.ok(&["push"]);
-    (remote, camden, hackney)
+    assert!(auditor
+        .ok(&["witness", &remote.url])
+        .starts_with("cosigned"));
+    (remote, camden, hackney, auditor)
 }
 
 fn head(e: &Env) -> String {
@@ -176,7 +192,25 @@ fn target(r: &Remote, camden: &Env, kind: Object) -> String {
                 .unwrap()
         }
         Object::Claim => r.names("claims/").into_iter().max().unwrap(),
+        Object::Checkpoint => format!("checkpoints/{}", newest_checkpoint(camden)),
+        Object::Cosignature => {
+            let c = newest_checkpoint(camden);
+            let raw: Vec<u8> = (0..32)
+                .map(|i| u8::from_str_radix(&c[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            r.names("cosignatures/")
+                .into_iter()
+                .find(|n| r.get(n).unwrap().windows(32).any(|w| w == raw.as_slice()))
+                .unwrap()
+        }
     }
+}
+
+/// The newest checkpoint with its quorum, as the owner's verify --remote sees it.
+fn newest_checkpoint(camden: &Env) -> String {
+    let v: Value =
+        serde_json::from_str(&camden.ok(&["verify", "--remote", "origin", "--json"])).unwrap();
+    v["fresh"]["id"].as_str().unwrap().to_string()
 }
 
 fn id_of(name: &str) -> &str {
@@ -193,8 +227,37 @@ fn run(e: &Env, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// One cell: apply `m` to `kind`, run the four paths, restore. Returns what each saw.
-fn cell(r: &Remote, camden: &Env, hackney: &Env, kind: Object, m: Mutation) -> [Seen; 4] {
+/// What a report's findings say about `id`: an error, a warning, or nothing.
+fn level_of(out: &str, err: &str, id: &str) -> Seen {
+    let short = &id[..12];
+    let r: Value = serde_json::from_str(out).unwrap_or_else(|_| panic!("{err}"));
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["id"].as_str() == Some(id) || f["message"].as_str().unwrap_or("").contains(short)
+        })
+        .map(|f| f["level"].as_str().unwrap().to_string())
+        .min_by_key(|l| match l.as_str() {
+            "error" => 0,
+            "warning" => 1,
+            _ => 2,
+        });
+    match f.as_deref() {
+        Some("error") => Seen::Refused,
+        Some("warning") => Seen::Reported,
+        _ => Seen::NotRead,
+    }
+}
+
+/// One cell: apply `m` to `kind`, run the five paths, restore. Returns what each saw.
+fn cell(
+    r: &Remote,
+    (camden, hackney, auditor): (&Env, &Env, &Env),
+    kind: Object,
+    m: Mutation,
+) -> [Seen; 5] {
     let name = target(r, camden, kind);
     let original = r.get(&name).unwrap();
     let junk_name = format!("{}/{}", name.split('/').next().unwrap(), "ef".repeat(32));
@@ -234,20 +297,7 @@ fn cell(r: &Remote, camden: &Env, hackney: &Env, kind: Object, m: Mutation) -> [
         );
         Seen::Refused
     } else {
-        let r: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
-        let f = r["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| {
-                f["id"].as_str() == Some(&id) || f["message"].as_str().unwrap_or("").contains(short)
-            })
-            .cloned();
-        match f.as_ref().map(|f| f["level"].as_str().unwrap().to_string()) {
-            Some(l) if l == "error" => Seen::Refused,
-            Some(l) if l == "warning" => Seen::Reported,
-            _ => Seen::NotRead,
-        }
+        level_of(&out, &err, &id)
     };
     // 2. pull, by the member one version behind: refused and unchanged, or went on.
     let before = head(hackney);
@@ -299,6 +349,17 @@ fn cell(r: &Remote, camden: &Env, hackney: &Env, kind: Object, m: Mutation) -> [
     } else {
         Seen::NotRead
     };
+    // 5. audit, by the auditor (no identity used), who audited the store before.
+    let (code, out, err) = run(auditor, &["audit", &r.url, "--json"]);
+    let a = if code == 2 {
+        assert!(
+            err.contains(short) || err.contains("missing") || err.contains("no valid dataset"),
+            "{kind:?} {m:?} audit: {err}"
+        );
+        Seen::Refused
+    } else {
+        level_of(&out, &err, &id)
+    };
     // Restore the remote and the member.
     if m == Mutation::Junk {
         r.delete(&junk_name);
@@ -309,10 +370,17 @@ fn cell(r: &Remote, camden: &Env, hackney: &Env, kind: Object, m: Mutation) -> [
     copy_dir(&saved, &hackney.data);
     let (code, _, err) = run(camden, &["verify", "--remote", "origin"]);
     assert_eq!(code, 0, "{kind:?} {m:?}: not restored: {err}");
-    [v, p, c, f]
+    [v, p, c, f, a]
 }
 
-const OBJECTS: [Object; 4] = [Object::Version, Object::Policy, Object::Pack, Object::Claim];
+const OBJECTS: [Object; 6] = [
+    Object::Version,
+    Object::Policy,
+    Object::Pack,
+    Object::Claim,
+    Object::Checkpoint,
+    Object::Cosignature,
+];
 const MUTATIONS: [Mutation; 4] = [
     Mutation::Flip,
     Mutation::Truncate,
@@ -320,46 +388,60 @@ const MUTATIONS: [Mutation; 4] = [
     Mutation::Junk,
 ];
 
-/// What each cell must show: `[verify --remote, pull, clone, fetch by the owner]`.
-fn expected(kind: Object, m: Mutation) -> [Seen; 4] {
+/// What each cell must show: `[verify --remote, pull, clone, fetch by the owner, audit]`.
+/// The auditor saw everything before, so what it saw and is gone or altered is a rollback.
+fn expected(kind: Object, m: Mutation) -> [Seen; 5] {
     use Seen::*;
     match (kind, m) {
-        // Junk beside real objects: reported by verify, and by readers that list that
-        // prefix (policies, versions), never in anyone's way. Readers do not read claims,
-        // nor packs no version needs.
-        (Object::Claim | Object::Pack, Mutation::Junk) => [Reported, NotRead, NotRead, NotRead],
-        (_, Mutation::Junk) => [Reported, Reported, Reported, Reported],
-        // The newest version altered: the owner saw it, so verify --remote and fetch call
-        // it damage; to the member and a newcomer it is new junk, ignored and reported (they
-        // stay at the version before: a freeze, which only a second channel can reveal).
-        // Deleted: nobody who never saw it can tell.
-        (Object::Version, Mutation::Delete) => [Refused, NotRead, NotRead, Refused],
-        (Object::Version, _) => [Refused, Reported, Reported, Refused],
-        // The newest policy altered or deleted: the same for the owner; for the others the
-        // chain ends before it and the version made under it is refused, reported.
-        (Object::Policy, _) => [Refused, Reported, Reported, Refused],
+        // Junk beside real objects: reported by verify and audit, and by readers that list
+        // that prefix (policies, versions, the newest checkpoints and cosignatures), never in
+        // anyone's way. Readers do not read claims, nor packs no version needs.
+        (Object::Claim | Object::Pack, Mutation::Junk) => {
+            [Reported, NotRead, NotRead, NotRead, Reported]
+        }
+        (_, Mutation::Junk) => [Reported, Reported, Reported, Reported, Reported],
+        // The newest version altered: the owner and the auditor saw it, so verify --remote,
+        // fetch and audit call it damage; to the member and a newcomer it is new junk,
+        // ignored and reported. Deleted: the newest checkpoint names it, so they are told
+        // the store shows them less than it showed its signer (a split view).
+        (Object::Version, _) => [Refused, Reported, Reported, Refused, Refused],
+        // The newest policy altered or deleted: the same for the owner and the auditor; for
+        // the others the chain ends before it and the version made under it is refused,
+        // reported.
+        (Object::Policy, _) => [Refused, Reported, Reported, Refused, Refused],
         // A pack the member needs: refused by name (a version that is history and whose
         // pack is damaged is damage); the owner holds the pack, so its fetch does not read
-        // it, and verify --remote does.
-        (Object::Pack, _) => [Refused, Refused, Refused, NotRead],
-        // An old claim: verify reports damage to it; nobody else reads it.
-        (Object::Claim, Mutation::Delete) => [NotRead, NotRead, NotRead, NotRead],
-        (Object::Claim, _) => [Reported, NotRead, NotRead, NotRead],
+        // it, and verify --remote and audit do.
+        (Object::Pack, _) => [Refused, Refused, Refused, NotRead, Refused],
+        // An old claim: verify and audit report damage to it; nobody else reads it.
+        (Object::Claim, Mutation::Delete) => [NotRead, NotRead, NotRead, NotRead, NotRead],
+        (Object::Claim, _) => [Reported, NotRead, NotRead, NotRead, Reported],
+        // The newest checkpoint altered: junk, reported by everyone who reads checkpoints;
+        // deleted: its cosignature now vouches for nothing, reported. Either way freshness
+        // falls back to the checkpoint before, still fresh.
+        (Object::Checkpoint, _) => [Reported, Reported, Reported, Reported, Reported],
+        // The witness's cosignature altered: junk, reported; deleted: the newest checkpoint
+        // just awaits its quorum (information), and freshness falls back to the one before.
+        (Object::Cosignature, Mutation::Delete) => [NotRead, NotRead, NotRead, NotRead, NotRead],
+        (Object::Cosignature, _) => [Reported, Reported, Reported, Reported, Reported],
     }
 }
 
 fn matrix(kind: Option<Kind>) {
-    let (r, camden, hackney) = world(kind);
+    let (r, camden, hackney, auditor) = world(kind);
+    // The auditor's first audit: what it will remember.
+    let (code, out, err) = run(&auditor, &["audit", &r.url, "--json"]);
+    assert_eq!(code, 0, "first audit: {out} {err}");
     // What Hackney holds, to find the packs new to it.
     copy_dir(
         &hackney.store().join("packs"),
         &camden.tmp.path().join("hackney-packs"),
     );
-    let mut table: BTreeMap<(Object, Mutation), [Seen; 4]> = BTreeMap::new();
+    let mut table: BTreeMap<(Object, Mutation), [Seen; 5]> = BTreeMap::new();
     let mut wrong = Vec::new();
     for kind_ in OBJECTS {
         for m in MUTATIONS {
-            let got = cell(&r, &camden, &hackney, kind_, m);
+            let got = cell(&r, (&camden, &hackney, &auditor), kind_, m);
             if got != expected(kind_, m) {
                 wrong.push(format!(
                     "{kind_:?} {m:?}: got {got:?}, expected {:?}",
@@ -370,7 +452,7 @@ fn matrix(kind: Option<Kind>) {
         }
     }
     println!(
-        "tamper matrix on {}: [verify --remote, pull, clone, fetch by owner]",
+        "tamper matrix on {}: [verify --remote, pull, clone, fetch by owner, audit]",
         kind.map(|k| format!("{k:?}")).unwrap_or("a folder".into())
     );
     for ((o, m), s) in &table {

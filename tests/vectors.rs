@@ -564,3 +564,81 @@ fn policy_repair_settles_the_fork() {
         "writer"
     );
 }
+
+/// A checkpoint and its cosignature (spec §10.5): both open and re-sign to the same bytes;
+/// under the chain genesis, `policy_next` with the version present, the checkpoint counts,
+/// is fresh before `expires` and a freeze from then on; the witness is not named in those
+/// policies, so its cosignature is refused by rule W1.
+#[test]
+fn checkpoint_and_cosignature() {
+    use coffer::object::checkpoint::{Checkpoint, Cosignature};
+    use coffer::rules::Rule;
+    let v = vectors();
+    let c = &v["checkpoint"];
+    let (cid, cbytes) = (id(&c["id"]), b(&c["stored"]));
+    let cp = Checkpoint::open(&cid, &cbytes).unwrap();
+    let (_, _, me) = setup(&v);
+    assert_eq!(cp.sign(me.signing_key()), (cid, cbytes.clone()));
+    let (sid, sbytes) = (id(&c["cosignature"]["id"]), b(&c["cosignature"]["stored"]));
+    let cs = Cosignature::open(&sid, &sbytes).unwrap();
+    assert_eq!(cs.checkpoint, cid);
+    let seed: [u8; 32] = b(&c["cosignature"]["witness_sign_seed"])
+        .try_into()
+        .unwrap();
+    let w = Identity::from_secrets("auditor", seed, [0x30; 32]);
+    assert_eq!(cs.sign(w.signing_key()), (sid, sbytes.clone()));
+    // A changed byte never opens.
+    let mut bad = cbytes.clone();
+    let n = bad.len() - 70;
+    bad[n] ^= 1;
+    assert!(Checkpoint::open(&Id::of_stored(&bad), &bad).is_err());
+
+    let ds = id(&v["policy"]["dataset_id"]);
+    let mut all = std::collections::BTreeMap::new();
+    for (i, s) in [
+        (&v["policy"]["dataset_id"], &v["policy"]["stored"]),
+        (&v["policy_next"]["id"], &v["policy_next"]["stored"]),
+    ] {
+        let pid = id(i);
+        all.insert(pid, Policy::open(&pid, &b(s)).unwrap());
+    }
+    let chain = coffer::rules::chain::walk(&ds, all, vec![]).unwrap();
+    let vid = id(&v["version"]["id"]);
+    let mut versions = std::collections::BTreeMap::new();
+    versions.insert(
+        vid,
+        coffer::object::version::Version::open(&vid, &b(&v["version"]["stored"])).unwrap(),
+    );
+    let judge = |now: u64| {
+        coffer::rules::checkpoint::judge(
+            &ds,
+            &chain,
+            &versions,
+            &[(cid, cbytes.clone())],
+            &[(sid, sbytes.clone())],
+            now,
+            &mut |_| false,
+        )
+    };
+    let expires = c["expires"].as_u64().unwrap();
+    let fresh = judge(expires - 1);
+    assert_eq!(fresh.newest.as_ref().map(|n| n.id), Some(cid));
+    let rules: Vec<Rule> = fresh.notes.iter().map(|n| n.rule).collect();
+    assert_eq!(rules, vec![Rule::Cosignature]);
+    let stale = judge(expires);
+    assert!(stale.notes.iter().any(|n| n.rule == Rule::Freeze));
+    // Without the version in the store, the checkpoint names what the reader cannot see.
+    let hidden = coffer::rules::checkpoint::judge(
+        &ds,
+        &chain,
+        &Default::default(),
+        &[(cid, cbytes.clone())],
+        &[],
+        expires - 1,
+        &mut |_| false,
+    );
+    assert!(hidden
+        .notes
+        .iter()
+        .any(|n| n.rule == Rule::SplitView && n.level == coffer::verify::Level::Error));
+}

@@ -256,6 +256,43 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the report as one self-contained HTML page (no scripts, no network;
+        /// readable offline and printable): verdict, members over time, versions and who
+        /// could read them, checkpoints and cosignatures, every finding.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+    },
+    /// Publish a checkpoint on a remote without a new version: a signed, dated statement of
+    /// the newest policy and the heads it holds, fresh for the dataset's audit expiry (7 days
+    /// by default). Readers warn when the newest checkpoint has expired (the store may be
+    /// frozen: showing nothing new). `push` publishes one too; run this from cron when
+    /// weeks go by without a push. Writers only.
+    Checkpoint {
+        /// The remote [default: origin, or the only remote].
+        remote: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cosign a dataset's newest checkpoint, as a witness named in its audit settings.
+    ///
+    /// Reads SOURCE (what `clone` takes) without keys, checks that the newest checkpoint
+    /// names only what the store shows, and that it extends the last checkpoint this
+    /// witness cosigned (the policy chain grew, every old head is still there and below a
+    /// head it names); only then writes a cosignature (needs write access to the bucket).
+    /// Two pushes that raced leave heads that do not extend each other: that is reported,
+    /// and cosigned after the next merge. Run it from cron.
+    /// Exit 0 cosigned or nothing new, 1 refused (what was found is printed), 2 could not run.
+    Witness {
+        /// Where the dataset is.
+        source: String,
+        /// The dataset id (64 hex digits); without it, the one remembered for SOURCE, or the
+        /// store's only dataset (trust on first use).
+        #[arg(long, value_name = "ID")]
+        expect_id: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -410,6 +447,36 @@ pub enum ShareCommand {
     /// runs this. It signs one policy that applies the changes of both sides, withdrawals and
     /// demotions winning, under a new epoch; then push it.
     Repair {
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the audit settings: how long a checkpoint stays fresh, which witnesses cosign
+    /// checkpoints and how many must, and whether a stale or unwitnessed store is an error
+    /// for readers (rather than a warning). Owners only. The settings given replace the
+    /// current ones; `--off` removes them (checkpoints then stay fresh for 7 days).
+    ///
+    /// A witness (an auditor, the GLA, another borough) is not a member: it holds no data
+    /// key. It sends you the output of its `coffer id show`, you name it here, and it runs
+    /// `coffer witness SOURCE` (from cron) to cosign each new checkpoint once it has checked
+    /// that the store's history only grew.
+    Audit {
+        /// How long a checkpoint stays fresh, e.g. 7days, 24h.
+        #[arg(long, value_name = "DURATION", default_value = "7days")]
+        expiry: humantime::Duration,
+        /// A witness, as LABEL=PUBLIC (PUBLIC from their `coffer id show`); repeat for more.
+        #[arg(long, value_name = "LABEL=PUBLIC")]
+        witness: Vec<String>,
+        /// How many witnesses must cosign a checkpoint [default: 1 with witnesses].
+        #[arg(long)]
+        quorum: Option<u32>,
+        /// Make a stale checkpoint, a missing quorum or a split view an error for readers
+        /// (pull, fetch and clone refuse), not a warning.
+        #[arg(long)]
+        strict: bool,
+        /// Remove the audit settings.
+        #[arg(long, conflicts_with_all = ["witness", "quorum", "strict"])]
+        off: bool,
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,

@@ -390,6 +390,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     ));
                 }
             }
+            for line in &o.checkpoints {
+                ctx.say(format!("warning: {source}: {line}"));
+            }
             if *json {
                 print_json(&o);
                 return Ok(Outcome::Ok);
@@ -433,20 +436,69 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             source,
             expect_id,
             json,
+            html,
         } => {
-            let expect = match expect_id {
-                Some(s) => Some(coffer::Id::from_hex(s).ok_or_else(|| {
-                    Error::Usage(format!("--expect-id {s}: expected 64 hex digits"))
-                })?),
-                None => None,
-            };
             let report = coffer::audit::audit(&coffer::audit::AuditOptions {
                 source: source.clone(),
-                expect,
+                expect: parse_expect(expect_id)?,
                 memory: dirs::config_dir().map(|d| d.join("coffer").join("audits.json")),
                 progress: ctx.progress(),
             })?;
-            return Ok(show_report(&report, *json));
+            if let Some(path) = html {
+                let page = coffer::audit::html::render(&report);
+                coffer::repo::write_atomic(path, page.as_bytes())?;
+                ctx.say(format!("wrote the report to {}", path.display()));
+            }
+            if *json {
+                print_json(&report);
+                return Ok(if report.report.is_clean() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Findings
+                });
+            }
+            return Ok(show_report(&report.report, false));
+        }
+        Command::Checkpoint { remote: r, json } => {
+            let ds = ctx.dataset()?;
+            let id = ctx.identity()?;
+            let c = coffer::remote::checkpoint::renew(&ds, r.as_deref(), &id, ctx.progress())?;
+            if *json {
+                print_json(&c);
+            } else {
+                println!(
+                    "published checkpoint {}: policy seq {}, {} head(s), fresh until {}",
+                    c.id.short(),
+                    c.policy_seq,
+                    c.heads.len(),
+                    history::format_time(c.expires)
+                );
+            }
+        }
+        Command::Witness {
+            source,
+            expect_id,
+            json,
+        } => {
+            let id = ctx.identity()?;
+            let o = coffer::witness::witness(
+                &coffer::witness::WitnessOptions {
+                    source: source.clone(),
+                    expect: parse_expect(expect_id)?,
+                    memory: dirs::config_dir().map(|d| d.join("coffer").join("witnessed.json")),
+                },
+                &id,
+            )?;
+            if *json {
+                print_json(&o);
+            } else {
+                println!("{}: {}", o.status, o.message);
+            }
+            return Ok(if o.refused() {
+                Outcome::Findings
+            } else {
+                Outcome::Ok
+            });
         }
         Command::Verify { remote, json } => {
             let ds = ctx.dataset()?;
@@ -463,6 +515,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+fn parse_expect(expect_id: &Option<String>) -> Result<Option<coffer::Id>> {
+    match expect_id {
+        Some(s) => Ok(Some(coffer::Id::from_hex(s).ok_or_else(|| {
+            Error::Usage(format!("--expect-id {s}: expected 64 hex digits"))
+        })?)),
+        None => Ok(None),
+    }
 }
 
 /// Print a verify or audit report; exit 1 when it is not clean.
@@ -512,6 +573,17 @@ fn share(ctx: &Ctx, sc: &ShareCommand) -> Result<()> {
             *json,
         ),
         ShareCommand::Repair { json } => (Change::Repair, *json),
+        ShareCommand::Audit {
+            expiry,
+            witness,
+            quorum,
+            strict,
+            off,
+            json,
+        } => (
+            Change::Audit(audit_settings(expiry, witness, *quorum, *strict, *off)?),
+            *json,
+        ),
         ShareCommand::List { json } => return share_list(&ds, *json),
     };
     let id = ctx.identity()?;
@@ -544,12 +616,64 @@ fn share(ctx: &Ctx, sc: &ShareCommand) -> Result<()> {
             , o.epoch
         ),
         Change::Role { label, role } => println!("{label:?} is now {role} ({at})"),
+        Change::Audit(None) => println!(
+            "removed the audit settings ({at}); checkpoints stay fresh for 7 days; push it"
+        ),
+        Change::Audit(Some(a)) => println!(
+            "audit settings ({at}): checkpoints fresh for {}, {} witness(es){}{}; push it",
+            coffer::history::format_age(a.expiry),
+            a.witnesses.len(),
+            if a.quorum > 0 {
+                format!(", {} cosignature(s) needed", a.quorum)
+            } else {
+                String::new()
+            },
+            if a.strict { ", strict" } else { "" }
+        ),
         Change::Repair => println!(
             "repaired the fork: {at} applies the changes of every side (withdrawals and demotions win), new epoch {}; push it so every member sees it (`coffer share list` shows who is in)",
             o.epoch
         ),
     }
     Ok(())
+}
+
+/// The audit settings `share audit` asks for.
+fn audit_settings(
+    expiry: &humantime::Duration,
+    witness: &[String],
+    quorum: Option<u32>,
+    strict: bool,
+    off: bool,
+) -> Result<Option<coffer::object::policy::Audit>> {
+    use coffer::object::policy::{Audit, Witness};
+    if off {
+        return Ok(None);
+    }
+    let mut witnesses = Vec::new();
+    for w in witness {
+        let (label, public) = w.split_once('=').ok_or_else(|| {
+            Error::Usage(format!(
+                "--witness {w}: expected LABEL=PUBLIC (PUBLIC from the witness's `coffer id show`)"
+            ))
+        })?;
+        let p: coffer::identity::PublicIdentity = public.parse()?;
+        witnesses.push(Witness(
+            label.trim().to_string(),
+            coffer::id::Bytes32(p.sign),
+        ));
+    }
+    witnesses.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let quorum = match quorum {
+        Some(q) => q,
+        None => u32::from(!witnesses.is_empty()),
+    };
+    Ok(Some(Audit {
+        expiry: expiry.as_secs(),
+        quorum,
+        strict,
+        witnesses,
+    }))
 }
 
 fn share_list(ds: &Dataset, json: bool) -> Result<()> {

@@ -102,7 +102,15 @@ pub(crate) fn remote(ctx: &Ctx, rc: &RemoteCommand) -> Result<()> {
 
 pub(crate) fn push(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
     let ds = ctx.dataset()?;
-    let o = rpush::push(&ds, name, ctx.progress())?;
+    // A writer's push ends with a checkpoint, which needs the identity's signing key.
+    let identity = match ctx.identity() {
+        Ok(i) => Some(i),
+        Err(e) => {
+            ctx.say(format!("note: no checkpoint will be published ({e})"));
+            None
+        }
+    };
+    let o = rpush::push(&ds, name, identity.as_ref(), ctx.progress())?;
     if json {
         print_json(&o);
     } else if o.versions == 0 && o.policies == 0 {
@@ -118,6 +126,13 @@ pub(crate) fn push(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
             o.head.map(|h| h.short()).unwrap_or_else(|| "-".into()),
             o.requests
         );
+        if let Some(c) = &o.checkpoint {
+            println!(
+                "published checkpoint {}: fresh until {} (renew with `coffer checkpoint`)",
+                c.id.short(),
+                coffer::history::format_time(c.expires)
+            );
+        }
         if !o.conditional {
             ctx.say(format!(
                 "note: {} ignores conditional writes; a concurrent push may leave two heads, which `coffer pull` merges",
@@ -176,6 +191,9 @@ fn report_ignored(ctx: &Ctx, o: &rfetch::FetchOutcome) {
             o.remote,
             r.message
         ));
+    }
+    for line in &o.checkpoints {
+        ctx.say(format!("warning: {}: {line}", o.remote));
     }
     for id in &o.redone {
         ctx.say(format!(

@@ -1,6 +1,7 @@
 //! The stored object types, one module each (spec/format.md, "Objects").
 
 pub mod blob;
+pub mod checkpoint;
 pub mod pack;
 pub mod policy;
 pub mod signed;

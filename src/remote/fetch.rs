@@ -44,6 +44,11 @@ pub struct FetchOutcome {
     /// Policies made here and not pushed that `pull` signed again to acknowledge what
     /// arrived.
     pub redone: Vec<Id>,
+    /// What the remote's checkpoints say (spec §10.5): warnings about freshness, quorum
+    /// and split views, one line each.
+    pub checkpoints: Vec<String>,
+    /// The newest checkpoint with its quorum, when one counts.
+    pub fresh: Option<crate::rules::checkpoint::Counted>,
     /// Requests made to the remote.
     pub requests: u64,
 }
@@ -322,6 +327,24 @@ pub(crate) fn fetch_from(
         }
     }
     out.heads = heads(&judged, &l.versions);
+    // The remote's checkpoints, judged on what the remote itself shows (not on what this
+    // dataset held before).
+    let there: BTreeMap<Id, Version> = all
+        .iter()
+        .filter(|(i, _)| l.versions.contains(i))
+        .map(|(i, v)| (*i, v.clone()))
+        .collect();
+    let read = super::checkpoint::read(
+        &r.store,
+        &l.checkpoints,
+        &l.cosignatures,
+        Some(super::checkpoint::FETCH_LIMIT),
+    )
+    .map_err(|e| r.explain(e))?;
+    let j = super::checkpoint::judge_store(&r.store, &ds.id, &chain, &there, &read);
+    out.checkpoints = super::checkpoint::lines(&j);
+    out.fresh = j.newest.clone();
+    super::checkpoint::enforce(r, &chain, &j)?;
     let seen = Seen {
         heads: out.heads.clone(),
         policy: remote_tip(&chain, &l),

@@ -20,6 +20,10 @@ pub struct Listing {
     pub packs: HashMap<Id, (u64, u64)>,
     /// Claim names.
     pub claims: HashSet<Id>,
+    /// Checkpoint ids with last-modified time.
+    pub checkpoints: HashMap<Id, u64>,
+    /// Cosignature ids with last-modified time.
+    pub cosignatures: HashMap<Id, u64>,
 }
 
 /// List the remote once.
@@ -44,6 +48,12 @@ pub fn list(r: &Remote) -> Result<Listing> {
             }
             Some("claims") => {
                 l.claims.insert(id);
+            }
+            Some("checkpoints") => {
+                l.checkpoints.insert(id, m.modified);
+            }
+            Some("cosignatures") => {
+                l.cosignatures.insert(id, m.modified);
             }
             _ => {}
         }

@@ -2,12 +2,13 @@
 //! dataset's record of them in `.coffer/remotes.json`, and the errors that name them.
 //!
 //! Modules: [`listing`] (one LIST and the checks on it), [`transfer`] (parallel checked
-//! copies), [`claim`], [`push`], [`fetch`], [`pull`], [`gc`].
+//! copies), [`claim`], [`push`], [`fetch`], [`pull`], [`gc`], [`checkpoint`].
 //!
 //! Everything on a remote is immutable and named by its content, except claims (see
 //! [`claim`]); that is what makes interrupted transfers rerunnable and concurrent pushes
 //! safe (spec/format.md, "Remotes").
 
+pub mod checkpoint;
 pub mod claim;
 pub mod fetch;
 pub mod gc;

@@ -13,6 +13,7 @@ use super::{Remote, Seen};
 use crate::error::{Error, Result};
 use crate::history;
 use crate::id::Id;
+use crate::identity::Identity;
 use crate::object::policy::Policy;
 use crate::object::version::Version;
 use crate::repo::{now, Dataset};
@@ -40,12 +41,20 @@ pub struct PushOutcome {
     pub head: Option<Id>,
     /// Whether the store honours `If-None-Match: *` (probed once per remote).
     pub conditional: bool,
+    /// The checkpoint published after the push (spec §10.5), when something was pushed.
+    pub checkpoint: Option<super::checkpoint::Published>,
     /// Requests made to the remote.
     pub requests: u64,
 }
 
-/// Push the branch head and the policy chain to a remote.
-pub fn push(ds: &Dataset, name: Option<&str>, progress: bool) -> Result<PushOutcome> {
+/// Push the branch head and the policy chain to a remote; with a writer's `identity`, then
+/// publish a checkpoint of what the remote holds.
+pub fn push(
+    ds: &Dataset,
+    name: Option<&str>,
+    identity: Option<&Identity>,
+    progress: bool,
+) -> Result<PushOutcome> {
     let _lock = ds.lock()?;
     let (_, mut r) = Remote::open(ds, name)?;
     let conditional = match r.config.conditional {
@@ -56,7 +65,7 @@ pub fn push(ds: &Dataset, name: Option<&str>, progress: bool) -> Result<PushOutc
     // A claim that turns out to be our own earlier attempt, or one whose versions we already
     // have, is finished and the push starts over from the new state.
     for _ in 0..3 {
-        if let Some(out) = push_once(ds, &r, progress)? {
+        if let Some(out) = push_once(ds, &r, identity, progress)? {
             return Ok(PushOutcome {
                 conditional,
                 requests: r.store.requests(),
@@ -67,8 +76,14 @@ pub fn push(ds: &Dataset, name: Option<&str>, progress: bool) -> Result<PushOutc
     Err(r.problem("the remote kept changing while pushing; try again"))
 }
 
-fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutcome>> {
+fn push_once(
+    ds: &Dataset,
+    r: &Remote,
+    identity: Option<&Identity>,
+    progress: bool,
+) -> Result<Option<PushOutcome>> {
     let mut l = list(r)?;
+    crate::testhook::pause("listed");
     check_dataset(r, &l, &ds.id)?;
     check_seen(r, &l)?;
     remove_junk_at_our_names(ds, r, &mut l)?;
@@ -280,12 +295,30 @@ fn push_once(ds: &Dataset, r: &Remote, progress: bool) -> Result<Option<PushOutc
             .map_err(|e| r.explain(e))?;
     }
     record_seen(ds, r, seen, r.config.conditional)?;
+    // Last, the checkpoint: it names only what is now on the remote.
+    let checkpoint = match identity {
+        Some(me)
+            if tip
+                .member_by_sign_key(&me.public().sign)
+                .is_some_and(|m| m.can_write()) =>
+        {
+            let mut there = l.versions.clone();
+            there.extend(new_versions.iter().map(|(i, _)| *i));
+            let named = heads(&hist, &there);
+            Some(
+                super::checkpoint::publish(&r.store, &ds.id, &chain, (tip.seq, *tip_id), named, me)
+                    .map_err(|e| r.explain(e))?,
+            )
+        }
+        _ => None,
+    };
     Ok(Some(PushOutcome {
         remote: r.name.clone(),
         versions: new_versions.len(),
         policies: new_policies.len(),
         packs,
         head,
+        checkpoint,
         ..Default::default()
     }))
 }

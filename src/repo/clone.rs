@@ -57,6 +57,8 @@ pub struct CloneOutcome {
     pub refused: Vec<(Id, crate::rules::Refusal)>,
     /// Policies in the source the rules refuse (left out), with the rule.
     pub refused_policies: Vec<(Id, crate::rules::Refusal)>,
+    /// What the source's checkpoints say (freshness, quorum, split views), one line each.
+    pub checkpoints: Vec<String>,
 }
 
 /// Where the objects are: a URL (`s3://`, `file://`), a store folder or a dataset folder.
@@ -312,5 +314,6 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
         checkout,
         refused: f.refused,
         refused_policies: chain.refused,
+        checkpoints: f.checkpoints,
     })
 }

@@ -97,10 +97,11 @@ impl Keyring {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
-    std::time::SystemTime::now()
+    let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    t.saturating_add_signed(crate::testhook::clock_shift())
 }
 
 /// Write a small file atomically: temp file, fsync, rename, fsync the folder.

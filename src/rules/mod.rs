@@ -48,9 +48,12 @@
 //! A version whose packs are not all in the store is `incomplete` (V11 `version-pack-missing`):
 //! damage, not a broken rule.
 //!
+//! Checkpoints and cosignatures ([`checkpoint`], spec §10.5): C1-C7, W1, F1-F3 there.
+//!
 //! A blob is always opened with the keys of the epoch in its pack's trailer (spec §7).
 
 pub mod chain;
+pub mod checkpoint;
 pub mod history;
 
 pub use chain::Chain;
@@ -123,6 +126,28 @@ pub enum Rule {
     VersionPackEpoch,
     /// V11 (damage, not a broken rule).
     VersionPackMissing,
+    /// C1: a checkpoint names this dataset.
+    CheckpointDataset,
+    /// C2: a checkpoint is signed by a writer of the policy in force and of the one it names.
+    CheckpointSigner,
+    /// C3: a checkpoint is fresh no longer than the policy allows.
+    CheckpointExpiry,
+    /// C4: a checkpoint is not signed in the reader's future.
+    CheckpointTime,
+    /// C5: a checkpoint names an accepted policy.
+    CheckpointPolicy,
+    /// C6: a checkpoint names what the store does not show this reader.
+    SplitView,
+    /// C7: one signer's checkpoints tell one history.
+    CheckpointHistory,
+    /// W1: a cosignature by a witness, of a counted checkpoint.
+    Cosignature,
+    /// F1: no checkpoint counts.
+    CheckpointMissing,
+    /// F2: no checkpoint has the quorum.
+    CheckpointQuorum,
+    /// F3: the newest checkpoint has expired.
+    Freeze,
 }
 
 impl Rule {
@@ -159,6 +184,17 @@ impl Rule {
             Rule::VersionWithdrawnReader => "version-withdrawn-reader",
             Rule::VersionPackEpoch => "version-pack-epoch",
             Rule::VersionPackMissing => "version-pack-missing",
+            Rule::CheckpointDataset => "checkpoint-dataset",
+            Rule::CheckpointSigner => "checkpoint-signer",
+            Rule::CheckpointExpiry => "checkpoint-expiry",
+            Rule::CheckpointTime => "checkpoint-time",
+            Rule::CheckpointPolicy => "checkpoint-policy",
+            Rule::SplitView => "split-view",
+            Rule::CheckpointHistory => "checkpoint-history",
+            Rule::Cosignature => "cosignature",
+            Rule::CheckpointMissing => "checkpoint-missing",
+            Rule::CheckpointQuorum => "checkpoint-quorum",
+            Rule::Freeze => "freeze",
         }
     }
 }

@@ -44,6 +44,10 @@ pub enum Change {
     /// Repair a fork (two access changes made at once): one policy that applies the changes
     /// of every side, withdrawals and demotions winning, under a new epoch (spec §10.1c).
     Repair,
+    /// Set the audit settings (spec §10.1b): how long a checkpoint stays fresh, the
+    /// witnesses and their quorum, whether staleness is an error; `None` removes them.
+    /// Owners only.
+    Audit(Option<crate::object::policy::Audit>),
 }
 
 /// What a change did.
@@ -229,8 +233,13 @@ pub fn apply(
             members[i].1 = role.clone();
         }
         Change::Repair => return repair(ds, identity, &hist),
+        Change::Audit(a) => {
+            if tip.audit == *a {
+                return usage("the audit settings are already exactly these".into());
+            }
+        }
     }
-    let next = next_policy(
+    let mut next = next_policy(
         ds,
         (tip_id, tip),
         &hist,
@@ -240,6 +249,11 @@ pub fn apply(
         extra,
         None,
     )?;
+    if let Change::Audit(a) = change {
+        next.audit = a.clone();
+        next.check_structure()
+            .map_err(|why| Error::Usage(format!("invalid audit settings: {why}")))?;
+    }
     if let Err(r) = check_successor(&ds.id, tip_id, tip, &next) {
         return Err(Error::Usage(format!(
             "the change is not allowed: {}",

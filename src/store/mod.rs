@@ -34,8 +34,20 @@ pub fn canonical(name: &str, id: &Id) -> bool {
         Some("versions") => name == version_path(id),
         Some("packs") => name == pack_path(id),
         Some("claims") => name == claim_path(id),
+        Some("checkpoints") => name == checkpoint_path(id),
+        Some("cosignatures") => name == cosignature_path(id),
         _ => false,
     }
+}
+
+/// The name of a checkpoint (spec/format.md §10.5).
+pub fn checkpoint_path(id: &Id) -> String {
+    format!("checkpoints/{id}")
+}
+
+/// The name of a witness's cosignature (spec/format.md §10.5).
+pub fn cosignature_path(id: &Id) -> String {
+    format!("cosignatures/{id}")
 }
 
 /// The name of a claim (spec/format.md, "Remotes").

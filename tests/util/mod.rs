@@ -116,6 +116,25 @@ impl Env {
     /// `coffer ARGS` run until it reaches pause point `point` (src/testhook.rs, debug builds),
     /// where it waits to be killed. Fails if it ends first or takes over two minutes.
     pub fn spawn_paused(&self, args: &[&str], point: &str) -> std::process::Child {
+        self.spawn_at(args, point, false).0
+    }
+
+    /// [`Env::spawn_paused`], but the process goes on when the returned file is deleted
+    /// (`COFFER_TEST_PAUSE_RESUME`): a race made exact.
+    pub fn spawn_resumable(
+        &self,
+        args: &[&str],
+        point: &str,
+    ) -> (std::process::Child, std::path::PathBuf) {
+        self.spawn_at(args, point, true)
+    }
+
+    fn spawn_at(
+        &self,
+        args: &[&str],
+        point: &str,
+        resume: bool,
+    ) -> (std::process::Child, std::path::PathBuf) {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let flag = self.tmp.path().join(format!("paused-{n}"));
@@ -126,6 +145,7 @@ impl Env {
             .env_remove("COFFER_PASSPHRASE")
             .env("COFFER_TEST_PAUSE_AT", point)
             .env("COFFER_TEST_PAUSE_FILE", &flag)
+            .envs(resume.then_some(("COFFER_TEST_PAUSE_RESUME", "1")))
             .current_dir(&self.data)
             .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .args(args)
@@ -137,7 +157,7 @@ impl Env {
         let t = std::time::Instant::now();
         loop {
             if flag.exists() {
-                return child;
+                return (child, flag);
             }
             if let Some(st) = child.try_wait().unwrap() {
                 panic!(
@@ -322,4 +342,58 @@ pub fn age(path: &Path) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
     f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
         .unwrap();
+}
+
+/// Debian's Chromium, installed on first use (as the S3 tests install their servers): the
+/// HTML report is checked in a real browser. Fails loudly when it cannot be installed.
+pub fn chromium() -> PathBuf {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = ONCE.lock().unwrap_or_else(|p| p.into_inner());
+    let bin = PathBuf::from("/usr/bin/chromium");
+    if bin.exists() {
+        return bin;
+    }
+    let sh = |cmd: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `{cmd}`: {e}"))
+    };
+    let update = sh("apt-get update -qq");
+    let install = sh("apt-get install -y -qq chromium");
+    assert!(
+        install.status.success() && bin.exists(),
+        "installing Debian's chromium failed (needed to check the HTML report; run as root or install the package `chromium`): {}{}",
+        String::from_utf8_lossy(&update.stderr),
+        String::from_utf8_lossy(&install.stderr)
+    );
+    bin
+}
+
+/// The DOM of a local HTML file after headless Chromium loaded it (scripts, if any, run).
+pub fn render_html(page: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

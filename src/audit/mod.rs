@@ -5,12 +5,17 @@
 //! roles at the time, withdrawn writers, the epochs each version's readers hold, packs
 //! present and whole, trailers; junk is listed and ignored. It remembers, per dataset, the
 //! newest policy and the heads it last saw (`audits.json` in the user's coffer folder), and
-//! reports a rollback when a later audit finds less.
+//! reports a rollback when a later audit finds less. The store's checkpoints say whether it
+//! is fresh, witnessed and shows this auditor what it showed their signers
+//! ([`crate::rules::checkpoint`]). [`html`] renders the report as a page people read.
+
+pub mod html;
 
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::repo::clone::{dataset_of, source_remote};
 use crate::repo::Config;
+use crate::sharing::access::{self, Access};
 use crate::verify::{scratch_view, verify_store, Level, Report, Whose};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +32,33 @@ pub struct AuditOptions {
     pub memory: Option<PathBuf>,
     /// A progress bar over the bytes read.
     pub progress: bool,
+}
+
+/// An audit's result: the verify report of the store, and the dataset's access history.
+#[derive(Serialize, Debug)]
+pub struct AuditReport {
+    /// `clean`, `warnings` or `errors`.
+    pub verdict: &'static str,
+    /// The dataset's name.
+    pub name: String,
+    /// When the audit ran (RFC 3339, UTC).
+    pub time: String,
+    /// Findings and counts.
+    #[serde(flatten)]
+    pub report: Report,
+    /// Members over time and who could read each version (absent when the policy chain
+    /// could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+}
+
+/// The verdict of a report: its worst finding.
+pub fn verdict(r: &Report) -> &'static str {
+    match r.findings.iter().map(|f| f.level).min() {
+        Some(Level::Error) => "errors",
+        Some(Level::Warning) => "warnings",
+        _ => "clean",
+    }
 }
 
 /// What an audit last saw of one dataset.
@@ -51,7 +83,7 @@ fn load_memory(path: &Path) -> BTreeMap<String, Seen> {
 
 /// Audit a dataset from its store. Errors (exit 2) only when the store cannot be read or
 /// holds no dataset to audit; everything else is a finding.
-pub fn audit(opts: &AuditOptions) -> Result<Report> {
+pub fn audit(opts: &AuditOptions) -> Result<AuditReport> {
     let (url, remote) = source_remote(&opts.source)?;
     let mut memory = opts.memory.as_deref().map(load_memory).unwrap_or_default();
     // A dataset remembered for this source is pinned, as clone pins it.
@@ -77,8 +109,15 @@ pub fn audit(opts: &AuditOptions) -> Result<Report> {
     let _ = std::fs::remove_dir_all(&scratch);
     let mut r = report.map_err(|e| remote.explain(e))?;
     r.source = format!("audit of {url}");
+    let finish = |r: Report, hist: Option<&crate::rules::History>| AuditReport {
+        verdict: verdict(&r),
+        name: hist.map_or_else(String::new, |h| h.chain.policies[0].1.name.clone()),
+        time: crate::history::format_time(crate::repo::now()),
+        access: hist.map(access::of),
+        report: r,
+    };
     let Some(hist) = now else {
-        return Ok(r);
+        return Ok(finish(r, None));
     };
     let key = id.to_hex();
     let before = memory.get(&key).cloned();
@@ -136,5 +175,5 @@ pub fn audit(opts: &AuditOptions) -> Result<Report> {
             &serde_json::to_vec_pretty(&memory).unwrap_or_default(),
         )?;
     }
-    Ok(r)
+    Ok(finish(r, Some(&hist)))
 }
