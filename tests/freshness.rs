@@ -192,7 +192,7 @@ fn a_store_hiding_a_version_is_a_split_view_to_readers_and_to_the_witness() {
             }
         }
     };
-    copy("view", &[april.clone()]);
+    copy("view", std::slice::from_ref(&april));
     let view = server.url("view");
     let newcomer = org("hackney", &server);
     let mut newcomer = newcomer;
