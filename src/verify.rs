@@ -65,6 +65,9 @@ pub struct Report {
     pub blobs: usize,
     /// Stored bytes read.
     pub bytes: u64,
+    /// A quick check: packs' trailers and listed sizes only, their contents not hashed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub quick: bool,
     /// The branch head.
     pub head: Option<String>,
     /// The store's checkpoints that count, oldest first (a remote or an audited store).
@@ -131,8 +134,79 @@ struct PackResult {
     errors: Vec<Error>,
 }
 
+/// How much of each pack is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Every byte: hashed (streamed, never held whole without a key), trailer parsed, and
+    /// with a key every blob opened.
+    Full,
+    /// The trailer only (one range request per pack); listed sizes; nothing hashed.
+    Quick,
+}
+
+/// Check one pack without a key: stream it through the hash (memory: one buffer) and parse
+/// its trailer; or, `Quick`, read the trailer alone.
+fn check_pack_keyless(ds: &Dataset, id: &Id, size: u64, depth: Depth) -> PackResult {
+    let mut pr = PackResult {
+        id: *id,
+        bytes: 0,
+        epoch: None,
+        blobs: vec![],
+        errors: vec![],
+    };
+    let name = store::pack_path(id);
+    let got = match depth {
+        Depth::Quick if size >= TRAILER_LEN as u64 => ds
+            .store
+            .get_range(&name, size - TRAILER_LEN as u64..size)
+            .map(|t| Some((*id, size, t.to_vec()))),
+        _ => ds.store.hash_streamed(&name, TRAILER_LEN),
+    };
+    let (hash, len, tail) = match got {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            pr.errors.push(Error::Missing {
+                kind: "pack",
+                id: *id,
+            });
+            return pr;
+        }
+        Err(e) => {
+            pr.errors.push(e);
+            return pr;
+        }
+    };
+    pr.bytes = tail.len() as u64;
+    if depth == Depth::Full {
+        pr.bytes = len;
+        if hash != *id {
+            pr.errors.push(Error::Corrupt {
+                kind: "pack",
+                id: *id,
+                reason: crate::object::signed::MISNAMED.into(),
+            });
+            return pr;
+        }
+    }
+    match pack::parse_trailer(id, len, &tail) {
+        Ok(t) => pr.epoch = Some(t.epoch),
+        Err(e) => pr.errors.push(e),
+    }
+    pr
+}
+
 /// Read one whole pack: its hash, trailer, and with a key of its epoch every blob.
-fn check_pack(ds: &Dataset, keys: Option<&Keyring>, id: &Id) -> PackResult {
+fn check_pack(
+    ds: &Dataset,
+    keys: Option<&Keyring>,
+    id: &Id,
+    size: u64,
+    depth: Depth,
+) -> PackResult {
+    let Some(keys) = keys.filter(|_| depth == Depth::Full) else {
+        return check_pack_keyless(ds, id, size, depth);
+    };
+    let keys = Some(keys);
     let mut pr = PackResult {
         id: *id,
         bytes: 0,
@@ -251,7 +325,7 @@ fn is_object_name(name: &str) -> bool {
 /// Verify the dataset. With `identity` (a recipient), blobs are decrypted and trees walked.
 /// `progress` shows a bar over the pack bytes read.
 pub fn verify(ds: &Dataset, identity: Option<&Identity>, progress: bool) -> Result<Report> {
-    verify_store(ds, identity, progress, Whose::Own)
+    verify_store(ds, identity, progress, Whose::Own, Depth::Full)
 }
 
 /// Verify what a remote holds, reading every object again from it (even those this dataset
@@ -266,7 +340,7 @@ pub fn verify_remote(
     let (_, remote) = crate::remote::Remote::open(ds, name)?;
     let scratch = ds.dot.join(format!("verify-remote.{}", std::process::id()));
     let view = scratch_view(&scratch, ds.config.clone(), ds.id, remote.store.clone())?;
-    let report = verify_store(&view, identity, progress, Whose::Remote);
+    let report = verify_store(&view, identity, progress, Whose::Remote, Depth::Full);
     let _ = std::fs::remove_dir_all(&scratch);
     let mut r = report.map_err(|e| remote.explain(e))?;
     r.source = format!("remote {} ({})", remote.name, remote.config.url);
@@ -335,6 +409,7 @@ pub(crate) fn verify_store(
     identity: Option<&Identity>,
     progress: bool,
     whose: Whose,
+    depth: Depth,
 ) -> Result<Report> {
     let junk_level = match whose {
         Whose::Own => Level::Error,
@@ -402,11 +477,18 @@ pub(crate) fn verify_store(
             listed.entry(id).or_insert(size);
         }
     }
-    let pb = crate::repo::progress_bar(progress, listed.values().sum());
+    let pb = crate::repo::progress_bar(
+        progress,
+        match depth {
+            Depth::Full => listed.values().sum(),
+            Depth::Quick => (listed.len() * TRAILER_LEN) as u64,
+        },
+    );
+    r.quick = depth == Depth::Quick;
     let checks: Vec<PackResult> = listed
         .par_iter()
-        .map(|(id, _)| {
-            let pr = check_pack(ds, keys.as_ref(), id);
+        .map(|(id, size)| {
+            let pr = check_pack(ds, keys.as_ref(), id, *size, depth);
             pb.inc(pr.bytes);
             pr
         })

@@ -160,6 +160,11 @@ fn an_auditor_without_keys_audits_a_bucket() {
     let (code, r) = audit(&a, &[&url]);
     assert_eq!(code, 1, "{r:#}");
     assert!(has(&r, &pid, None, "error"), "{r:#}");
+    // --quick reads trailers only: it cannot see a byte changed mid-pack, and says so.
+    let (code, r) = audit(&a, &[&url, "--quick"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["quick"], true, "{r:#}");
+    assert!(r["bytes"].as_u64().unwrap() < 1000, "{r:#}");
     server.put(&key, &pack);
     let (code, r) = audit(&a, &[&url]);
     assert_eq!(code, 0, "{r:#}");

@@ -228,6 +228,27 @@ fn a_store_hiding_a_version_is_a_split_view_to_readers_and_to_the_witness() {
     let (code, r) = audit(&org("auditor3", &server), &view2);
     assert_eq!(code, 0, "{r:#}");
     let dataset = r["dataset"].as_str().unwrap().to_string();
+    // An auditor who audited the real store after April remembers it and its checkpoint.
+    let (code, out, err) = run(
+        &auditor,
+        &["audit", &view2, "--expect-id", &dataset, "--json"],
+    );
+    assert_eq!(code, 1, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let gone: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["level"] == "error" && f["message"].as_str().unwrap().contains("your last audit")
+        })
+        .collect();
+    assert!(
+        gone.iter()
+            .any(|f| f["kind"] == "checkpoint" && f["id"] == april_cp[0].as_str())
+            && gone.iter().any(|f| f["id"] == april.as_str()),
+        "{r:#}"
+    );
     let (code, out, err) = run(&witness, &["witness", &view2, "--expect-id", &dataset]);
     assert_eq!(code, 1, "{out} {err}");
     assert!(

@@ -59,6 +59,11 @@ pub fn render(a: &AuditReport) -> String {
         "warnings" => format!("Verdict: WARNINGS. No damage to the history; {warnings} warning(s) to read."),
         _ => "Verdict: CLEAN. No problems found.".to_string(),
     };
+    let verdict = if r.quick {
+        format!("{verdict} Quick audit: listings, sizes and pack trailers only; the contents of packs were not hashed.")
+    } else {
+        verdict
+    };
     let _ = write!(
         p,
         "<p id=\"verdict\" class=\"verdict {}\">{}</p>\n<table><tr><th>Dataset id</th><td><code>{}</code></td></tr><tr><th>Source</th><td>{}</td></tr><tr><th>Audited</th><td>{}</td></tr><tr><th>Checked</th><td>{} version(s), {} pack(s), {} bytes read; contents not decrypted (an auditor holds no key)</td></tr></table>\n",

@@ -16,7 +16,7 @@ use crate::id::Id;
 use crate::repo::clone::{dataset_of, source_remote};
 use crate::repo::Config;
 use crate::sharing::access::{self, Access};
-use crate::verify::{scratch_view, verify_store, Level, Report, Whose};
+use crate::verify::{scratch_view, verify_store, Depth, Level, Report, Whose};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,8 @@ pub struct AuditOptions {
     pub memory: Option<PathBuf>,
     /// A progress bar over the bytes read.
     pub progress: bool,
+    /// Read packs' trailers only, not every byte (the verdict says so).
+    pub quick: bool,
 }
 
 /// An audit's result: the verify report of the store, and the dataset's access history.
@@ -70,6 +72,9 @@ struct Seen {
     policy: Option<(u64, Id)>,
     /// The heads of the accepted history.
     heads: Vec<Id>,
+    /// The newest checkpoint with its quorum.
+    #[serde(default)]
+    checkpoint: Option<Id>,
     /// When (seconds since the epoch, UTC).
     time: u64,
 }
@@ -104,7 +109,12 @@ pub fn audit(opts: &AuditOptions) -> Result<AuditReport> {
         branch: "main".into(),
     };
     let view = scratch_view(&scratch, config, id, remote.store.clone())?;
-    let report = verify_store(&view, None, opts.progress, Whose::Remote);
+    let depth = if opts.quick {
+        Depth::Quick
+    } else {
+        Depth::Full
+    };
+    let report = verify_store(&view, None, opts.progress, Whose::Remote, depth);
     let now = view.history().ok();
     let _ = std::fs::remove_dir_all(&scratch);
     let mut r = report.map_err(|e| remote.explain(e))?;
@@ -137,6 +147,21 @@ pub fn audit(opts: &AuditOptions) -> Result<AuditReport> {
                 );
             }
         }
+        if let Some(c) = &b.checkpoint {
+            let name = crate::store::checkpoint_path(c);
+            let there = matches!(remote.store.get(&name), Ok(Some(b)) if Id::of_stored(&b) == *c);
+            if !there {
+                rolled_back = true;
+                r.add(
+                    Level::Error,
+                    "checkpoint",
+                    Some(c),
+                    format!(
+                        "the newest checkpoint at your last audit ({when}) is gone: the store was rolled back, or shows you an older state than it showed you then"
+                    ),
+                );
+            }
+        }
         for h in &b.heads {
             if !hist.is_history(h) {
                 rolled_back = true;
@@ -161,6 +186,7 @@ pub fn audit(opts: &AuditOptions) -> Result<AuditReport> {
                 source: url,
                 policy: Some((tip.seq, *tip_id)),
                 heads: hist.heads(),
+                checkpoint: r.fresh.as_ref().map(|c| c.id),
                 time: crate::repo::now(),
             },
         );

@@ -437,12 +437,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             expect_id,
             json,
             html,
+            quick,
         } => {
             let report = coffer::audit::audit(&coffer::audit::AuditOptions {
                 source: source.clone(),
                 expect: parse_expect(expect_id)?,
                 memory: dirs::config_dir().map(|d| d.join("coffer").join("audits.json")),
                 progress: ctx.progress(),
+                quick: *quick,
             })?;
             if let Some(path) = html {
                 let page = coffer::audit::html::render(&report);

@@ -191,11 +191,16 @@ pub fn print_report(r: &Report) {
             None => println!("{lvl}: {}: {}", f.kind, f.message),
         }
     }
+    let quick = if r.quick {
+        " (quick: listings, sizes and pack trailers only; pack contents were not hashed)"
+    } else {
+        ""
+    };
     if r.is_clean() {
-        println!("ok: no problems found");
+        println!("ok: no problems found{quick}");
     } else {
         let n = r.findings.iter().filter(|f| f.level != Level::Info).count();
-        println!("FAILED: {n} problem(s) found");
+        println!("FAILED: {n} problem(s) found{quick}");
     }
 }
 

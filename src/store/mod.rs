@@ -358,6 +358,78 @@ impl Store {
         }
     }
 
+    /// Read an object as a stream, never holding it whole: its BLAKE3 hash (as
+    /// [`Id::of_stored`]), its length, and its last `tail` bytes (fewer if it is shorter).
+    /// `None` if absent. Memory is one buffer, whatever the object's size.
+    pub fn hash_streamed(&self, name: &str, tail: usize) -> Result<Option<(Id, u64, Vec<u8>)>> {
+        struct Acc {
+            h: blake3::Hasher,
+            n: u64,
+            tail: Vec<u8>,
+            keep: usize,
+        }
+        impl Acc {
+            fn eat(&mut self, b: &[u8]) {
+                self.h.update(b);
+                self.n += b.len() as u64;
+                self.tail
+                    .extend_from_slice(&b[b.len().saturating_sub(self.keep)..]);
+                let extra = self.tail.len().saturating_sub(self.keep);
+                self.tail.drain(..extra);
+            }
+        }
+        let mut acc = Acc {
+            h: blake3::Hasher::new(),
+            n: 0,
+            tail: Vec::new(),
+            keep: tail,
+        };
+        self.count(1);
+        if let Some(path) = self.file(name) {
+            use std::io::Read;
+            let mut f = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return match &self.fallback {
+                        Some(fb) => fb.hash_streamed(name, tail),
+                        None => Ok(None),
+                    }
+                }
+                Err(e) => return Err(self.io_err(name, e)),
+            };
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).map_err(|e| self.io_err(name, e))?;
+                if n == 0 {
+                    break;
+                }
+                acc.eat(&buf[..n]);
+            }
+            self.got(acc.n as usize);
+            return Ok(Some((Id(*acc.h.finalize().as_bytes()), acc.n, acc.tail)));
+        }
+        let p = OPath::from(name);
+        let r = self.rt.block_on(async {
+            use futures::StreamExt;
+            let mut stream = self.inner.get(&p).await?.into_stream();
+            while let Some(chunk) = stream.next().await {
+                acc.eat(&chunk?);
+            }
+            Ok::<_, object_store::Error>(())
+        });
+        match r {
+            Ok(()) => {
+                self.got(acc.n as usize);
+                Ok(Some((Id(*acc.h.finalize().as_bytes()), acc.n, acc.tail)))
+            }
+            Err(object_store::Error::NotFound { .. }) => match &self.fallback {
+                Some(f) => f.hash_streamed(name, tail),
+                None => Ok(None),
+            },
+            Err(e) => Err(store_err(name, e)),
+        }
+    }
+
     /// Write a content-named object (rewriting one that exists is harmless): in a folder,
     /// created atomically and fsynced; elsewhere, large ones in parts.
     pub fn put_content(&self, name: &str, bytes: Bytes) -> Result<()> {
