@@ -6,8 +6,9 @@
 #
 # Installs moto and rclone (PyPI, into WORKDIR/venv) if missing, builds coffer in release
 # mode, generates the data (bench/gen.rs), and prints: first push, clone (download and
-# checkout), push after an edit, the requests each push made, bytes in the bucket, and
-# rclone copying coffer's own store folder (the same bytes: the transfer floor).
+# checkout), push after an edit, the requests each push made, bytes in the bucket, rclone
+# copying coffer's own store folder (the same bytes: the transfer floor), and an auditor's
+# `coffer audit` of the bucket (full and --quick).
 # rclone runs with its defaults (4 transfers, 8 checkers). One run per cell.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,6 +73,9 @@ diff -r --exclude=.coffer -q "$data" "$work/clone" >/dev/null || { echo "clone d
 "$coffer" -C "$data" commit -q -m v2
 t coffer_push2 "$coffer" -C "$data" push --json
 t rclone_push2 "$rclone" copy "$data" :s3:bench/plain --exclude '.coffer/**'
+# The auditor: no identity, every pack streamed through the hash; then --quick (trailers).
+t coffer_audit env COFFER_IDENTITY="$work/no-identity" "$coffer" audit s3://bench/coffer --json
+t coffer_audit_quick env COFFER_IDENTITY="$work/no-identity" "$coffer" audit s3://bench/coffer --quick --json
 
 req() { python3 -c "import json,sys; d=json.load(open('$work/out.$1')); print(d['requests'], d['packs']['objects'], round(d['packs']['bytes']/2**20,1))"; }
 read -r r1 p1 b1 < <(req coffer_push)
@@ -89,3 +93,4 @@ echo "| bytes in the bucket after v1 | $(bucket coffer) MiB (encrypted) | $(buck
 echo
 echo "rclone copy of coffer's store folder (the same encrypted bytes as the first push): $(secs rclone_store) s"
 echo "coffer first push: $r1 requests, $p1 packs, $b1 MiB; push after the edit: $r2 requests, $p2 packs, $b2 MiB"
+echo "coffer audit (keyless, every byte hashed): $(secs coffer_audit) s, $(mib coffer_audit) peak; --quick: $(secs coffer_audit_quick) s, $(mib coffer_audit_quick) peak"

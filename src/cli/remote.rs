@@ -126,6 +126,9 @@ pub(crate) fn push(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<()> {
             o.head.map(|h| h.short()).unwrap_or_else(|| "-".into()),
             o.requests
         );
+        if let Some(e) = &o.checkpoint_error {
+            ctx.say(format!("warning: no checkpoint was published: {e}"));
+        }
         if let Some(c) = &o.checkpoint {
             println!(
                 "published checkpoint {}: fresh until {} (renew with `coffer checkpoint`)",

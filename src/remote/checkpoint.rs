@@ -52,6 +52,13 @@ pub(crate) fn publish(
     {
         return Err(crate::rules::not_allowed(chain, &me.sign, Needs::Write));
     }
+    if heads.len() > crate::object::policy::MAX_HEADS {
+        return Err(crate::error::Error::Usage(format!(
+            "the remote's history has {} heads, more than a checkpoint names ({}): run `coffer pull` (it merges them), push, then publish the checkpoint",
+            heads.len(),
+            crate::object::policy::MAX_HEADS
+        )));
+    }
     let time = now();
     let expiry = tip.audit.as_ref().map_or(DEFAULT_EXPIRY, |a| a.expiry);
     let c = Checkpoint {

@@ -43,6 +43,9 @@ pub struct PushOutcome {
     pub conditional: bool,
     /// The checkpoint published after the push (spec §10.5), when something was pushed.
     pub checkpoint: Option<super::checkpoint::Published>,
+    /// Why no checkpoint was published after writing, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_error: Option<String>,
     /// Requests made to the remote.
     pub requests: u64,
 }
@@ -296,6 +299,7 @@ fn push_once(
     }
     record_seen(ds, r, seen, r.config.conditional)?;
     // Last, the checkpoint: it names only what is now on the remote.
+    let mut checkpoint_error = None;
     let checkpoint = match identity {
         Some(me)
             if tip
@@ -305,10 +309,16 @@ fn push_once(
             let mut there = l.versions.clone();
             there.extend(new_versions.iter().map(|(i, _)| *i));
             let named = heads(&hist, &there);
-            Some(
-                super::checkpoint::publish(&r.store, &ds.id, &chain, (tip.seq, *tip_id), named, me)
-                    .map_err(|e| r.explain(e))?,
-            )
+            // The push itself is done: a checkpoint that cannot be published is reported,
+            // not an error (`coffer checkpoint` publishes it later).
+            let at = (tip.seq, *tip_id);
+            match super::checkpoint::publish(&r.store, &ds.id, &chain, at, named, me) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    checkpoint_error = Some(r.explain(e).to_string());
+                    None
+                }
+            }
         }
         _ => None,
     };
@@ -319,6 +329,7 @@ fn push_once(
         packs,
         head,
         checkpoint,
+        checkpoint_error,
         ..Default::default()
     }))
 }
