@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod diff;
 pub mod error;
 pub mod history;
+pub mod hub;
 pub mod id;
 pub mod identity;
 pub mod interrupt;

@@ -128,10 +128,15 @@ pub enum Command {
     /// checked from the genesis and you must be a recipient before anything is written. The
     /// dataset id is printed and remembered for SOURCE (trust on first use); --expect-id pins it.
     Clone {
-        /// Where the dataset is.
+        /// Where the dataset is; or, with three arguments, the hub (bucket or folder) that
+        /// holds it under some prefix.
         source: String,
-        /// The new folder.
+        /// The new folder; or, with three arguments, the dataset's name or id in the hub
+        /// (see `coffer list`): a name must be unique there.
         dir: std::path::PathBuf,
+        /// The new folder, when the second argument names a dataset in the hub.
+        #[arg(value_name = "DIR")]
+        into: Option<std::path::PathBuf>,
         /// Refuse unless SOURCE holds this dataset id.
         #[arg(long, value_name = "DATASET_ID")]
         expect_id: Option<String>,
@@ -142,6 +147,19 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         path: Option<String>,
         /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every dataset in a hub (a bucket or folder holding datasets under prefixes, at any
+    /// depth): name, id, owners, members, the newest version, and what your identity may do
+    /// there (owner, admin, writer, reader, withdrawn, not a member). Needs no key and no
+    /// clone: policies and checkpoints are public. Prefixes that cannot be read are listed
+    /// with the reason; one holding several genesis policies is listed as such, unresolved.
+    /// Clone one with `coffer clone HUB NAME-OR-ID DIR`.
+    List {
+        /// The hub: s3://BUCKET[/PREFIX] (with the usual AWS_* variables) or a folder.
+        source: String,
+        /// Print as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -359,18 +359,47 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Clone {
             source,
             dir,
+            into,
             expect_id,
             path,
             json,
         } => {
             use coffer::repo::clone::{self, CloneOptions};
             let id = ctx.identity()?;
-            let expect_id = match expect_id {
+            let mut expect_id = match expect_id {
                 Some(s) => Some(coffer::Id::from_hex(s.trim()).ok_or_else(|| {
                     Error::Usage(format!("--expect-id {s}: not a dataset id (64 hex digits)"))
                 })?),
                 None => None,
             };
+            // `clone HUB NAME-OR-ID DIR`: the dataset found in the hub, its id pinned.
+            let (source, dir) = match into {
+                None => (source.clone(), dir.clone()),
+                Some(target) => {
+                    let which = dir.to_string_lossy();
+                    let d = coffer::hub::resolve(source, &which)?;
+                    let Some(found) = d.id else {
+                        return Err(Error::Usage(format!(
+                            "{which:?} under {source} cannot be cloned: {}",
+                            d.problem.unwrap_or_default()
+                        )));
+                    };
+                    if expect_id.is_some_and(|e| e != found) {
+                        return Err(Error::Usage(format!(
+                            "{which:?} under {source} is dataset {found}, not the --expect-id given"
+                        )));
+                    }
+                    expect_id = Some(found);
+                    ctx.say(format!(
+                        "{which:?} is dataset {found} at {}, owned by {}: pinned",
+                        d.url,
+                        d.owners.join(", ")
+                    ));
+                    (d.url, target.clone())
+                }
+            };
+            let source = &source;
+            let dir = &dir;
             let opts = CloneOptions {
                 source: source.clone(),
                 target: dir.clone(),
@@ -418,6 +447,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     o.dataset,
                     dir.display()
                 ),
+            }
+        }
+        Command::List { source, json } => {
+            let me = match ctx.identity() {
+                Ok(i) => Some(i.public()),
+                Err(Error::NoIdentity { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let hub = coffer::hub::list(source, me.as_ref())?;
+            if *json {
+                print_json(&hub);
+            } else {
+                output::print_hub(&hub);
             }
         }
         Command::Remote(rc) => remote::remote(&ctx, rc)?,

@@ -266,3 +266,66 @@ pub fn print_access(a: &coffer::sharing::access::Access) {
         }
     }
 }
+
+/// A hub listing for people: one block per dataset.
+pub fn print_hub(h: &coffer::hub::Hub) {
+    if h.datasets.is_empty() {
+        println!("no datasets under {}", h.source);
+        return;
+    }
+    for d in &h.datasets {
+        let at = if d.prefix.is_empty() {
+            "."
+        } else {
+            d.prefix.as_str()
+        };
+        match (&d.name, &d.id) {
+            (Some(name), Some(id)) => {
+                println!("{name}  ({at}, id {})", id.short());
+                println!("  owners: {}", d.owners.join(", "));
+                let members: Vec<String> = d
+                    .members
+                    .iter()
+                    .map(|m| format!("{} ({})", m.label, m.role))
+                    .collect();
+                println!(
+                    "  members (policy seq {}): {}",
+                    d.policy_seq.unwrap_or(0),
+                    members.join(", ")
+                );
+                match &d.newest {
+                    Some(n) => println!(
+                        "  newest version: seq {}, {} ({}){}",
+                        n.seq,
+                        n.time,
+                        n.id.short(),
+                        if n.stale {
+                            format!("; checkpoint expired {}: freeze suspected", n.fresh_until)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    None => println!("  newest version: unknown (no checkpoint that counts; `coffer audit` reads the whole history)"),
+                }
+                if let Some(you) = &d.you {
+                    println!("  you: {you}");
+                }
+            }
+            _ => {
+                println!("?  ({at})");
+                for (id, owners) in &d.genesis {
+                    println!("  genesis {} owned by {}", id.short(), owners.join(", "));
+                }
+            }
+        }
+        if let Some(p) = &d.problem {
+            println!("  problem: {p}");
+        }
+    }
+    println!(
+        "{} dataset(s) under {}, {} request(s)",
+        h.datasets.iter().filter(|d| d.id.is_some()).count(),
+        h.source,
+        h.requests
+    );
+}
