@@ -614,3 +614,49 @@ fn remote_urls_with_typos_are_refused() {
     let list: Value = serde_json::from_str(&e.ok(&["remote", "list", "--json"])).unwrap();
     assert_eq!(list["hub"]["url"], other.to_str().unwrap());
 }
+
+/// Shell completions and the manual page come from the same definitions as `--help`: bash
+/// loads the script and completes subcommands; the page has every command's section.
+#[test]
+fn completions_and_manual_page() {
+    let e = Env::new();
+    let script = e.ok(&["completions", "bash"]);
+    let path = e.tmp.path().join("coffer.bash");
+    std::fs::write(&path, &script).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(coffer wit); COMP_CWORD=1; _coffer coffer wit coffer; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        got.trim(),
+        "witness",
+        "{got} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        assert!(e.ok(&["completions", shell]).contains("checkpoint"));
+    }
+    let man = e.ok(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.starts_with(".TH"),
+        "{}",
+        &man[..80]
+    );
+    for section in [
+        "COFFER AUDIT",
+        "COFFER WITNESS",
+        "COFFER LIST",
+        "COFFER COMMIT",
+    ] {
+        assert!(
+            man.contains(section),
+            "{section} missing from the manual page"
+        );
+    }
+    e.fails(&["completions", "tcsh"], 2);
+}

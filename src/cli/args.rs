@@ -150,6 +150,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script: `coffer completions bash > ~/.local/share/bash-completion/completions/coffer`
+    /// (zsh: into a folder on $fpath as `_coffer`; fish: `~/.config/fish/completions/coffer.fish`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `coffer man > ~/.local/share/man/man1/coffer.1`, then
+    /// `man coffer`.
+    Man,
     /// Every dataset in a hub (a bucket or folder holding datasets under prefixes, at any
     /// depth): name, id, owners, members, the newest version, and what your identity may do
     /// there (owner, admin, writer, reader, withdrawn, not a member). Needs no key and no

@@ -449,6 +449,29 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 ),
             }
         }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "coffer", &mut std::io::stdout());
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Error::Usage(format!("cannot render the manual page: {e}")))?;
+            // One page: then each command's synopsis, description and options.
+            for sub in Cli::command().get_subcommands() {
+                let name = format!("coffer {}", sub.get_name());
+                out.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
+                let page = clap_mangen::Man::new(sub.clone().bin_name(name));
+                let _ = page.render_synopsis_section(&mut out);
+                let _ = page.render_description_section(&mut out);
+                let _ = page.render_options_section(&mut out);
+            }
+            std::io::Write::write_all(&mut std::io::stdout(), &out)
+                .map_err(|e| Error::Usage(format!("cannot write the manual page: {e}")))?;
+        }
         Command::List { source, json } => {
             let me = match ctx.identity() {
                 Ok(i) => Some(i.public()),
