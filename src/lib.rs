@@ -27,6 +27,7 @@ pub mod interrupt;
 pub mod object;
 pub mod remote;
 pub mod repo;
+pub mod rowdiff;
 pub mod rules;
 pub mod sharing;
 pub mod store;

@@ -98,6 +98,24 @@ pub enum Command {
         a: Option<String>,
         /// The newer side [default: the working folder].
         b: Option<String>,
+        /// With --rows: only these files or folders, after `--` (as in git: `coffer diff
+        /// HEAD~1 HEAD --rows -- housing/register.csv`).
+        #[arg(last = true, value_name = "PATH")]
+        paths: Vec<String>,
+        /// Which rows of CSV and TSV files changed: header changes (columns added, removed,
+        /// renamed), then rows added, removed and changed (with the cells that changed), for
+        /// every table present on both sides whose bytes differ. Streams both versions in
+        /// bounded memory, whatever the file size.
+        #[arg(long)]
+        rows: bool,
+        /// With --rows: match rows by these columns (comma-separated), which must identify
+        /// one row on each side; without, rows match when they are equal (a changed row is
+        /// then one removed and one added).
+        #[arg(long, value_name = "COLUMN[,COLUMN]", requires = "rows")]
+        key: Option<String>,
+        /// With --rows: show at most this many changed rows per file (JSON has all).
+        #[arg(long, default_value_t = 10, requires = "rows")]
+        limit: usize,
         /// Print as JSON.
         #[arg(long)]
         json: bool,

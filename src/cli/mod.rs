@@ -289,7 +289,38 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let flat = r.flatten()?;
             output::print_show(&row, &flat, *json);
         }
-        Command::Diff { a, b, json } => {
+        Command::Diff {
+            a,
+            b,
+            paths,
+            rows: true,
+            key,
+            limit,
+            json,
+        } => {
+            let ds = ctx.dataset()?;
+            let id = ctx.identity()?;
+            let (hist, keys) = open_keys(&ds, &id)?;
+            let va = history::resolve(&ds, &hist, a.as_deref().unwrap_or("HEAD"))?;
+            let vb = match b {
+                Some(b) => Some(history::resolve(&ds, &hist, b)?),
+                None => None,
+            };
+            let key: Vec<String> = key
+                .as_deref()
+                .map(|k| k.split(',').map(|c| c.trim().to_string()).collect())
+                .unwrap_or_default();
+            let results = coffer::rowdiff::versions(&ds, &hist, &keys, va, vb, &key, paths)?;
+            if *json {
+                print_json(&results);
+            } else {
+                output::print_row_diffs(&results, *limit);
+            }
+            if results.iter().any(|r| r.error.is_some()) {
+                return Ok(Outcome::Findings);
+            }
+        }
+        Command::Diff { a, b, json, .. } => {
             let ds = ctx.dataset()?;
             let id = ctx.identity()?;
             let (hist, keys) = open_keys(&ds, &id)?;

@@ -329,3 +329,75 @@ pub fn print_hub(h: &coffer::hub::Hub) {
         h.requests
     );
 }
+
+/// Row differences for people: a summary line per table, then up to `limit` rows.
+pub fn print_row_diffs(results: &[coffer::rowdiff::FileResult], limit: usize) {
+    if results.is_empty() {
+        println!("no table changed");
+    }
+    for r in results {
+        let Some(d) = &r.diff else {
+            println!(
+                "{}: {}",
+                r.path,
+                r.error.as_deref().unwrap_or("could not be read")
+            );
+            continue;
+        };
+        println!(
+            "{}: {} added, {} removed, {} changed",
+            r.path,
+            d.added.len(),
+            d.removed.len(),
+            d.changed.len()
+        );
+        for c in &d.columns_added {
+            println!("  column added: {c}");
+        }
+        for c in &d.columns_removed {
+            println!("  column removed: {c}");
+        }
+        for (a, b) in &d.columns_renamed {
+            println!("  column renamed: {a} -> {b}");
+        }
+        for (side, line, n) in &d.ragged {
+            println!("  {side} version, line {line}: {n} cells, not as many as the header");
+        }
+        let mut shown = 0;
+        for row in &d.removed {
+            if shown == limit {
+                break;
+            }
+            println!("  - line {}: {}", row.line, row.cells.join(","));
+            shown += 1;
+        }
+        for row in &d.added {
+            if shown == limit {
+                break;
+            }
+            println!("  + line {}: {}", row.line, row.cells.join(","));
+            shown += 1;
+        }
+        for c in &d.changed {
+            if shown == limit {
+                break;
+            }
+            let cells: Vec<String> = c
+                .cells
+                .iter()
+                .map(|x| format!("{}: {:?} -> {:?}", x.column, x.old, x.new))
+                .collect();
+            println!(
+                "  ~ key {} (line {}): {}",
+                c.key.join(","),
+                c.new_line,
+                cells.join("; ")
+            );
+            shown += 1;
+        }
+        let total = d.added.len() + d.removed.len() + d.changed.len();
+        if total > shown {
+            println!("  ... {} more (--limit, or --json for all)", total - shown);
+        }
+    }
+}
