@@ -134,6 +134,27 @@ struct PackResult {
     errors: Vec<Error>,
 }
 
+impl PackResult {
+    /// The pack's bytes (or what was read of them), or `None` with the error recorded: a
+    /// pack that is not there is missing.
+    fn take<T>(&mut self, got: Result<Option<T>>) -> Option<T> {
+        match got {
+            Ok(Some(x)) => Some(x),
+            Ok(None) => {
+                self.errors.push(Error::Missing {
+                    kind: "pack",
+                    id: self.id,
+                });
+                None
+            }
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+}
+
 /// How much of each pack is read.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Depth {
@@ -162,19 +183,8 @@ fn check_pack_keyless(ds: &Dataset, id: &Id, size: u64, depth: Depth) -> PackRes
             .map(|t| Some((*id, size, t.to_vec()))),
         _ => ds.store.hash_streamed(&name, TRAILER_LEN),
     };
-    let (hash, len, tail) = match got {
-        Ok(Some(x)) => x,
-        Ok(None) => {
-            pr.errors.push(Error::Missing {
-                kind: "pack",
-                id: *id,
-            });
-            return pr;
-        }
-        Err(e) => {
-            pr.errors.push(e);
-            return pr;
-        }
+    let Some((hash, len, tail)) = pr.take(got) else {
+        return pr;
     };
     pr.bytes = tail.len() as u64;
     if depth == Depth::Full {
@@ -214,19 +224,8 @@ fn check_pack(
         blobs: vec![],
         errors: vec![],
     };
-    let bytes = match ds.store.get(&store::pack_path(id)) {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            pr.errors.push(Error::Missing {
-                kind: "pack",
-                id: *id,
-            });
-            return pr;
-        }
-        Err(e) => {
-            pr.errors.push(e);
-            return pr;
-        }
+    let Some(bytes) = pr.take(ds.store.get(&store::pack_path(id))) else {
+        return pr;
     };
     pr.bytes = bytes.len() as u64;
     if Id::of_stored(&bytes) != *id {

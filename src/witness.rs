@@ -16,7 +16,7 @@ use crate::store;
 use crate::verify::Level;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What a witness is asked to do.
 pub struct WitnessOptions {
@@ -61,17 +61,14 @@ struct Vouched {
     time: u64,
 }
 
-fn load(path: &Path) -> BTreeMap<String, Vouched> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
-}
-
 /// Check the newest checkpoint of the dataset at `opts.source` and cosign it as `me`.
 pub fn witness(opts: &WitnessOptions, me: &Identity) -> Result<WitnessOutcome> {
     let (url, remote) = source_remote(&opts.source)?;
-    let mut memory = opts.memory.as_deref().map(load).unwrap_or_default();
+    let mut memory: BTreeMap<String, Vouched> = opts
+        .memory
+        .as_deref()
+        .map(crate::audit::load_memory)
+        .unwrap_or_default();
     let known = memory
         .iter()
         .find(|(_, v)| v.source == url)
@@ -187,16 +184,7 @@ pub fn witness(opts: &WitnessOptions, me: &Identity) -> Result<WitnessOutcome> {
                 time: newest.time,
             },
         );
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                path: dir.into(),
-                source,
-            })?;
-        }
-        crate::repo::write_atomic(
-            path,
-            &serde_json::to_vec_pretty(&memory).unwrap_or_default(),
-        )
+        crate::audit::save_memory(path, memory)
     };
     if cosigned_already {
         remember(&mut memory)?;

@@ -79,18 +79,32 @@ struct Seen {
     time: u64,
 }
 
-fn load_memory(path: &Path) -> BTreeMap<String, Seen> {
+/// Read a per-user memory file (the auditor's, the witness's): empty when absent or
+/// unreadable (a damaged memory forgets; it never stops an audit).
+pub(crate) fn load_memory<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
     std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }
 
+/// Write a per-user memory file atomically, making its folder.
+pub(crate) fn save_memory<T: Serialize>(path: &Path, memory: &T) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.into(),
+            source,
+        })?;
+    }
+    crate::repo::write_atomic(path, &serde_json::to_vec_pretty(memory).unwrap_or_default())
+}
+
 /// Audit a dataset from its store. Errors (exit 2) only when the store cannot be read or
 /// holds no dataset to audit; everything else is a finding.
 pub fn audit(opts: &AuditOptions) -> Result<AuditReport> {
     let (url, remote) = source_remote(&opts.source)?;
-    let mut memory = opts.memory.as_deref().map(load_memory).unwrap_or_default();
+    let mut memory: BTreeMap<String, Seen> =
+        opts.memory.as_deref().map(load_memory).unwrap_or_default();
     // A dataset remembered for this source is pinned, as clone pins it.
     let known = memory
         .iter()
@@ -190,16 +204,7 @@ pub fn audit(opts: &AuditOptions) -> Result<AuditReport> {
                 time: crate::repo::now(),
             },
         );
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                path: dir.into(),
-                source,
-            })?;
-        }
-        crate::repo::write_atomic(
-            path,
-            &serde_json::to_vec_pretty(&memory).unwrap_or_default(),
-        )?;
+        save_memory(path, &memory)?;
     }
     Ok(finish(r, Some(&hist)))
 }
