@@ -3,7 +3,7 @@
 //! the cells that changed), matched by key columns, or by the whole row without a key.
 //!
 //! Memory is bounded whatever the file size: both sides are streamed once and partitioned
-//! by a hash of each row's key into buckets on disk (about 8 MiB each); each bucket pair is
+//! by a hash of each row's key into buckets on disk (about 1 MiB each, 256 at most); each bucket pair is
 //! then matched in memory. Only the differences are kept. Every row is read, so the key's
 //! uniqueness is checked over the whole file. Files whose bytes are equal are not read.
 
@@ -11,8 +11,8 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};
 
-/// About this many bytes of rows per bucket.
-const BUCKET_BYTES: u64 = 8 << 20;
+/// About this many bytes of rows per bucket (in memory a bucket takes several times that).
+const BUCKET_BYTES: u64 = 1 << 20;
 /// At most this many buckets (open files per side).
 const MAX_BUCKETS: u64 = 256;
 
@@ -213,14 +213,18 @@ fn partition(
             if rec.len() != header.len() {
                 ragged.push((side.to_string(), line, rec.len()));
             }
-            let cells: Vec<String> = rec.iter().map(|f| text(f, line)).collect::<R<_>>()?;
-            let k = row_key(&cells, &key_cols);
-            let b = (u64::from_le_bytes(
-                blake3::hash(k.as_bytes()).as_bytes()[..8]
-                    .try_into()
-                    .unwrap_or([0; 8]),
-            ) % n as u64) as usize;
-            write_row(&mut ws[b], line, &k, &cells).map_err(io)?;
+            // One UTF-8 check per record; cells stay bytes until a bucket is matched.
+            if std::str::from_utf8(rec.as_slice()).is_err() {
+                return Err(err(
+                    path,
+                    format!("{side} version, line {line}: not valid UTF-8"),
+                ));
+            }
+            let k = byte_key(&rec, &key_cols);
+            let h = blake3::hash(&k);
+            let b = (u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or([0; 8])) % n as u64)
+                as usize;
+            write_row(&mut ws[b], line, &k, &rec).map_err(io)?;
         }
         for w in &mut ws {
             w.flush().map_err(io)?;
@@ -232,61 +236,83 @@ fn partition(
 /// The key of a row: the key columns' cells (all cells without a key), separated by a
 /// unit separator (a byte CSV cells of people's data do not hold in practice; a collision
 /// only makes two rows compare as one key, reported as a duplicate).
-fn row_key(cells: &[String], key_cols: &[usize]) -> String {
-    let pick: Vec<&str> = if key_cols.is_empty() {
-        cells.iter().map(String::as_str).collect()
-    } else {
-        key_cols
-            .iter()
-            .map(|i| cells.get(*i).map_or("", String::as_str))
-            .collect()
+fn byte_key(rec: &csv::ByteRecord, key_cols: &[usize]) -> Vec<u8> {
+    let mut k = Vec::new();
+    let mut push = |i: usize, f: &[u8]| {
+        if i > 0 {
+            k.push(0x1f);
+        }
+        k.extend_from_slice(f);
     };
-    pick.join("\u{1f}")
+    if key_cols.is_empty() {
+        for (i, f) in rec.iter().enumerate() {
+            push(i, f);
+        }
+    } else {
+        for (i, c) in key_cols.iter().enumerate() {
+            push(i, rec.get(*c).unwrap_or(b""));
+        }
+    }
+    k
 }
 
-fn write_row(w: &mut impl Write, line: u64, key: &str, cells: &[String]) -> std::io::Result<()> {
+fn write_row(
+    w: &mut impl Write,
+    line: u64,
+    key: &[u8],
+    rec: &csv::ByteRecord,
+) -> std::io::Result<()> {
     w.write_all(&line.to_le_bytes())?;
-    let put = |w: &mut dyn Write, s: &[u8]| -> std::io::Result<()> {
-        w.write_all(&(s.len() as u64).to_le_bytes())?;
-        w.write_all(s)
-    };
-    put(w, key.as_bytes())?;
-    w.write_all(&(cells.len() as u64).to_le_bytes())?;
-    for c in cells {
-        put(w, c.as_bytes())?;
+    w.write_all(&(key.len() as u64).to_le_bytes())?;
+    w.write_all(key)?;
+    w.write_all(&(rec.len() as u64).to_le_bytes())?;
+    for c in rec.iter() {
+        w.write_all(&(c.len() as u64).to_le_bytes())?;
+        w.write_all(c)?;
     }
     Ok(())
 }
 
-/// Read back the rows of one bucket, in the order written.
-fn read_rows(f: &tempfile::NamedTempFile) -> std::io::Result<Vec<(u64, String, Vec<String>)>> {
-    let mut r = BufReader::new(std::fs::File::open(f.path())?);
-    let mut out = Vec::new();
-    let mut u = [0u8; 8];
-    let mut next = |r: &mut BufReader<std::fs::File>| -> std::io::Result<Option<u64>> {
-        match r.read_exact(&mut u) {
+/// The rows of one bucket, read back one at a time in the order written.
+struct Rows(BufReader<std::fs::File>);
+
+impl Rows {
+    fn open(f: &tempfile::NamedTempFile) -> std::io::Result<Rows> {
+        Ok(Rows(BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(f.path())?,
+        )))
+    }
+
+    fn u64(&mut self) -> std::io::Result<Option<u64>> {
+        let mut u = [0u8; 8];
+        match self.0.read_exact(&mut u) {
             Ok(()) => Ok(Some(u64::from_le_bytes(u))),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
             Err(e) => Err(e),
         }
-    };
-    let string = |r: &mut BufReader<std::fs::File>, len: u64| -> std::io::Result<String> {
+    }
+
+    fn string(&mut self) -> std::io::Result<String> {
+        let len = self.u64()?.unwrap_or(0);
         let mut b = vec![0u8; len as usize];
-        r.read_exact(&mut b)?;
+        self.0.read_exact(&mut b)?;
         String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-    };
-    while let Some(line) = next(&mut r)? {
-        let klen = next(&mut r)?.unwrap_or(0);
-        let key = string(&mut r, klen)?;
-        let n = next(&mut r)?.unwrap_or(0);
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn next_row(&mut self) -> std::io::Result<Option<(u64, String, Vec<String>)>> {
+        let Some(line) = self.u64()? else {
+            return Ok(None);
+        };
+        let key = self.string()?;
+        let n = self.u64()?.unwrap_or(0);
         let mut cells = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let len = next(&mut r)?.unwrap_or(0);
-            cells.push(string(&mut r, len)?);
+            cells.push(self.string()?);
         }
-        out.push((line, key, cells));
+        Ok(Some((line, key, cells)))
     }
-    Ok(out)
 }
 
 fn match_bucket(
@@ -310,7 +336,8 @@ fn match_bucket(
     };
     // Old rows by key (several per key without a key: identical rows are a multiset).
     let mut by_key: HashMap<String, Vec<(u64, Vec<String>)>> = HashMap::new();
-    for (line, k, cells) in read_rows(&old).map_err(io)? {
+    let mut rows = Rows::open(&old).map_err(io)?;
+    while let Some((line, k, cells)) = rows.next_row().map_err(io)? {
         let shown = k.replace('\u{1f}', ", ");
         let e = by_key.entry(k).or_default();
         if let (true, Some((first, _))) = (keyed, e.first()) {
@@ -319,7 +346,8 @@ fn match_bucket(
         e.push((line, cells));
     }
     let mut seen: HashMap<String, u64> = HashMap::new();
-    for (line, k, cells) in read_rows(&new).map_err(io)? {
+    let mut rows = Rows::open(&new).map_err(io)?;
+    while let Some((line, k, cells)) = rows.next_row().map_err(io)? {
         if keyed {
             if let Some(first) = seen.insert(k.clone(), line) {
                 return Err(dup("new", &k.replace('\u{1f}', ", "), first, line));
