@@ -127,8 +127,8 @@ fn under(base: &str, prefix: &str) -> String {
 struct Group {
     policies: Vec<Id>,
     versions: HashSet<Id>,
-    checkpoints: HashMap<Id, u64>,
-    cosignatures: HashMap<Id, u64>,
+    checkpoints: HashMap<Id, (u64, u64)>,
+    cosignatures: HashMap<Id, (u64, u64)>,
 }
 
 /// List every dataset under `source`, judged as `me` when given.
@@ -151,10 +151,10 @@ pub fn list(source: &str, me: Option<&PublicIdentity>) -> Result<Hub> {
                 g.versions.insert(id);
             }
             "checkpoints" => {
-                g.checkpoints.insert(id, m.modified);
+                g.checkpoints.insert(id, (m.modified, m.size));
             }
             "cosignatures" => {
-                g.cosignatures.insert(id, m.modified);
+                g.cosignatures.insert(id, (m.modified, m.size));
             }
             _ => {}
         }
@@ -257,26 +257,22 @@ fn describe(s: &Store, g: &Group, me: Option<&PublicIdentity>, d: &mut Listed) -
         None => "not a member".into(),
     });
     // The newest checkpoint that counts names the newest versions: read those alone.
-    let read = crate::remote::checkpoint::read(
-        s,
-        &g.checkpoints,
-        &g.cosignatures,
-        Some(crate::remote::checkpoint::FETCH_LIMIT),
-    )?;
     let now = crate::repo::now();
-    let mut present = |n: Named| match n {
-        Named::Policy(p) => chain.knows(&p),
-        Named::Version(v) => g.versions.contains(&v),
-    };
-    let j = crate::rules::checkpoint::judge(
-        &id,
-        &chain,
-        &BTreeMap::new(),
-        &read.0,
-        &read.1,
-        now,
-        &mut present,
-    );
+    let j = crate::remote::checkpoint::judge_newest(s, &g.checkpoints, &g.cosignatures, |read| {
+        let mut present = |n: Named| match n {
+            Named::Policy(p) => chain.knows(&p),
+            Named::Version(v) => g.versions.contains(&v),
+        };
+        crate::rules::checkpoint::judge(
+            &id,
+            &chain,
+            &BTreeMap::new(),
+            &read.0,
+            &read.1,
+            now,
+            &mut present,
+        )
+    })?;
     let Some(c) = j.newest.or_else(|| j.counted.last().cloned()) else {
         return Ok(());
     };

@@ -13,7 +13,6 @@ use crate::object::checkpoint::Cosignature;
 use crate::repo::clone::{dataset_of, source_remote};
 use crate::rules::checkpoint::Counted;
 use crate::store;
-use crate::verify::Level;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -103,7 +102,13 @@ pub fn witness(opts: &WitnessOptions, me: &Identity) -> Result<WitnessOutcome> {
         cosignature: None,
         message: String::new(),
     };
-    if let Some(n) = j.notes.iter().find(|n| n.level == Level::Error) {
+    // A split view stops the witness; a stale or unwitnessed store (errors under strict
+    // settings) is what its cosignature is for.
+    if let Some(n) = j
+        .notes
+        .iter()
+        .find(|n| n.rule == crate::rules::Rule::SplitView)
+    {
         out.message = format!("{} (rule {})", n.message, n.rule);
         return Ok(out);
     }
@@ -119,6 +124,10 @@ pub fn witness(opts: &WitnessOptions, me: &Identity) -> Result<WitnessOutcome> {
             .chain(
                 (chain.get(&b.policy.1).is_none())
                     .then(|| format!("policy seq {} ({})", b.policy.0, b.policy.1.short())),
+            )
+            .chain(
+                (!c.contains_key(&b.checkpoint))
+                    .then(|| format!("checkpoint {}", b.checkpoint.short())),
             )
             .collect();
         if !gone.is_empty() {

@@ -16,10 +16,19 @@ use crate::rules::{Chain, Needs};
 use crate::store::{self, Store};
 use std::collections::{BTreeMap, HashMap};
 
-/// A fetch reads this many of a remote's newest checkpoints (by listed time), and four times
-/// as many cosignatures; an audit reads all. A store that lies about times can only make a
-/// reader miss a newer checkpoint, which it could as well hide: freshness fails safe.
+/// A fetch first reads this many of a remote's newest checkpoints (by listed time), and four
+/// times as many cosignatures, then four times more at each step until one counts with its
+/// quorum or all are read ([`judge_newest`]): junk added at the top cannot hide the real
+/// ones. An audit reads all. A store that lies about times can only make a reader miss a
+/// newer checkpoint, which it could as well hide: freshness fails safe.
 pub const FETCH_LIMIT: usize = 16;
+
+/// Larger listed objects under `checkpoints/` and `cosignatures/` are junk, not read (a
+/// checkpoint naming 256 heads is about 9 KiB).
+pub const MAX_SIZE: u64 = 16 << 10;
+
+/// Listed checkpoints or cosignatures: id to (last-modified time, size).
+pub type Listed = HashMap<Id, (u64, u64)>;
 
 /// What publishing a checkpoint did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -96,6 +105,23 @@ pub fn renew(
     let Some(tip) = remote_tip(&hist.chain, &l) else {
         return Err(r.problem("holds nothing of this dataset yet: run `coffer push` first"));
     };
+    // A checkpoint states the dataset's history as its signer knows it, not one store's: a
+    // remote lacking something this dataset holds (a lagging mirror) gets a push, not a
+    // renewal that could be replayed elsewhere to keep a frozen store looking fresh.
+    let (tip_id, _) = hist.chain.tip();
+    if tip.1 != *tip_id {
+        return Err(r.problem(format!(
+            "lacks policy {} that this dataset holds: run `coffer push {}` (it publishes the checkpoint)",
+            tip_id.short(),
+            r.name
+        )));
+    }
+    if let Some(h) = hist.heads().iter().find(|h| !l.versions.contains(h)) {
+        return Err(r.problem(format!(
+            "lacks version {h} that this dataset holds: run `coffer push {}` (it publishes the checkpoint), or `coffer pull` first to merge",
+            r.name
+        )));
+    }
     let heads = heads(&hist, &l.versions);
     publish(&r.store, &ds.id, &hist.chain, tip, heads, identity).map_err(|e| r.explain(e))
 }
@@ -108,12 +134,16 @@ pub(crate) type Read = (Vec<(Id, Vec<u8>)>, Vec<(Id, Vec<u8>)>);
 /// See [`Read`].
 pub(crate) fn read(
     store: &Store,
-    checkpoints: &HashMap<Id, u64>,
-    cosignatures: &HashMap<Id, u64>,
+    checkpoints: &Listed,
+    cosignatures: &Listed,
     limit: Option<usize>,
 ) -> Result<Read> {
-    let newest = |m: &HashMap<Id, u64>, n: Option<usize>| {
-        let mut v: Vec<(u64, Id)> = m.iter().map(|(i, t)| (*t, *i)).collect();
+    let newest = |m: &Listed, n: Option<usize>| {
+        let mut v: Vec<(u64, Id)> = m
+            .iter()
+            .filter(|(_, (_, size))| *size <= MAX_SIZE)
+            .map(|(i, (t, _))| (*t, *i))
+            .collect();
         v.sort_by(|a, b| b.cmp(a));
         v.truncate(n.unwrap_or(usize::MAX));
         v.into_iter().map(|(_, i)| i).collect::<Vec<Id>>()
@@ -135,8 +165,26 @@ pub(crate) fn read(
     ))
 }
 
-/// The checkpoint and cosignature ids a store lists, with their times.
-pub(crate) fn listed(store: &Store) -> Result<(HashMap<Id, u64>, HashMap<Id, u64>)> {
+/// Read and judge the newest checkpoints and cosignatures, more at each step, until one
+/// counts with its quorum or all are read.
+pub(crate) fn judge_newest(
+    store: &Store,
+    checkpoints: &Listed,
+    cosignatures: &Listed,
+    mut judge: impl FnMut(&Read) -> Judged,
+) -> Result<Judged> {
+    let mut limit = FETCH_LIMIT;
+    loop {
+        let j = judge(&read(store, checkpoints, cosignatures, Some(limit))?);
+        if j.newest.is_some() || (limit >= checkpoints.len() && limit * 4 >= cosignatures.len()) {
+            return Ok(j);
+        }
+        limit = limit.saturating_mul(4);
+    }
+}
+
+/// The checkpoint and cosignature ids a store lists, with their times and sizes.
+pub(crate) fn listed(store: &Store) -> Result<(Listed, Listed)> {
     let mut c = HashMap::new();
     let mut s = HashMap::new();
     for (prefix, out) in [("checkpoints", &mut c), ("cosignatures", &mut s)] {
@@ -144,7 +192,7 @@ pub(crate) fn listed(store: &Store) -> Result<(HashMap<Id, u64>, HashMap<Id, u64
             if let Some(id) =
                 transfer::expected_id(&m.name).filter(|i| store::canonical(&m.name, i))
             {
-                out.insert(id, m.modified);
+                out.insert(id, (m.modified, m.size));
             }
         }
     }

@@ -334,14 +334,10 @@ pub(crate) fn fetch_from(
         .filter(|(i, _)| l.versions.contains(i))
         .map(|(i, v)| (*i, v.clone()))
         .collect();
-    let read = super::checkpoint::read(
-        &r.store,
-        &l.checkpoints,
-        &l.cosignatures,
-        Some(super::checkpoint::FETCH_LIMIT),
-    )
+    let j = super::checkpoint::judge_newest(&r.store, &l.checkpoints, &l.cosignatures, |read| {
+        super::checkpoint::judge_store(&r.store, &ds.id, &chain, &there, read)
+    })
     .map_err(|e| r.explain(e))?;
-    let j = super::checkpoint::judge_store(&r.store, &ds.id, &chain, &there, &read);
     out.checkpoints = super::checkpoint::lines(&j);
     out.fresh = j.newest.clone();
     super::checkpoint::enforce(r, &chain, &j)?;

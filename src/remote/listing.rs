@@ -20,10 +20,10 @@ pub struct Listing {
     pub packs: HashMap<Id, (u64, u64)>,
     /// Claim names.
     pub claims: HashSet<Id>,
-    /// Checkpoint ids with last-modified time.
-    pub checkpoints: HashMap<Id, u64>,
-    /// Cosignature ids with last-modified time.
-    pub cosignatures: HashMap<Id, u64>,
+    /// Checkpoint ids with last-modified time and size.
+    pub checkpoints: HashMap<Id, (u64, u64)>,
+    /// Cosignature ids with last-modified time and size.
+    pub cosignatures: HashMap<Id, (u64, u64)>,
 }
 
 /// List the remote once.
@@ -50,10 +50,10 @@ pub fn list(r: &Remote) -> Result<Listing> {
                 l.claims.insert(id);
             }
             Some("checkpoints") => {
-                l.checkpoints.insert(id, m.modified);
+                l.checkpoints.insert(id, (m.modified, m.size));
             }
             Some("cosignatures") => {
-                l.cosignatures.insert(id, m.modified);
+                l.cosignatures.insert(id, (m.modified, m.size));
             }
             _ => {}
         }
