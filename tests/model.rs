@@ -1006,6 +1006,24 @@ fn run(n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
         read_check(&w, &m, &audit, &hist, *v, &Op::Sync(0)).map_err(TestCaseError::fail)?;
     }
     verify_check(&w, &m, &audit, Some(&w.ids[0]), &Op::Sync(0)).map_err(TestCaseError::fail)?;
+    // The checkpoints every push published tell one honest story: an auditor's keyless
+    // audit of the bucket finds no split view, no inconsistent signer, no stale store.
+    let a = coffer::audit::audit(&coffer::audit::AuditOptions {
+        source: w.dir.path().join("bucket").display().to_string(),
+        expect: Some(w.dataset),
+        memory: None,
+        progress: false,
+        quick: false,
+    })
+    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    for f in &a.report.findings {
+        let name = f.rule.map(|r| r.name()).unwrap_or("");
+        let checkpointish = name.starts_with("checkpoint")
+            || matches!(name, "split-view" | "freeze" | "cosignature");
+        if checkpointish && f.level != coffer::verify::Level::Info {
+            return Err(TestCaseError::fail(format!("audit: {f:?}")));
+        }
+    }
     Ok(())
 }
 

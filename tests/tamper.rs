@@ -418,8 +418,9 @@ fn expected(kind: Object, m: Mutation) -> [Seen; 5] {
         (Object::Claim, _) => [Reported, NotRead, NotRead, NotRead, Reported],
         // The newest checkpoint altered: junk, reported by everyone who reads checkpoints;
         // deleted: its cosignature now vouches for nothing, reported. Either way freshness
-        // falls back to the checkpoint before, still fresh.
-        (Object::Checkpoint, _) => [Reported, Reported, Reported, Reported, Reported],
+        // falls back to the checkpoint before, still fresh. The auditor remembers it: gone
+        // since the last audit is a rollback.
+        (Object::Checkpoint, _) => [Reported, Reported, Reported, Reported, Refused],
         // The witness's cosignature altered: junk, reported; deleted: the newest checkpoint
         // just awaits its quorum (information), and freshness falls back to the one before.
         (Object::Cosignature, Mutation::Delete) => [NotRead, NotRead, NotRead, NotRead, NotRead],
