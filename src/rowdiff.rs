@@ -98,8 +98,12 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
         path: path.to_string(),
         ..Default::default()
     };
-    let (old_header, old_parts) = partition(path, "old", old, delim, key, n, &mut out.ragged)?;
-    let (new_header, new_parts) = partition(path, "new", new, delim, key, n, &mut out.ragged)?;
+    let mut secret = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+    let (old_header, old_key, old_parts) =
+        partition(&secret, path, "old", old, delim, key, n, &mut out.ragged)?;
+    let (new_header, new_key, new_parts) =
+        partition(&secret, path, "new", new, delim, key, n, &mut out.ragged)?;
     // Header changes: by name; a different name at the same position, with both names
     // absent from the other side, is a rename.
     for (i, h) in new_header.iter().enumerate() {
@@ -132,8 +136,25 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
             (h.clone(), i, Some(j))
         })
         .collect();
-    for (a, b) in old_parts.into_iter().zip(new_parts) {
-        match_bucket(path, key, a, b, &pairs, &mut out)?;
+    let sides = Sides {
+        path,
+        old_key: &old_key,
+        new_key: &new_key,
+        pairs: &pairs,
+        same_header: old_header == new_header,
+    };
+    // Buckets are independent: matched in parallel, merged in order.
+    use rayon::prelude::*;
+    let parts: Vec<R<Part>> = old_parts
+        .par_iter()
+        .zip(new_parts.par_iter())
+        .map(|(a, b)| match_bucket(&sides, a, b))
+        .collect();
+    for p in parts {
+        let p = p?;
+        out.added.extend(p.added);
+        out.removed.extend(p.removed);
+        out.changed.extend(p.changed);
     }
     out.added.sort_by_key(|r| r.line);
     out.removed.sort_by_key(|r| r.line);
@@ -143,8 +164,13 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
     Ok(out)
 }
 
-/// Read a table, write each record to the bucket of its key's hash: `line, key, cells`.
+/// Read a table, write each record to the bucket of its key's hash (see [`write_row`]).
+/// A side's header, key column positions and buckets.
+type Partitioned = (Vec<String>, Vec<usize>, Vec<tempfile::NamedTempFile>);
+
+#[allow(clippy::too_many_arguments)]
 fn partition(
+    secret: &[u8; 32],
     path: &str,
     side: &str,
     input: impl Read,
@@ -152,7 +178,7 @@ fn partition(
     key: &[String],
     n: usize,
     ragged: &mut Vec<(String, u64, usize)>,
-) -> R<(Vec<String>, Vec<tempfile::NamedTempFile>)> {
+) -> R<Partitioned> {
     let mut rd = csv::ReaderBuilder::new()
         .delimiter(delim)
         .flexible(true)
@@ -220,178 +246,239 @@ fn partition(
                     format!("{side} version, line {line}: not valid UTF-8"),
                 ));
             }
-            let k = byte_key(&rec, &key_cols);
-            let h = blake3::hash(&k);
-            let b = (u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or([0; 8])) % n as u64)
-                as usize;
-            write_row(&mut ws[b], line, &k, &rec).map_err(io)?;
+            let h = row_hash(secret, &rec, &key_cols);
+            // The high bits choose the bucket; the low ones serve the bucket's table.
+            let b = ((h >> 64) as u64 % n as u64) as usize;
+            write_row(&mut ws[b], line, h, &rec).map_err(io)?;
         }
         for w in &mut ws {
             w.flush().map_err(io)?;
         }
     }
-    Ok((header, files))
+    Ok((header, key_cols, files))
 }
 
-/// The key of a row: the key columns' cells (all cells without a key), separated by a
-/// unit separator (a byte CSV cells of people's data do not hold in practice; a collision
-/// only makes two rows compare as one key, reported as a duplicate).
-fn byte_key(rec: &csv::ByteRecord, key_cols: &[usize]) -> Vec<u8> {
-    let mut k = Vec::new();
-    let mut push = |i: usize, f: &[u8]| {
-        if i > 0 {
-            k.push(0x1f);
-        }
-        k.extend_from_slice(f);
+/// The key of a row, hashed: the key columns' cells (all cells without a key), each
+/// length-prefixed, through BLAKE3 keyed with a secret of this run (so nobody can craft rows
+/// that collide in the tables below). 128 bits: a collision is not a practical concern.
+fn row_hash(secret: &[u8; 32], rec: &csv::ByteRecord, key_cols: &[usize]) -> u128 {
+    let mut h = blake3::Hasher::new_keyed(secret);
+    let mut put = |f: &[u8]| {
+        h.update(&(f.len() as u64).to_le_bytes());
+        h.update(f);
     };
     if key_cols.is_empty() {
-        for (i, f) in rec.iter().enumerate() {
-            push(i, f);
-        }
+        rec.iter().for_each(&mut put);
     } else {
-        for (i, c) in key_cols.iter().enumerate() {
-            push(i, rec.get(*c).unwrap_or(b""));
+        for c in key_cols {
+            put(rec.get(*c).unwrap_or(b""));
         }
     }
-    k
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    u128::from_le_bytes(b)
 }
 
+/// A bucket record: line, key hash, then the cells (count, then each length-prefixed).
 fn write_row(
     w: &mut impl Write,
     line: u64,
-    key: &[u8],
+    hash: u128,
     rec: &csv::ByteRecord,
 ) -> std::io::Result<()> {
     w.write_all(&line.to_le_bytes())?;
-    w.write_all(&(key.len() as u64).to_le_bytes())?;
-    w.write_all(key)?;
-    w.write_all(&(rec.len() as u64).to_le_bytes())?;
+    w.write_all(&hash.to_le_bytes())?;
+    w.write_all(&(rec.len() as u32).to_le_bytes())?;
     for c in rec.iter() {
-        w.write_all(&(c.len() as u64).to_le_bytes())?;
+        w.write_all(&(c.len() as u32).to_le_bytes())?;
         w.write_all(c)?;
     }
     Ok(())
 }
 
-/// The rows of one bucket, read back one at a time in the order written.
-struct Rows(BufReader<std::fs::File>);
+/// One record of a bucket read back: its line, key hash, and the bytes of its cells (as
+/// written: count, then length-prefixed cells), borrowed from the bucket's buffer.
+struct Rec<'a> {
+    line: u64,
+    hash: u128,
+    raw: &'a [u8],
+}
 
-impl Rows {
-    fn open(f: &tempfile::NamedTempFile) -> std::io::Result<Rows> {
-        Ok(Rows(BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(f.path())?,
-        )))
-    }
-
-    fn u64(&mut self) -> std::io::Result<Option<u64>> {
-        let mut u = [0u8; 8];
-        match self.0.read_exact(&mut u) {
-            Ok(()) => Ok(Some(u64::from_le_bytes(u))),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn string(&mut self) -> std::io::Result<String> {
-        let len = self.u64()?.unwrap_or(0);
-        let mut b = vec![0u8; len as usize];
-        self.0.read_exact(&mut b)?;
-        String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn next_row(&mut self) -> std::io::Result<Option<(u64, String, Vec<String>)>> {
-        let Some(line) = self.u64()? else {
-            return Ok(None);
-        };
-        let key = self.string()?;
-        let n = self.u64()?.unwrap_or(0);
-        let mut cells = Vec::with_capacity(n as usize);
+/// The records of a bucket's buffer, in the order written. The buffer was written by this
+/// process, but is read defensively: a short or inconsistent record ends the bucket.
+fn records(buf: &[u8]) -> impl Iterator<Item = Rec<'_>> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let head = buf.get(at..at + 28)?;
+        let line = u64::from_le_bytes(head[..8].try_into().ok()?);
+        let hash = u128::from_le_bytes(head[8..24].try_into().ok()?);
+        let n = u32::from_le_bytes(head[24..28].try_into().ok()?);
+        let start = at + 24;
+        let mut p = at + 28;
         for _ in 0..n {
-            cells.push(self.string()?);
+            let len = u32::from_le_bytes(buf.get(p..p + 4)?.try_into().ok()?) as usize;
+            p = p.checked_add(4 + len)?;
         }
-        Ok(Some((line, key, cells)))
+        let raw = buf.get(start..p)?;
+        at = p;
+        Some(Rec { line, hash, raw })
+    })
+}
+
+/// The cells of a record (they were checked to be UTF-8 when written).
+fn cells(raw: &[u8]) -> Vec<&str> {
+    let n = u32::from_le_bytes(raw[..4].try_into().unwrap_or([0; 4])) as usize;
+    let mut out = Vec::with_capacity(n);
+    let mut p = 4;
+    for _ in 0..n {
+        let Some(len) = raw.get(p..p + 4) else { break };
+        let len = u32::from_le_bytes(len.try_into().unwrap_or([0; 4])) as usize;
+        let Some(c) = raw.get(p + 4..p + 4 + len) else {
+            break;
+        };
+        out.push(std::str::from_utf8(c).unwrap_or(""));
+        p += 4 + len;
+    }
+    out
+}
+
+/// Hashes are already uniform: the low 64 bits serve as the table's hash.
+#[derive(Default)]
+struct Spread(u64);
+
+impl std::hash::Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, b: &[u8]) {
+        for (i, x) in b.iter().take(8).enumerate() {
+            self.0 ^= (*x as u64) << (8 * i);
+        }
     }
 }
 
+type Table<V> = HashMap<u128, V, std::hash::BuildHasherDefault<Spread>>;
+
+/// What one bucket pair contributes.
+#[derive(Default)]
+struct Part {
+    added: Vec<Row>,
+    removed: Vec<Row>,
+    changed: Vec<Changed>,
+}
+
+fn row_of(r: &Rec) -> Row {
+    Row {
+        line: r.line,
+        cells: cells(r.raw).into_iter().map(str::to_string).collect(),
+    }
+}
+
+/// The key's cells of a row, for people.
+fn key_cells(raw: &[u8], key_cols: &[usize]) -> Vec<String> {
+    let c = cells(raw);
+    key_cols
+        .iter()
+        .map(|i| c.get(*i).copied().unwrap_or("").to_string())
+        .collect()
+}
+
+struct Sides<'a> {
+    path: &'a str,
+    /// Key column positions on each side (empty: whole rows).
+    old_key: &'a [usize],
+    new_key: &'a [usize],
+    /// Columns compared: name, position before, position after.
+    pairs: &'a [(String, Option<usize>, Option<usize>)],
+    /// Whether both headers are the same: equal record bytes then mean equal rows.
+    same_header: bool,
+}
+
 fn match_bucket(
-    path: &str,
-    key: &[String],
-    old: tempfile::NamedTempFile,
-    new: tempfile::NamedTempFile,
-    pairs: &[(String, Option<usize>, Option<usize>)],
-    out: &mut TableDiff,
-) -> R<()> {
-    let io = |e: std::io::Error| err(path, format!("temporary file: {e}"));
-    let keyed = !key.is_empty();
-    let dup = |side: &str, k: &str, a: u64, b: u64| {
+    s: &Sides,
+    old: &tempfile::NamedTempFile,
+    new: &tempfile::NamedTempFile,
+) -> R<Part> {
+    let io = |e: std::io::Error| err(s.path, format!("temporary file: {e}"));
+    let keyed = !s.old_key.is_empty();
+    let dup = |side: &str, k: Vec<String>, a: u64, b: u64| {
         err(
-            path,
+            s.path,
             format!(
                 "key {} is not unique in the {side} version (lines {a} and {b}); choose key columns that identify one row",
-                k
+                k.join(", ")
             ),
         )
     };
-    // Old rows by key (several per key without a key: identical rows are a multiset).
-    let mut by_key: HashMap<String, Vec<(u64, Vec<String>)>> = HashMap::new();
-    let mut rows = Rows::open(&old).map_err(io)?;
-    while let Some((line, k, cells)) = rows.next_row().map_err(io)? {
-        let shown = k.replace('\u{1f}', ", ");
-        let e = by_key.entry(k).or_default();
-        if let (true, Some((first, _))) = (keyed, e.first()) {
-            return Err(dup("old", &shown, *first, line));
+    let obuf = std::fs::read(old.path()).map_err(io)?;
+    let nbuf = std::fs::read(new.path()).map_err(io)?;
+    // Old rows by key; without a key, equal rows are a multiset (later ones in `more`).
+    let mut by_key: Table<(Rec, Vec<Rec>)> = Table::default();
+    for r in records(&obuf) {
+        match by_key.get_mut(&r.hash) {
+            Some((first, _)) if keyed => {
+                return Err(dup(
+                    "old",
+                    key_cells(first.raw, s.old_key),
+                    first.line,
+                    r.line,
+                ))
+            }
+            Some((_, more)) => more.push(r),
+            None => {
+                by_key.insert(r.hash, (r, Vec::new()));
+            }
         }
-        e.push((line, cells));
     }
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut rows = Rows::open(&new).map_err(io)?;
-    while let Some((line, k, cells)) = rows.next_row().map_err(io)? {
+    let mut part = Part::default();
+    let mut seen: Table<u64> = Table::default();
+    for r in records(&nbuf) {
         if keyed {
-            if let Some(first) = seen.insert(k.clone(), line) {
-                return Err(dup("new", &k.replace('\u{1f}', ", "), first, line));
+            if let Some(first) = seen.insert(r.hash, r.line) {
+                return Err(dup("new", key_cells(r.raw, s.new_key), first, r.line));
             }
         }
-        match by_key
-            .get_mut(&k)
-            .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
-        {
-            None => out.added.push(Row { line, cells }),
-            Some((old_line, old_cells)) => {
-                if !keyed {
-                    continue;
-                }
-                let diffs: Vec<Cell> = pairs
-                    .iter()
-                    .filter_map(|(name, i, j)| {
-                        let (i, j) = ((*i)?, (*j)?);
-                        let o = old_cells.get(i).map_or("", String::as_str);
-                        let n = cells.get(j).map_or("", String::as_str);
-                        (o != n).then(|| Cell {
-                            column: name.clone(),
-                            old: o.to_string(),
-                            new: n.to_string(),
-                        })
-                    })
-                    .collect();
-                if !diffs.is_empty() {
-                    out.changed.push(Changed {
-                        key: k.split('\u{1f}').map(str::to_string).collect(),
-                        old_line,
-                        new_line: line,
-                        cells: diffs,
-                    });
-                }
-            }
+        let old = match by_key.get_mut(&r.hash) {
+            Some((_, more)) if !more.is_empty() => more.pop(),
+            Some(_) => by_key.remove(&r.hash).map(|(first, _)| first),
+            None => None,
+        };
+        let Some(o) = old else {
+            part.added.push(row_of(&r));
+            continue;
+        };
+        if !keyed || (s.same_header && o.raw == r.raw) {
+            continue;
+        }
+        let (oc, nc) = (cells(o.raw), cells(r.raw));
+        let diffs: Vec<Cell> = s
+            .pairs
+            .iter()
+            .filter_map(|(name, i, j)| {
+                let (i, j) = ((*i)?, (*j)?);
+                let a = oc.get(i).copied().unwrap_or("");
+                let b = nc.get(j).copied().unwrap_or("");
+                (a != b).then(|| Cell {
+                    column: name.clone(),
+                    old: a.to_string(),
+                    new: b.to_string(),
+                })
+            })
+            .collect();
+        if !diffs.is_empty() {
+            part.changed.push(Changed {
+                key: key_cells(r.raw, s.new_key),
+                old_line: o.line,
+                new_line: r.line,
+                cells: diffs,
+            });
         }
     }
-    for (_, rows) in by_key {
-        for (line, cells) in rows {
-            out.removed.push(Row { line, cells });
-        }
+    for (_, (first, more)) in by_key {
+        part.removed.push(row_of(&first));
+        part.removed.extend(more.iter().map(row_of));
     }
-    Ok(())
+    Ok(part)
 }
 
 /// One table's outcome in a diff of versions.
