@@ -319,3 +319,35 @@ fn the_audit_page_renders_in_a_browser() {
     );
     assert!(dom.contains("class=\"finding error\""), "{dom}");
 }
+
+/// Wrong credentials on a server that checks them (`rclone serve s3`): one line, exit 2,
+/// naming the source and what to check; a bucket prefix holding another dataset than the
+/// one pinned: refused, naming both.
+#[test]
+fn an_auditor_with_wrong_credentials_or_the_wrong_dataset_is_told_so() {
+    let server = Server::start(Kind::Rclone);
+    let camden = org("camden", &server);
+    let url = server.url("camden");
+    camden.write("a.csv", b"a\n");
+    camden.ok(&["init"]);
+    camden.ok(&["commit", "-m", "v1"]);
+    camden.ok(&["remote", "add", "origin", &url]);
+    camden.ok(&["push"]);
+    let mut a = auditor(&server);
+    a.vars.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+    a.vars
+        .push(("AWS_SECRET_ACCESS_KEY".into(), "not-the-secret".into()));
+    let err = a.fails(&["audit", &url], 2);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(&url) || err.contains("s3://"), "{err}");
+    assert!(
+        err.to_lowercase().contains("credential") || err.contains("denied") || err.contains("403"),
+        "{err}"
+    );
+    let other = "ab".repeat(32);
+    let err = auditor(&server).fails(&["audit", &url, "--expect-id", &other], 2);
+    assert!(
+        err.contains("does not hold dataset") && err.contains(&other[..12]),
+        "{err}"
+    );
+}
