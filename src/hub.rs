@@ -1,6 +1,8 @@
 //! The exchange hub: every dataset under a bucket (or folder), each under its own prefix,
 //! found by one listing and read without keys: name, id, owners, members, the newest version
-//! (from the newest checkpoint that counts), and what the caller's identity may do there.
+//! (from the newest checkpoint that counts: its heads alone are read; without one, every
+//! version and its packs' trailers, judged by the rules), and what the caller's identity may
+//! do there.
 //! Policies and checkpoints are public by design; nothing here needs a data key.
 
 use crate::error::{Error, Result};
@@ -43,8 +45,10 @@ pub struct Newest {
     pub seq: u64,
     /// Its commit time (RFC 3339, UTC).
     pub time: String,
-    /// Until when the checkpoint naming it is fresh (RFC 3339, UTC).
-    pub fresh_until: String,
+    /// Until when the checkpoint naming it is fresh (RFC 3339, UTC); absent when no
+    /// checkpoint counts and the history was judged from the versions themselves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_until: Option<String>,
     /// Whether that checkpoint has expired (freeze suspected).
     pub stale: bool,
 }
@@ -127,6 +131,7 @@ fn under(base: &str, prefix: &str) -> String {
 struct Group {
     policies: Vec<Id>,
     versions: HashSet<Id>,
+    packs: HashMap<Id, u64>,
     checkpoints: HashMap<Id, (u64, u64)>,
     cosignatures: HashMap<Id, (u64, u64)>,
 }
@@ -149,6 +154,9 @@ pub fn list(source: &str, me: Option<&PublicIdentity>) -> Result<Hub> {
             "policy" => g.policies.push(id),
             "versions" => {
                 g.versions.insert(id);
+            }
+            "packs" => {
+                g.packs.insert(id, m.size);
             }
             "checkpoints" => {
                 g.checkpoints.insert(id, (m.modified, m.size));
@@ -274,6 +282,37 @@ fn describe(s: &Store, g: &Group, me: Option<&PublicIdentity>, d: &mut Listed) -
         )
     })?;
     let Some(c) = j.newest.or_else(|| j.counted.last().cloned()) else {
+        // No checkpoint counts (a store written before checkpoints): judge the versions
+        // themselves, with their packs' epochs from the trailers (a range request each).
+        let ids: Vec<Id> = g.versions.iter().copied().collect();
+        let opened = crate::store::reader::versions(s, &ids)?;
+        let wanted: std::collections::BTreeSet<Id> = opened
+            .versions
+            .values()
+            .flat_map(|v| v.packs.iter().copied())
+            .collect();
+        let sized: Vec<(Id, u64)> = wanted
+            .iter()
+            .filter_map(|p| Some((*p, *g.packs.get(p)?)))
+            .collect();
+        let epochs = crate::store::reader::trailer_epochs(s, &sized)?;
+        let hist = crate::rules::History::evaluate(chain, opened.versions, opened.junk, |p| {
+            epochs.get(p).copied()
+        });
+        let newest = hist
+            .heads()
+            .into_iter()
+            .filter_map(|h| Some((h, hist.versions.get(&h)?)))
+            .max_by_key(|(h, v)| (v.seq, *h));
+        if let Some((vid, v)) = newest {
+            d.newest = Some(Newest {
+                id: vid,
+                seq: v.seq,
+                time: crate::history::format_time(v.time),
+                fresh_until: None,
+                stale: false,
+            });
+        }
         return Ok(());
     };
     let names: Vec<String> = c.heads.iter().map(store::version_path).collect();
@@ -290,7 +329,7 @@ fn describe(s: &Store, g: &Group, me: Option<&PublicIdentity>, d: &mut Listed) -
             id: vid,
             seq,
             time: crate::history::format_time(time),
-            fresh_until: crate::history::format_time(c.expires),
+            fresh_until: Some(crate::history::format_time(c.expires)),
             stale: now >= c.expires,
         });
     }

@@ -148,6 +148,21 @@ fn a_hub_lists_what_each_identity_may_do_and_clones_by_name() {
     );
     assert_eq!(housing["newest"]["seq"], 1, "{housing:#}");
 
+    // A dataset whose store has no checkpoint (written before them): its versions are
+    // judged instead.
+    for k in server.keys("hub/gla/checkpoints/") {
+        server.delete(&k);
+    }
+    let (v, _) = listing(&camden, &hub);
+    let summary = v["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["prefix"] == "gla")
+        .unwrap();
+    assert_eq!(summary["newest"]["seq"], 1, "{summary:#}");
+    assert!(summary["newest"]["fresh_until"].is_null(), "{summary:#}");
+
     let (_, got) = listing(&gla, &hub);
     assert_eq!(got["camden/housing"].1, "withdrawn");
     assert_eq!(got["gla"].1, "owner");

@@ -299,13 +299,14 @@ pub fn print_hub(h: &coffer::hub::Hub) {
                         n.seq,
                         n.time,
                         n.id.short(),
-                        if n.stale {
-                            format!("; checkpoint expired {}: freeze suspected", n.fresh_until)
-                        } else {
-                            String::new()
+                        match (&n.fresh_until, n.stale) {
+                            (Some(t), true) =>
+                                format!("; checkpoint expired {t}: freeze suspected"),
+                            (None, _) => "; no checkpoint: judged from the versions".into(),
+                            _ => String::new(),
                         }
                     ),
-                    None => println!("  newest version: unknown (no checkpoint that counts; `coffer audit` reads the whole history)"),
+                    None => println!("  newest version: none yet"),
                 }
                 if let Some(you) = &d.you {
                     println!("  you: {you}");
