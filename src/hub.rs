@@ -100,6 +100,69 @@ pub struct Hub {
     pub requests: u64,
 }
 
+/// Policies larger than this are junk, not read: a policy of 10,000 members with a wrap of
+/// each of a hundred epochs is about 14 MiB.
+const MAX_POLICY_SIZE: u64 = 64 << 20;
+
+/// The objects under a folder hub, walked here rather than by the store so that one
+/// unreadable folder or a name that is not UTF-8 is reported and the walk goes on, and
+/// folder names holding `#` are kept (only a file named `...#N` is an upload in progress).
+/// Returns (name, size, modified) and the problems, by prefix.
+#[allow(clippy::type_complexity)]
+fn walk_folder(root: &std::path::Path) -> (Vec<crate::store::Meta>, Vec<(String, String)>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for e in walkdir::WalkDir::new(root).follow_links(false) {
+        let rel = |p: &std::path::Path| {
+            p.strip_prefix(root)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                let at = err.path().map(rel).unwrap_or_default();
+                problems.push((at, format!("cannot be read: {err}")));
+                continue;
+            }
+        };
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let Some(name) = e.path().strip_prefix(root).ok().and_then(|p| p.to_str()) else {
+            // Named by the first component that is not UTF-8, once.
+            let mut at = std::path::PathBuf::new();
+            for c in e.path().strip_prefix(root).unwrap_or(e.path()).components() {
+                at.push(c);
+                if c.as_os_str().to_str().is_none() {
+                    break;
+                }
+            }
+            let at = at.to_string_lossy().into_owned();
+            if !problems.iter().any(|(p, _)| *p == at) {
+                problems.push((at, "a name that is not UTF-8: not listed".into()));
+            }
+            continue;
+        };
+        if e.file_name().to_string_lossy().contains('#') {
+            continue;
+        }
+        let Ok(m) = e.metadata() else { continue };
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        out.push(crate::store::Meta {
+            name: name.to_string(),
+            size: m.len(),
+            modified,
+        });
+    }
+    (out, problems)
+}
+
 /// Open the store at `source` (an `s3://` URL, `file://` or a folder) and a function that
 /// opens the store under one of its prefixes.
 fn open(source: &str) -> Result<(Store, String)> {
@@ -129,7 +192,7 @@ fn under(base: &str, prefix: &str) -> String {
 /// Objects of one dataset prefix, from the listing.
 #[derive(Default)]
 struct Group {
-    policies: Vec<Id>,
+    policies: Vec<(Id, u64)>,
     versions: HashSet<Id>,
     packs: HashMap<Id, u64>,
     checkpoints: HashMap<Id, (u64, u64)>,
@@ -140,7 +203,12 @@ struct Group {
 pub fn list(source: &str, me: Option<&PublicIdentity>) -> Result<Hub> {
     let (root, base) = open(source)?;
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-    for m in root.list_meta("")? {
+    let (listed, problems) = if root.is_local() {
+        walk_folder(std::path::Path::new(&base))
+    } else {
+        (root.list_meta("")?, Vec::new())
+    };
+    for m in listed {
         let parts: Vec<&str> = m.name.split('/').collect();
         let Some(i) = parts.iter().rposition(|p| KINDS.contains(p)) else {
             continue;
@@ -151,7 +219,7 @@ pub fn list(source: &str, me: Option<&PublicIdentity>) -> Result<Hub> {
         };
         let g = groups.entry(parts[..i].join("/")).or_default();
         match parts[i] {
-            "policy" => g.policies.push(id),
+            "policy" => g.policies.push((id, m.size)),
             "versions" => {
                 g.versions.insert(id);
             }
@@ -168,7 +236,15 @@ pub fn list(source: &str, me: Option<&PublicIdentity>) -> Result<Hub> {
         }
     }
     let mut requests = root.requests();
-    let mut datasets = Vec::new();
+    let mut datasets: Vec<Listed> = problems
+        .into_iter()
+        .map(|(prefix, why)| Listed {
+            url: under(&base, &prefix),
+            prefix,
+            problem: Some(why),
+            ..Default::default()
+        })
+        .collect();
     for (prefix, g) in groups {
         let url = under(&base, &prefix);
         let mut d = Listed {
@@ -206,10 +282,22 @@ pub fn list(source: &str, me: Option<&PublicIdentity>) -> Result<Hub> {
 
 /// Read one dataset's policies and newest checkpoints into `d`.
 fn describe(s: &Store, g: &Group, me: Option<&PublicIdentity>, d: &mut Listed) -> Result<()> {
-    let names: Vec<String> = g.policies.iter().map(store::policy_path).collect();
+    type Sized<'a> = Vec<&'a (Id, u64)>;
+    let (small, big): (Sized, Sized) = g
+        .policies
+        .iter()
+        .partition(|(_, size)| *size <= MAX_POLICY_SIZE);
+    if let Some((id, size)) = big.first() {
+        d.problem = Some(format!(
+            "policy {} is {size} bytes, larger than any policy: junk, not read",
+            id.short()
+        ));
+    }
+    let ids: Vec<Id> = small.iter().map(|(i, _)| *i).collect();
+    let names: Vec<String> = ids.iter().map(store::policy_path).collect();
     let mut all: BTreeMap<Id, Policy> = BTreeMap::new();
     let mut refused = Vec::new();
-    for (id, b) in g.policies.iter().zip(transfer::get_all(s, &names)?) {
+    for (id, b) in ids.iter().zip(transfer::get_all(s, &names)?) {
         match b.map(|b| Policy::open(id, &b)) {
             Some(Ok(p)) => {
                 all.insert(*id, p);

@@ -15,6 +15,8 @@ use std::io::{BufReader, BufWriter, Read, Write};
 const BUCKET_BYTES: u64 = 1 << 20;
 /// At most this many buckets (open files per side).
 const MAX_BUCKETS: u64 = 256;
+/// Ragged rows listed (all are counted).
+const MAX_RAGGED: usize = 100;
 
 /// A row on one side: its line in the file (1 = the header) and its cells.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -71,8 +73,16 @@ pub struct TableDiff {
     pub removed: Vec<Row>,
     /// Rows on both sides whose cells differ (new line order).
     pub changed: Vec<Changed>,
-    /// Rows with another number of cells than the header: (side, line, cells).
+    /// Rows with another number of cells than the header: (side, line, cells), the first
+    /// 100 of them.
     pub ragged: Vec<(String, u64, usize)>,
+    /// How many rows are ragged in all (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ragged_count: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What went wrong with one file (the other files' diffs go on).
@@ -100,42 +110,104 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
     };
     let mut secret = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
-    let (old_header, old_key, old_parts) =
-        partition(&secret, path, "old", old, delim, key, n, &mut out.ragged)?;
-    let (new_header, new_key, new_parts) =
-        partition(&secret, path, "new", new, delim, key, n, &mut out.ragged)?;
+    let (old_header, old_key, old_parts) = partition(
+        &secret,
+        path,
+        "old",
+        old,
+        delim,
+        key,
+        n,
+        (&mut out.ragged, &mut out.ragged_count),
+    )?;
+    let (new_header, new_key, new_parts) = partition(
+        &secret,
+        path,
+        "new",
+        new,
+        delim,
+        key,
+        n,
+        (&mut out.ragged, &mut out.ragged_count),
+    )?;
     // Header changes: by name; a different name at the same position, with both names
-    // absent from the other side, is a rename.
-    for (i, h) in new_header.iter().enumerate() {
-        if !old_header.contains(h) {
-            match old_header.get(i) {
-                Some(o) if !new_header.contains(o) => {
-                    out.columns_renamed.push((o.clone(), h.clone()))
+    // absent from the other side, is a rename. A header repeating a name (or with empty
+    // names) cannot be matched by name: its columns are compared by position.
+    use std::collections::HashSet;
+    let unique = |h: &[String]| {
+        let set: HashSet<&str> = h.iter().map(String::as_str).collect();
+        set.len() == h.len() && !set.contains("")
+    };
+    let pairs: Vec<(String, Option<usize>, Option<usize>)> =
+        if unique(&old_header) && unique(&new_header) {
+            let old_at: HashMap<&str, usize> = old_header
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.as_str(), i))
+                .collect();
+            let new_set: HashSet<&str> = new_header.iter().map(String::as_str).collect();
+            for (i, h) in new_header.iter().enumerate() {
+                if !old_at.contains_key(h.as_str()) {
+                    match old_header.get(i) {
+                        Some(o) if !new_set.contains(o.as_str()) => {
+                            out.columns_renamed.push((o.clone(), h.clone()))
+                        }
+                        _ => out.columns_added.push(h.clone()),
+                    }
                 }
-                _ => out.columns_added.push(h.clone()),
             }
-        }
-    }
-    for o in &old_header {
-        let renamed = out.columns_renamed.iter().any(|(a, _)| a == o);
-        if !new_header.contains(o) && !renamed {
-            out.columns_removed.push(o.clone());
-        }
-    }
-    // Compare cells of columns present on both sides (renamed ones by position).
-    let pairs: Vec<(String, Option<usize>, Option<usize>)> = new_header
-        .iter()
-        .enumerate()
-        .map(|(j, h)| {
-            let i = old_header.iter().position(|o| o == h).or_else(|| {
-                out.columns_renamed
-                    .iter()
-                    .find(|(_, b)| b == h)
-                    .and_then(|(a, _)| old_header.iter().position(|o| o == a))
-            });
-            (h.clone(), i, Some(j))
-        })
-        .collect();
+            let renamed: HashMap<&str, &str> = out
+                .columns_renamed
+                .iter()
+                .map(|(a, b)| (b.as_str(), a.as_str()))
+                .collect();
+            let renamed_from: HashSet<&str> = out
+                .columns_renamed
+                .iter()
+                .map(|(a, _)| a.as_str())
+                .collect();
+            for o in &old_header {
+                if !new_set.contains(o.as_str()) && !renamed_from.contains(o.as_str()) {
+                    out.columns_removed.push(o.clone());
+                }
+            }
+            new_header
+                .iter()
+                .enumerate()
+                .map(|(j, h)| {
+                    let i = old_at
+                        .get(h.as_str())
+                        .or_else(|| renamed.get(h.as_str()).and_then(|a| old_at.get(a)))
+                        .copied();
+                    (h.clone(), i, Some(j))
+                })
+                .collect()
+        } else {
+            let n = old_header.len().max(new_header.len());
+            out.columns_added
+                .extend(new_header.iter().skip(old_header.len()).cloned());
+            out.columns_removed
+                .extend(old_header.iter().skip(new_header.len()).cloned());
+            (0..n)
+                .map(|j| {
+                    let name = new_header
+                        .get(j)
+                        .or(old_header.get(j))
+                        .cloned()
+                        .unwrap_or_default();
+                    let name = if name.is_empty() {
+                        format!("column {}", j + 1)
+                    } else {
+                        name
+                    };
+                    (
+                        name,
+                        (j < old_header.len()).then_some(j),
+                        (j < new_header.len()).then_some(j),
+                    )
+                })
+                .collect()
+        };
     let sides = Sides {
         path,
         old_key: &old_key,
@@ -165,6 +237,28 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
 }
 
 /// Read a table, write each record to the bucket of its key's hash (see [`write_row`]).
+/// A reader that notes where each newline byte is, for the line numbers of records (the
+/// queue holds only those not yet passed: the read-ahead window's).
+struct Lines<R> {
+    inner: R,
+    at: u64,
+    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut q = self.newlines.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                q.push_back(self.at + i as u64);
+            }
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 /// A side's header, key column positions and buckets.
 type Partitioned = (Vec<String>, Vec<usize>, Vec<tempfile::NamedTempFile>);
 
@@ -177,13 +271,24 @@ fn partition(
     delim: u8,
     key: &[String],
     n: usize,
-    ragged: &mut Vec<(String, u64, usize)>,
+    (ragged, ragged_count): (&mut Vec<(String, u64, usize)>, &mut u64),
 ) -> R<Partitioned> {
+    let newlines = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
     let mut rd = csv::ReaderBuilder::new()
         .delimiter(delim)
         .flexible(true)
         .has_headers(false)
-        .from_reader(BufReader::with_capacity(1 << 20, input));
+        .from_reader(BufReader::with_capacity(
+            1 << 20,
+            Lines {
+                inner: input,
+                at: 0,
+                newlines: newlines.clone(),
+            },
+        ));
+    // Lines before the current record: newlines seen up to its first byte (with CR LF, csv
+    // reports a record as starting at the LF).
+    let mut lines_before = 0u64;
     let mut rec = csv::ByteRecord::new();
     let text = |b: &[u8], line: u64| -> R<String> {
         String::from_utf8(b.to_vec()).map_err(|_| {
@@ -211,6 +316,14 @@ fn partition(
     let key_cols: Vec<usize> = key
         .iter()
         .map(|k| {
+            if header.iter().filter(|h| *h == k).count() > 1 {
+                return Err(err(
+                    path,
+                    format!(
+                        "key column {k:?} appears more than once in the {side} version's header"
+                    ),
+                ));
+            }
             header.iter().position(|h| h == k).ok_or_else(|| {
                 err(
                     path,
@@ -232,12 +345,25 @@ fn partition(
             .map(|f| BufWriter::new(f.as_file()))
             .collect();
         loop {
-            let line = rd.position().line();
             if !read(&mut rd, &mut rec)? {
                 break;
             }
+            // Where the record starts, counted from the bytes (blank lines, CR LF and
+            // newlines inside quotes as the file has them).
+            let start = rec.position().map_or(0, |p| p.byte());
+            {
+                let mut q = newlines.borrow_mut();
+                while q.front().is_some_and(|nl| *nl <= start) {
+                    q.pop_front();
+                    lines_before += 1;
+                }
+            }
+            let line = lines_before + 1;
             if rec.len() != header.len() {
-                ragged.push((side.to_string(), line, rec.len()));
+                *ragged_count += 1;
+                if ragged.len() < MAX_RAGGED {
+                    ragged.push((side.to_string(), line, rec.len()));
+                }
             }
             // One UTF-8 check per record; cells stay bytes until a bucket is matched.
             if std::str::from_utf8(rec.as_slice()).is_err() {
@@ -599,6 +725,18 @@ pub fn versions(
             }
             _ => {
                 let on_disk = ds.root.join(p);
+                // Only a regular file, never followed through a link: a link to a FIFO or
+                // a device would block or never end.
+                if !std::fs::symlink_metadata(&on_disk).is_ok_and(|m| m.is_file()) {
+                    out.push(FileResult {
+                        path: p.clone(),
+                        diff: None,
+                        error: Some(format!(
+                            "{p}: not a regular file in the working folder (a link or a special file); not read"
+                        )),
+                    });
+                    continue;
+                }
                 let Ok(f) = std::fs::File::open(&on_disk) else {
                     continue;
                 };
