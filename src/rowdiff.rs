@@ -89,7 +89,7 @@ fn is_zero(n: &u64) -> bool {
 #[derive(Debug)]
 pub struct TableError(pub String);
 
-type R<T> = std::result::Result<T, TableError>;
+type Res<T> = std::result::Result<T, TableError>;
 
 fn err(path: &str, what: impl std::fmt::Display) -> TableError {
     TableError(format!("{path}: {what}"))
@@ -97,7 +97,13 @@ fn err(path: &str, what: impl std::fmt::Display) -> TableError {
 
 /// Diff two versions of the table `path`, read from `old` and `new` (each read once), with
 /// `key` columns (empty: whole rows). `size` (the larger side's bytes) sizes the buckets.
-pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u64) -> R<TableDiff> {
+pub fn diff(
+    path: &str,
+    old: impl Read,
+    new: impl Read,
+    key: &[String],
+    size: u64,
+) -> Res<TableDiff> {
     let delim = if path.to_ascii_lowercase().ends_with(".tsv") {
         b'\t'
     } else {
@@ -110,23 +116,53 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
     };
     let mut secret = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
-    let (old_header, old_key, old_parts) = partition(
+    let old = open_source(path, "old", old, delim)?;
+    let new = open_source(path, "new", new, delim)?;
+    let (old_header, new_header) = (old.header.clone(), new.header.clone());
+    // Which cells make a row's key on each side. With --key, those columns by name (an
+    // empty side has no rows to key). Without, every cell: in the new header's order on
+    // both sides when they hold the same names (reordered columns are no change), else in
+    // each side's own order.
+    let (old_key, new_key) = if !key.is_empty() {
+        let on = |side: &str, h: &[String]| {
+            if h.is_empty() {
+                Ok(Vec::new())
+            } else {
+                key_positions(path, side, h, key)
+            }
+        };
+        (on("old", &old_header)?, on("new", &new_header)?)
+    } else {
+        fn names(h: &[String]) -> std::collections::BTreeSet<&String> {
+            h.iter().collect()
+        }
+        let unique = |h: &[String]| names(h).len() == h.len();
+        if unique(&old_header) && unique(&new_header) && names(&old_header) == names(&new_header) {
+            let old_at: HashMap<&String, usize> =
+                old_header.iter().enumerate().map(|(i, h)| (h, i)).collect();
+            (
+                new_header.iter().map(|h| old_at[h]).collect(),
+                (0..new_header.len()).collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        }
+    };
+    // Without a key, rows are hashed in the new header's column order on both sides.
+    let canonical = key.is_empty() && !new_key.is_empty();
+    let old_parts = partition(
         &secret,
         path,
-        "old",
         old,
-        delim,
-        key,
+        (&old_key, canonical),
         n,
         (&mut out.ragged, &mut out.ragged_count),
     )?;
-    let (new_header, new_key, new_parts) = partition(
+    let new_parts = partition(
         &secret,
         path,
-        "new",
         new,
-        delim,
-        key,
+        (&new_key, canonical),
         n,
         (&mut out.ragged, &mut out.ragged_count),
     )?;
@@ -209,6 +245,7 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
                 .collect()
         };
     let sides = Sides {
+        keyed: !key.is_empty(),
         path,
         old_key: &old_key,
         new_key: &new_key,
@@ -217,7 +254,7 @@ pub fn diff(path: &str, old: impl Read, new: impl Read, key: &[String], size: u6
     };
     // Buckets are independent: matched in parallel, merged in order.
     use rayon::prelude::*;
-    let parts: Vec<R<Part>> = old_parts
+    let parts: Vec<Res<Part>> = old_parts
         .par_iter()
         .zip(new_parts.par_iter())
         .map(|(a, b)| match_bucket(&sides, a, b))
@@ -259,20 +296,16 @@ impl<R: Read> Read for Lines<R> {
     }
 }
 
-/// A side's header, key column positions and buckets.
-type Partitioned = (Vec<String>, Vec<usize>, Vec<tempfile::NamedTempFile>);
+/// One side's table, its header read.
+struct Source<R: Read> {
+    side: &'static str,
+    rd: csv::Reader<BufReader<Lines<R>>>,
+    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+    /// Empty for an empty file (no header, no rows).
+    header: Vec<String>,
+}
 
-#[allow(clippy::too_many_arguments)]
-fn partition(
-    secret: &[u8; 32],
-    path: &str,
-    side: &str,
-    input: impl Read,
-    delim: u8,
-    key: &[String],
-    n: usize,
-    (ragged, ragged_count): (&mut Vec<(String, u64, usize)>, &mut u64),
-) -> R<Partitioned> {
+fn open_source<R: Read>(path: &str, side: &'static str, input: R, delim: u8) -> Res<Source<R>> {
     let newlines = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
     let mut rd = csv::ReaderBuilder::new()
         .delimiter(delim)
@@ -286,35 +319,36 @@ fn partition(
                 newlines: newlines.clone(),
             },
         ));
-    // Lines before the current record: newlines seen up to its first byte (with CR LF, csv
-    // reports a record as starting at the LF).
-    let mut lines_before = 0u64;
     let mut rec = csv::ByteRecord::new();
-    let text = |b: &[u8], line: u64| -> R<String> {
-        String::from_utf8(b.to_vec()).map_err(|_| {
-            err(
-                path,
-                format!("{side} version, line {line}: not valid UTF-8"),
-            )
-        })
-    };
-    let read = |rd: &mut csv::Reader<_>, rec: &mut csv::ByteRecord| -> R<bool> {
-        rd.read_byte_record(rec)
-            .map_err(|e| err(path, format!("{side} version: {e}")))
-    };
-    if !read(&mut rd, &mut rec)? {
-        return Err(err(path, format!("{side} version is empty (no header)")));
-    }
+    let got = rd
+        .read_byte_record(&mut rec)
+        .map_err(|e| err(path, format!("{side} version: {e}")))?;
     let mut header: Vec<String> = Vec::with_capacity(rec.len());
-    for (i, f) in rec.iter().enumerate() {
-        let mut h = text(f, 1)?;
-        if i == 0 {
-            h = h.trim_start_matches('\u{feff}').to_string();
+    if got {
+        for (i, f) in rec.iter().enumerate() {
+            let h = std::str::from_utf8(f)
+                .map_err(|_| err(path, format!("{side} version, line 1: not valid UTF-8")))?;
+            header.push(
+                if i == 0 {
+                    h.trim_start_matches('\u{feff}')
+                } else {
+                    h
+                }
+                .to_string(),
+            );
         }
-        header.push(h);
     }
-    let key_cols: Vec<usize> = key
-        .iter()
+    Ok(Source {
+        side,
+        rd,
+        newlines,
+        header,
+    })
+}
+
+/// Positions of the key columns on one side, by name (each must be there, once).
+fn key_positions(path: &str, side: &str, header: &[String], key: &[String]) -> Res<Vec<usize>> {
+    key.iter()
         .map(|k| {
             if header.iter().filter(|h| *h == k).count() > 1 {
                 return Err(err(
@@ -334,11 +368,35 @@ fn partition(
                 )
             })
         })
-        .collect::<R<_>>()?;
+        .collect()
+}
+
+fn partition<R: Read>(
+    secret: &[u8; 32],
+    path: &str,
+    src: Source<R>,
+    (key_cols, canonical): (&[usize], bool),
+    n: usize,
+    (ragged, ragged_count): (&mut Vec<(String, u64, usize)>, &mut u64),
+) -> Res<Vec<tempfile::NamedTempFile>> {
+    let Source {
+        side,
+        mut rd,
+        newlines,
+        header,
+    } = src;
+    // Lines before the current record: newlines seen up to its first byte (with CR LF, csv
+    // reports a record as starting at the LF).
+    let mut lines_before = 0u64;
+    let mut rec = csv::ByteRecord::new();
+    let read = |rd: &mut csv::Reader<_>, rec: &mut csv::ByteRecord| -> Res<bool> {
+        rd.read_byte_record(rec)
+            .map_err(|e| err(path, format!("{side} version: {e}")))
+    };
     let io = |e: std::io::Error| err(path, format!("temporary file: {e}"));
     let mut files: Vec<tempfile::NamedTempFile> = (0..n)
         .map(|_| tempfile::NamedTempFile::new().map_err(io))
-        .collect::<R<_>>()?;
+        .collect::<Res<_>>()?;
     {
         let mut ws: Vec<BufWriter<&std::fs::File>> = files
             .iter_mut()
@@ -372,7 +430,13 @@ fn partition(
                     format!("{side} version, line {line}: not valid UTF-8"),
                 ));
             }
-            let h = row_hash(secret, &rec, &key_cols);
+            // Without a key, a ragged row is hashed as it is (never equal to a whole one).
+            let cols = if canonical && rec.len() != header.len() {
+                &[][..]
+            } else {
+                key_cols
+            };
+            let h = row_hash(secret, &rec, cols);
             // The high bits choose the bucket; the low ones serve the bucket's table.
             let b = ((h >> 64) as u64 % n as u64) as usize;
             write_row(&mut ws[b], line, h, &rec).map_err(io)?;
@@ -381,7 +445,7 @@ fn partition(
             w.flush().map_err(io)?;
         }
     }
-    Ok((header, key_cols, files))
+    Ok(files)
 }
 
 /// The key of a row, hashed: the key columns' cells (all cells without a key), each
@@ -422,33 +486,36 @@ fn write_row(
     Ok(())
 }
 
-/// One record of a bucket read back: its line, key hash, and the bytes of its cells (as
-/// written: count, then length-prefixed cells), borrowed from the bucket's buffer.
-struct Rec<'a> {
+/// One record of a bucket read back: its line, key hash, and its cells as written (count,
+/// then length-prefixed cells).
+struct Rec {
     line: u64,
     hash: u128,
-    raw: &'a [u8],
+    raw: Vec<u8>,
 }
 
-/// The records of a bucket's buffer, in the order written. The buffer was written by this
-/// process, but is read defensively: a short or inconsistent record ends the bucket.
-fn records(buf: &[u8]) -> impl Iterator<Item = Rec<'_>> {
-    let mut at = 0usize;
-    std::iter::from_fn(move || {
-        let head = buf.get(at..at + 28)?;
-        let line = u64::from_le_bytes(head[..8].try_into().ok()?);
-        let hash = u128::from_le_bytes(head[8..24].try_into().ok()?);
-        let n = u32::from_le_bytes(head[24..28].try_into().ok()?);
-        let start = at + 24;
-        let mut p = at + 28;
-        for _ in 0..n {
-            let len = u32::from_le_bytes(buf.get(p..p + 4)?.try_into().ok()?) as usize;
-            p = p.checked_add(4 + len)?;
-        }
-        let raw = buf.get(start..p)?;
-        at = p;
-        Some(Rec { line, hash, raw })
-    })
+/// The next record of a bucket, streamed (a bucket of identical rows can be large). The
+/// bucket was written by this process; a short record ends it.
+fn next_rec(r: &mut impl Read) -> std::io::Result<Option<Rec>> {
+    let mut head = [0u8; 28];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let line = u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8]));
+    let hash = u128::from_le_bytes(head[8..24].try_into().unwrap_or([0; 16]));
+    let n = u32::from_le_bytes(head[24..28].try_into().unwrap_or([0; 4]));
+    let mut raw = head[24..28].to_vec();
+    for _ in 0..n {
+        let mut len = [0u8; 4];
+        r.read_exact(&mut len)?;
+        raw.extend_from_slice(&len);
+        let start = raw.len();
+        raw.resize(start + u32::from_le_bytes(len) as usize, 0);
+        r.read_exact(&mut raw[start..])?;
+    }
+    Ok(Some(Rec { line, hash, raw }))
 }
 
 /// The cells of a record (they were checked to be UTF-8 when written).
@@ -496,7 +563,7 @@ struct Part {
 fn row_of(r: &Rec) -> Row {
     Row {
         line: r.line,
-        cells: cells(r.raw).into_iter().map(str::to_string).collect(),
+        cells: cells(&r.raw).into_iter().map(str::to_string).collect(),
     }
 }
 
@@ -510,6 +577,8 @@ fn key_cells(raw: &[u8], key_cols: &[usize]) -> Vec<String> {
 }
 
 struct Sides<'a> {
+    /// Rows match by key columns (else by all their cells).
+    keyed: bool,
     path: &'a str,
     /// Key column positions on each side (empty: whole rows).
     old_key: &'a [usize],
@@ -524,9 +593,9 @@ fn match_bucket(
     s: &Sides,
     old: &tempfile::NamedTempFile,
     new: &tempfile::NamedTempFile,
-) -> R<Part> {
+) -> Res<Part> {
     let io = |e: std::io::Error| err(s.path, format!("temporary file: {e}"));
-    let keyed = !s.old_key.is_empty();
+    let keyed = s.keyed;
     let dup = |side: &str, k: Vec<String>, a: u64, b: u64| {
         err(
             s.path,
@@ -536,21 +605,24 @@ fn match_bucket(
             ),
         )
     };
-    let obuf = std::fs::read(old.path()).map_err(io)?;
-    let nbuf = std::fs::read(new.path()).map_err(io)?;
-    // Old rows by key; without a key, equal rows are a multiset (later ones in `more`).
-    let mut by_key: Table<(Rec, Vec<Rec>)> = Table::default();
-    for r in records(&obuf) {
+    let open = |f: &tempfile::NamedTempFile| {
+        std::fs::File::open(f.path()).map(|f| BufReader::with_capacity(1 << 20, f))
+    };
+    // Old rows by key; without a key, equal rows are a multiset: the first kept, the lines
+    // of the others only (so a table of identical rows costs 8 bytes a row).
+    let mut by_key: Table<(Rec, Vec<u64>)> = Table::default();
+    let mut rd = open(old).map_err(io)?;
+    while let Some(r) = next_rec(&mut rd).map_err(io)? {
         match by_key.get_mut(&r.hash) {
             Some((first, _)) if keyed => {
                 return Err(dup(
                     "old",
-                    key_cells(first.raw, s.old_key),
+                    key_cells(&first.raw, s.old_key),
                     first.line,
                     r.line,
                 ))
             }
-            Some((_, more)) => more.push(r),
+            Some((_, more)) => more.push(r.line),
             None => {
                 by_key.insert(r.hash, (r, Vec::new()));
             }
@@ -558,14 +630,19 @@ fn match_bucket(
     }
     let mut part = Part::default();
     let mut seen: Table<u64> = Table::default();
-    for r in records(&nbuf) {
+    let mut rd = open(new).map_err(io)?;
+    while let Some(r) = next_rec(&mut rd).map_err(io)? {
         if keyed {
             if let Some(first) = seen.insert(r.hash, r.line) {
-                return Err(dup("new", key_cells(r.raw, s.new_key), first, r.line));
+                return Err(dup("new", key_cells(&r.raw, s.new_key), first, r.line));
             }
         }
         let old = match by_key.get_mut(&r.hash) {
-            Some((_, more)) if !more.is_empty() => more.pop(),
+            // An equal row (no key): one of the multiset is used up.
+            Some((_, more)) if !more.is_empty() => {
+                more.pop();
+                continue;
+            }
             Some(_) => by_key.remove(&r.hash).map(|(first, _)| first),
             None => None,
         };
@@ -576,7 +653,7 @@ fn match_bucket(
         if !keyed || (s.same_header && o.raw == r.raw) {
             continue;
         }
-        let (oc, nc) = (cells(o.raw), cells(r.raw));
+        let (oc, nc) = (cells(&o.raw), cells(&r.raw));
         let diffs: Vec<Cell> = s
             .pairs
             .iter()
@@ -593,7 +670,7 @@ fn match_bucket(
             .collect();
         if !diffs.is_empty() {
             part.changed.push(Changed {
-                key: key_cells(r.raw, s.new_key),
+                key: key_cells(&r.raw, s.new_key),
                 old_line: o.line,
                 new_line: r.line,
                 cells: diffs,
@@ -601,8 +678,14 @@ fn match_bucket(
         }
     }
     for (_, (first, more)) in by_key {
-        part.removed.push(row_of(&first));
-        part.removed.extend(more.iter().map(row_of));
+        let row = row_of(&first);
+        for line in more {
+            part.removed.push(Row {
+                line,
+                cells: row.cells.clone(),
+            });
+        }
+        part.removed.push(row);
     }
     Ok(part)
 }
