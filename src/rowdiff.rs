@@ -273,13 +273,16 @@ pub fn diff(
     Ok(out)
 }
 
-/// Read a table, write each record to the bucket of its key's hash (see [`write_row`]).
+/// Newline offsets not yet passed, each with whether a CR came just before it.
+type Newlines = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, bool)>>>;
+
 /// A reader that notes where each newline byte is, for the line numbers of records (the
 /// queue holds only those not yet passed: the read-ahead window's).
 struct Lines<R> {
     inner: R,
     at: u64,
-    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+    last_cr: bool,
+    newlines: Newlines,
 }
 
 impl<R: Read> Read for Lines<R> {
@@ -287,20 +290,53 @@ impl<R: Read> Read for Lines<R> {
         let n = self.inner.read(buf)?;
         let mut q = self.newlines.borrow_mut();
         for (i, b) in buf[..n].iter().enumerate() {
+            let at = self.at + i as u64;
             if *b == b'\n' {
-                q.push_back(self.at + i as u64);
+                q.push_back((at, self.last_cr));
+            } else if self.last_cr {
+                // A CR alone ends a line too (old Mac files).
+                q.push_back((at - 1, false));
             }
+            self.last_cr = *b == b'\r';
+        }
+        if n == 0 && self.last_cr {
+            q.push_back((self.at - 1, false));
+            self.last_cr = false;
         }
         self.at += n as u64;
         Ok(n)
     }
 }
 
+/// The line where a record starts, given where csv says it starts (just after the previous
+/// record's terminator: blank lines it skipped, and with CR LF the LF, lie in between).
+fn line_of(
+    q: &mut std::collections::VecDeque<(u64, bool)>,
+    before: &mut u64,
+    mut start: u64,
+) -> u64 {
+    while q.front().is_some_and(|(nl, _)| *nl < start) {
+        q.pop_front();
+        *before += 1;
+    }
+    // Skipped: a newline right at the start (LF, or the LF of CR LF), then again.
+    while let Some(&(nl, cr)) = q.front() {
+        if nl == start || (cr && nl == start + 1) {
+            q.pop_front();
+            *before += 1;
+            start = nl + 1;
+        } else {
+            break;
+        }
+    }
+    *before + 1
+}
+
 /// One side's table, its header read.
 struct Source<R: Read> {
     side: &'static str,
     rd: csv::Reader<BufReader<Lines<R>>>,
-    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+    newlines: Newlines,
     /// Empty for an empty file (no header, no rows).
     header: Vec<String>,
 }
@@ -316,6 +352,7 @@ fn open_source<R: Read>(path: &str, side: &'static str, input: R, delim: u8) -> 
             Lines {
                 inner: input,
                 at: 0,
+                last_cr: false,
                 newlines: newlines.clone(),
             },
         ));
@@ -385,8 +422,7 @@ fn partition<R: Read>(
         newlines,
         header,
     } = src;
-    // Lines before the current record: newlines seen up to its first byte (with CR LF, csv
-    // reports a record as starting at the LF).
+    // Lines before the current record.
     let mut lines_before = 0u64;
     let mut rec = csv::ByteRecord::new();
     let read = |rd: &mut csv::Reader<_>, rec: &mut csv::ByteRecord| -> Res<bool> {
@@ -409,14 +445,7 @@ fn partition<R: Read>(
             // Where the record starts, counted from the bytes (blank lines, CR LF and
             // newlines inside quotes as the file has them).
             let start = rec.position().map_or(0, |p| p.byte());
-            {
-                let mut q = newlines.borrow_mut();
-                while q.front().is_some_and(|nl| *nl <= start) {
-                    q.pop_front();
-                    lines_before += 1;
-                }
-            }
-            let line = lines_before + 1;
+            let line = line_of(&mut newlines.borrow_mut(), &mut lines_before, start);
             if rec.len() != header.len() {
                 *ragged_count += 1;
                 if ragged.len() < MAX_RAGGED {
