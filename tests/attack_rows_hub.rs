@@ -980,7 +980,15 @@ fn peak_kib(e: &Env, args: &[&str]) -> (Out, u64) {
     (o, kib)
 }
 
+/// GNU time, installed from Debian's packages when missing (as the other tests install
+/// their tools).
 fn have_time() -> bool {
+    if !Path::new("/usr/bin/time").exists() {
+        let _ = Command::new("sh")
+            .args(["-c", "apt-get install -y -qq time || (apt-get update -qq && apt-get install -y -qq time)"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
     Path::new("/usr/bin/time").exists()
 }
 
