@@ -8,8 +8,10 @@
 //! Layout: [`codec`] (canonical CBOR), [`crypto`] (primitives and labels), [`chunking`],
 //! [`object`] (one module per stored type), [`store`] (object_store access), [`repo`] (a dataset
 //! on disk: commit, checkout, caches), [`rules`] (which policies and versions are trusted),
-//! [`sharing`] (changing and reporting access), [`history`], [`diff`], [`verify`], [`audit`] (the keyless check from a store),
-//! [`identity`], [`interrupt`], [`testhook`] (pause points for crash tests).
+//! [`sharing`] (changing and reporting access), [`history`], [`diff`], [`verify`], [`audit`]
+//! (the keyless check from a store, its HTML page), [`witness`] (cosigning checkpoints),
+//! [`hub`] (datasets in a bucket), [`rowdiff`] (row differences of tables), [`identity`],
+//! [`interrupt`], [`testhook`] (pause points and the test clock).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
