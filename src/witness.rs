@@ -11,7 +11,7 @@ use crate::id::{Bytes32, Id};
 use crate::identity::Identity;
 use crate::object::checkpoint::Cosignature;
 use crate::repo::clone::{dataset_of, source_remote};
-use crate::rules::checkpoint::Counted;
+use crate::rules::checkpoint::{Counted, Gap};
 use crate::store;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -147,11 +147,13 @@ pub fn witness(opts: &WitnessOptions, me: &Identity) -> Result<WitnessOutcome> {
     };
     let cosigned_already = newest.witnesses.contains(&label);
     if let Some(b) = &before {
-        let policy_seq = b.policy.0;
-        let new_seq = newest.policy_seq;
-        let below = crate::rules::history::ancestors(&versions, &newest.heads);
-        let lost: Vec<&Id> = b.heads.iter().filter(|h| !below.contains(h)).collect();
-        if new_seq < policy_seq || newest.time < b.time {
+        // The accepted chain's positions are sequence numbers.
+        let gap = crate::rules::checkpoint::extends(
+            &versions,
+            (b.policy.0, &b.heads),
+            (newest.policy_seq, &newest.heads),
+        );
+        if gap == Some(Gap::OlderPolicy) || newest.time < b.time {
             out.message = format!(
                 "checkpoint {} by {} names an older policy or an earlier time than checkpoint {} that you cosigned: no single history explains both; nothing was cosigned",
                 newest.id.short(),
@@ -160,14 +162,14 @@ pub fn witness(opts: &WitnessOptions, me: &Identity) -> Result<WitnessOutcome> {
             );
             return Ok(out);
         }
-        if !lost.is_empty() {
+        if let Some(Gap::Lost(lost)) = gap {
             out.status = "fork";
             out.message = format!(
                 "checkpoint {} by {} does not extend checkpoint {} that you cosigned: version {} is in the store but neither named nor below what it names. Two pushes raced (a fork); a merge (`coffer pull`, then push) clears it, and you cosign the checkpoint after the merge",
                 newest.id.short(),
                 newest.signer,
                 b.checkpoint.short(),
-                lost[0].short()
+                lost.short()
             );
             return Ok(out);
         }

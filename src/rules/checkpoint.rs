@@ -109,6 +109,33 @@ pub enum Named {
     Version(Id),
 }
 
+/// How a later checkpoint fails to extend an earlier one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gap {
+    /// It names a policy earlier in the chain.
+    OlderPolicy,
+    /// A head of the earlier one is neither named nor below what it names.
+    Lost(Id),
+}
+
+/// Whether a checkpoint naming the policy at chain position `new.0` and heads `new.1`
+/// extends one naming `old` (the rule of C7, and what a witness checks before cosigning):
+/// `None` when it does.
+pub fn extends(
+    versions: &BTreeMap<Id, Version>,
+    old: (u64, &[Id]),
+    new: (u64, &[Id]),
+) -> Option<Gap> {
+    if new.0 < old.0 {
+        return Some(Gap::OlderPolicy);
+    }
+    let below = crate::rules::history::ancestors(versions, new.1);
+    old.1
+        .iter()
+        .find(|h| !below.contains(h))
+        .map(|h| Gap::Lost(*h))
+}
+
 /// Judge the checkpoints and cosignatures read from a store (as stored bytes, by id) for a
 /// reader whose accepted chain is `chain` and who opened `versions` from that store, at time
 /// `now`. `present` is asked about policies and versions a checkpoint names that the reader
@@ -274,9 +301,8 @@ pub fn judge(
         for w in list.windows(2) {
             let (aid, a, apos) = &counted[w[0]];
             let (bid, b, bpos) = &counted[w[1]];
-            let below = crate::rules::history::ancestors(versions, &b.heads);
-            let lost: Vec<&Id> = a.heads.iter().filter(|h| !below.contains(h)).collect();
-            if bpos < apos || !lost.is_empty() {
+            let gap = extends(versions, (*apos, &a.heads), (*bpos, &b.heads));
+            if let Some(gap) = gap {
                 j.note(
                     Level::Warning,
                     "checkpoint",
@@ -286,10 +312,12 @@ pub fn judge(
                         "{} signed this after checkpoint {}, and no single history explains both ({}): a split view, or the same identity pushing from two places at once",
                         who(signer),
                         aid.short(),
-                        if bpos < apos {
-                            "it names an older policy".to_string()
-                        } else {
-                            format!("version {} is neither named nor below what it names", lost[0].short())
+                        match gap {
+                            Gap::OlderPolicy => "it names an older policy".to_string(),
+                            Gap::Lost(h) => format!(
+                                "version {} is neither named nor below what it names",
+                                h.short()
+                            ),
                         }
                     ),
                 );
