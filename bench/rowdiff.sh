@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Row diff of a large CSV: a table of N million rows (about 40 bytes each), committed, then
 # rows appended, cells changed and rows removed, committed again; `coffer diff --rows --key
-# id` between the two versions. Prints wall and CPU time and peak memory.
+# id` between the two versions, then without a key, then `coffer cat` of both versions as
+# the reference. Prints wall and CPU time and peak memory.
 #
 #   bash bench/rowdiff.sh [MILLION_ROWS] [WORKDIR]
 set -euo pipefail
@@ -39,4 +40,9 @@ PY
 echo "table: $(du -h --apparent-size register.csv | cut -f1)"
 /usr/bin/time -f "diff --rows --key id: %e s wall (%U s user, %S s system), peak %M KiB" \
   "$coffer" diff HEAD~1 HEAD --rows --key id --json > "$work/diff.json"
-python3 -c "import json; d=json.load(open('$work/diff.json'))[0]; print('added', len(d['added']), 'removed', len(d['removed']), 'changed', len(d['changed']))"
+python3 -c "import json; d=json.load(open('$work/diff.json'))[0]; print('added', len(d['added']), 'removed', len(d['removed']), 'changed', len(d['changed']), 'rows skipped by chunk id', d.get('rows_skipped', 0))"
+/usr/bin/time -f "diff --rows (no key): %e s wall (%U s user, %S s system), peak %M KiB" \
+  "$coffer" diff HEAD~1 HEAD --rows --json > /dev/null
+# The reference: reading (decrypting, decompressing) both versions of the table.
+/usr/bin/time -f "cat of both versions: %e s wall (%U s user, %S s system), peak %M KiB" \
+  sh -c '"$0" cat HEAD~1 register.csv >/dev/null && "$0" cat HEAD register.csv >/dev/null' "$coffer"

@@ -6,10 +6,21 @@
 //! by a hash of each row's key into buckets on disk (about 1 MiB each, 256 at most); each bucket pair is
 //! then matched in memory. Only the differences are kept. Every row is read, so the key's
 //! uniqueness is checked over the whole file. Files whose bytes are equal are not read.
+//!
+//! Chunk ids let most of a lightly edited file skip the buckets: a chunk whose id both
+//! versions hold (once each) has the same bytes on both sides, and if the parser meets its
+//! first record at the same offset on both sides, every record that lies wholly inside it is
+//! the same record on both sides (same bytes, same parser state), so it is neither added,
+//! removed nor changed. Such rows are still parsed (line numbers, ragged rows, UTF-8), and
+//! with a key their key still goes to the buckets for the uniqueness check; nothing else of
+//! them does. If the offsets disagree anywhere (an edit that opened a quote), the file is
+//! read again without skipping.
 
 use serde::Serialize;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufReader, BufWriter, Read, Write};
+use std::rc::Rc;
 
 /// About this many bytes of rows per bucket (in memory a bucket takes several times that).
 const BUCKET_BYTES: u64 = 1 << 20;
@@ -79,6 +90,10 @@ pub struct TableDiff {
     /// How many rows are ragged in all (absent when none).
     #[serde(skip_serializing_if = "is_zero")]
     pub ragged_count: u64,
+    /// Rows of the new version found unchanged by their chunk ids, without being compared
+    /// (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_skipped: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -95,15 +110,53 @@ fn err(path: &str, what: impl std::fmt::Display) -> TableError {
     TableError(format!("{path}: {what}"))
 }
 
-/// Diff two versions of the table `path`, read from `old` and `new` (each read once), with
-/// `key` columns (empty: whole rows). `size` (the larger side's bytes) sizes the buckets.
+/// The chunks a side's reader has met and the parser has not yet passed: where each starts
+/// and ends in the file, and its slot when its id is common to both versions.
+pub type ChunkLog = Rc<RefCell<VecDeque<(u64, u64, Option<u32>)>>>;
+
+/// Opens one side of a table, noting its chunks in the log when given one.
+pub type Opener<'x> =
+    dyn FnMut(Option<ChunkLog>) -> std::io::Result<Box<dyn Read + 'x>> + Send + 'x;
+
+/// How one side's parser met a common chunk.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Phase {
+    /// Times the chunk was met (1 unless the file changed while being read).
+    visits: u32,
+    /// Offset in the chunk of the first record starting in it.
+    first: Option<u64>,
+}
+
+/// Diff two versions of the table `path`, read from `old` and `new` (each read once, twice
+/// if skipping fails), with `key` columns (empty: whole rows). `size` (the larger side's
+/// bytes) sizes the buckets; `common` is the number of chunk slots the sides share (0: no
+/// skipping).
 pub fn diff(
     path: &str,
-    old: impl Read,
-    new: impl Read,
+    old: &mut Opener,
+    new: &mut Opener,
     key: &[String],
     size: u64,
+    common: usize,
 ) -> Res<TableDiff> {
+    if common > 0 {
+        if let Some(d) = diff_once(path, old, new, key, size, common)? {
+            return Ok(d);
+        }
+    }
+    Ok(diff_once(path, old, new, key, size, 0)?.unwrap_or_default())
+}
+
+/// One pass of [`diff`]; `None` when the common chunks did not line up (read again with
+/// `common` = 0, which always gives an answer).
+fn diff_once(
+    path: &str,
+    old: &mut Opener,
+    new: &mut Opener,
+    key: &[String],
+    size: u64,
+    common: usize,
+) -> Res<Option<TableDiff>> {
     let delim = if path.to_ascii_lowercase().ends_with(".tsv") {
         b'\t'
     } else {
@@ -116,56 +169,79 @@ pub fn diff(
     };
     let mut secret = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
-    let old = open_source(path, "old", old, delim)?;
-    let new = open_source(path, "new", new, delim)?;
-    let (old_header, new_header) = (old.header.clone(), new.header.clone());
-    // Which cells make a row's key on each side. With --key, those columns by name (an
-    // empty side has no rows to key). Without, every cell: in the new header's order on
-    // both sides when they hold the same names (reordered columns are no change), else in
-    // each side's own order.
-    let (old_key, new_key) = if !key.is_empty() {
-        let on = |side: &str, h: &[String]| {
-            if h.is_empty() {
-                Ok(Vec::new())
-            } else {
-                key_positions(path, side, h, key)
-            }
-        };
-        (on("old", &old_header)?, on("new", &new_header)?)
-    } else {
-        fn names(h: &[String]) -> std::collections::BTreeSet<&String> {
-            h.iter().collect()
-        }
-        let unique = |h: &[String]| names(h).len() == h.len();
-        if unique(&old_header) && unique(&new_header) && names(&old_header) == names(&new_header) {
-            let old_at: HashMap<&String, usize> =
-                old_header.iter().enumerate().map(|(i, h)| (h, i)).collect();
-            (
-                new_header.iter().map(|h| old_at[h]).collect(),
-                (0..new_header.len()).collect(),
-            )
-        } else {
-            (Vec::new(), Vec::new())
-        }
+    // Both sides are read at once, each on its own thread: each reads its header, the
+    // key columns are chosen from both, then each streams its rows into its buckets.
+    use std::sync::mpsc::channel;
+    let (old_tx, old_headers) = channel();
+    let (new_tx, new_headers) = channel();
+    let (old_plan, old_rx) = channel();
+    let (new_plan, new_rx) = channel();
+    let side = |name, open: &mut Opener, header_tx, plan_rx| {
+        read_side(
+            path,
+            name,
+            open,
+            (delim, n, common, &secret),
+            header_tx,
+            plan_rx,
+        )
     };
-    // Without a key, rows are hashed in the new header's column order on both sides.
-    let canonical = key.is_empty() && !new_key.is_empty();
-    let old_parts = partition(
-        &secret,
-        path,
-        old,
-        (&old_key, canonical),
-        n,
-        (&mut out.ragged, &mut out.ragged_count),
-    )?;
-    let new_parts = partition(
-        &secret,
-        path,
-        new,
-        (&new_key, canonical),
-        n,
-        (&mut out.ragged, &mut out.ragged_count),
-    )?;
+    let (old_header, new_header, old_key, new_key, old_side, new_side) =
+        std::thread::scope(|sc| {
+            let a = sc.spawn(|| side("old", old, old_tx, old_rx));
+            let b = sc.spawn(|| side("new", new, new_tx, new_rx));
+            let plan = match (old_headers.recv(), new_headers.recv()) {
+                (Ok(oh), Ok(nh)) => match key_columns(path, key, &oh, &nh) {
+                    Ok((ok, nk)) => Ok(Some((oh, nh, ok, nk))),
+                    Err(e) => Err(e),
+                },
+                // A side that could not read its header says why when joined.
+                _ => Ok(None),
+            };
+            if let Ok(Some((oh, nh, ok, nk))) = &plan {
+                // Without a key, rows are hashed in the new header's column order on both
+                // sides. Equal bytes are an equal row only under equal headers (a reordered
+                // header moves cells).
+                let canonical = key.is_empty() && !nk.is_empty();
+                let skip = common > 0 && oh == nh;
+                let keyed = !key.is_empty();
+                let _ = old_plan.send((ok.clone(), canonical, keyed, skip));
+                let _ = new_plan.send((nk.clone(), canonical, keyed, skip));
+            }
+            drop((old_plan, new_plan));
+            let joined = |h: std::thread::ScopedJoinHandle<Res<Option<Parted>>>| {
+                h.join()
+                    .unwrap_or_else(|_| Err(err(path, "internal error reading the table")))
+            };
+            let (a, b) = (joined(a), joined(b));
+            let (a, b) = (a?, b?);
+            let Some((oh, nh, ok, nk)) = plan? else {
+                return Err(err(path, "could not read both versions"));
+            };
+            match (a, b) {
+                (Some(a), Some(b)) => Ok((oh, nh, ok, nk, a, b)),
+                _ => Err(err(path, "could not read both versions")),
+            }
+        })?;
+    for (side, r, l) in old_side.ragged.into_iter().chain(new_side.ragged) {
+        if out.ragged.len() < MAX_RAGGED {
+            out.ragged.push((side, r, l));
+        }
+    }
+    out.ragged_count = old_side.ragged_count + new_side.ragged_count;
+    // Skipped rows are right only if each common chunk was met once on each side, with its
+    // first record at the same offset.
+    if old_side.skipping
+        && old_side
+            .phases
+            .iter()
+            .zip(&new_side.phases)
+            .any(|(a, b)| a != b || a.visits != 1)
+    {
+        return Ok(None);
+    }
+    let (old_parts, new_parts) = (old_side.files, new_side.files);
+    let skipped = new_side.skipped;
     // Header changes: by name; a different name at the same position, with both names
     // absent from the other side, is a rename. A header repeating a name (or with empty
     // names) cannot be matched by name: its columns are compared by position.
@@ -270,11 +346,107 @@ pub fn diff(
     out.changed.sort_by_key(|c| c.new_line);
     out.old_header = old_header;
     out.new_header = new_header;
-    Ok(out)
+    out.rows_skipped = skipped;
+    Ok(Some(out))
+}
+
+/// One side's rows, partitioned into buckets.
+struct Parted {
+    files: Vec<tempfile::NamedTempFile>,
+    /// Rows in common chunks (not in the buckets without a key).
+    skipped: u64,
+    /// Whether rows in common chunks were skipped.
+    skipping: bool,
+    phases: Vec<Phase>,
+    ragged: Vec<(String, u64, usize)>,
+    ragged_count: u64,
+}
+
+/// What the key columns decide for one side: its key positions, whether rows are hashed
+/// in the new header's order, whether there is a key, whether common chunks are skipped.
+type Plan = (Vec<usize>, bool, bool, bool);
+
+/// Read one side on its own thread: open it, send its header, wait for the plan (none if
+/// the other side failed: then `None`), partition its rows.
+fn read_side(
+    path: &str,
+    side: &'static str,
+    open: &mut Opener,
+    (delim, n, common, secret): (u8, usize, usize, &[u8; 32]),
+    header_tx: std::sync::mpsc::Sender<Vec<String>>,
+    plan_rx: std::sync::mpsc::Receiver<Plan>,
+) -> Res<Option<Parted>> {
+    let log = (common > 0).then(ChunkLog::default);
+    let input = open(log.clone()).map_err(|e| err(path, format!("{side} version: {e}")))?;
+    let src = open_source(path, side, input, delim)?;
+    if header_tx.send(src.header.clone()).is_err() {
+        return Ok(None);
+    }
+    drop(header_tx);
+    let Ok((key_cols, canonical, keyed, skip)) = plan_rx.recv() else {
+        return Ok(None);
+    };
+    let mut phases = vec![Phase::default(); common];
+    let (mut ragged, mut ragged_count) = (Vec::new(), 0);
+    let skipping = skip && log.is_some();
+    let (files, skipped) = partition(
+        secret,
+        path,
+        src,
+        (&key_cols, canonical, keyed),
+        n,
+        (&mut ragged, &mut ragged_count),
+        log.as_ref().filter(|_| skipping).map(|l| (l, &mut phases)),
+    )?;
+    Ok(Some(Parted {
+        files,
+        skipped,
+        skipping,
+        phases,
+        ragged,
+        ragged_count,
+    }))
+}
+
+/// Which cells make a row's key on each side. With --key, those columns by name (an empty
+/// side has no rows to key). Without, every cell: in the new header's order on both sides
+/// when they hold the same names (reordered columns are no change), else in each side's own
+/// order.
+fn key_columns(
+    path: &str,
+    key: &[String],
+    old_header: &[String],
+    new_header: &[String],
+) -> Res<(Vec<usize>, Vec<usize>)> {
+    Ok(if !key.is_empty() {
+        let on = |side: &str, h: &[String]| {
+            if h.is_empty() {
+                Ok(Vec::new())
+            } else {
+                key_positions(path, side, h, key)
+            }
+        };
+        (on("old", old_header)?, on("new", new_header)?)
+    } else {
+        fn names(h: &[String]) -> std::collections::BTreeSet<&String> {
+            h.iter().collect()
+        }
+        let unique = |h: &[String]| names(h).len() == h.len();
+        if unique(old_header) && unique(new_header) && names(old_header) == names(new_header) {
+            let old_at: HashMap<&String, usize> =
+                old_header.iter().enumerate().map(|(i, h)| (h, i)).collect();
+            (
+                new_header.iter().map(|h| old_at[h]).collect(),
+                (0..new_header.len()).collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        }
+    })
 }
 
 /// Newline offsets not yet passed, each with whether a CR came just before it.
-type Newlines = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, bool)>>>;
+type Newlines = Rc<RefCell<VecDeque<(u64, bool)>>>;
 
 /// A reader that notes where each newline byte is, for the line numbers of records (the
 /// queue holds only those not yet passed: the read-ahead window's).
@@ -310,11 +482,7 @@ impl<R: Read> Read for Lines<R> {
 
 /// The line where a record starts, given where csv says it starts (just after the previous
 /// record's terminator: blank lines it skipped, and with CR LF the LF, lie in between).
-fn line_of(
-    q: &mut std::collections::VecDeque<(u64, bool)>,
-    before: &mut u64,
-    mut start: u64,
-) -> u64 {
+fn line_of(q: &mut VecDeque<(u64, bool)>, before: &mut u64, mut start: u64) -> u64 {
     while q.front().is_some_and(|(nl, _)| *nl < start) {
         q.pop_front();
         *before += 1;
@@ -342,7 +510,7 @@ struct Source<R: Read> {
 }
 
 fn open_source<R: Read>(path: &str, side: &'static str, input: R, delim: u8) -> Res<Source<R>> {
-    let newlines = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+    let newlines = Newlines::default();
     let mut rd = csv::ReaderBuilder::new()
         .delimiter(delim)
         .flexible(true)
@@ -408,14 +576,19 @@ fn key_positions(path: &str, side: &str, header: &[String], key: &[String]) -> R
         .collect()
 }
 
+/// Stream one side's rows into `n` buckets by the hash of their key. With `skip` (the side's
+/// chunk log and its phases), rows wholly inside a common chunk go in as their key only
+/// (keyed) or not at all (without a key), and the phases note how the parser met each chunk.
+#[allow(clippy::type_complexity)]
 fn partition<R: Read>(
     secret: &[u8; 32],
     path: &str,
     src: Source<R>,
-    (key_cols, canonical): (&[usize], bool),
+    (key_cols, canonical, keyed): (&[usize], bool, bool),
     n: usize,
     (ragged, ragged_count): (&mut Vec<(String, u64, usize)>, &mut u64),
-) -> Res<Vec<tempfile::NamedTempFile>> {
+    mut skip: Option<(&ChunkLog, &mut Vec<Phase>)>,
+) -> Res<(Vec<tempfile::NamedTempFile>, u64)> {
     let Source {
         side,
         mut rd,
@@ -430,6 +603,7 @@ fn partition<R: Read>(
             .map_err(|e| err(path, format!("{side} version: {e}")))
     };
     let io = |e: std::io::Error| err(path, format!("temporary file: {e}"));
+    let mut skipped = 0u64;
     let mut files: Vec<tempfile::NamedTempFile> = (0..n)
         .map(|_| tempfile::NamedTempFile::new().map_err(io))
         .collect::<Res<_>>()?;
@@ -438,6 +612,14 @@ fn partition<R: Read>(
             .iter_mut()
             .map(|f| BufWriter::new(f.as_file()))
             .collect();
+        // The chunk the current record starts in, and whether a record started in it yet.
+        let mut cur: Option<(u64, u64, Option<u32>)> = None;
+        let mut started = false;
+        let visit = |phases: &mut Vec<Phase>, slot: Option<u32>| {
+            if let Some(p) = slot.and_then(|k| phases.get_mut(k as usize)) {
+                p.visits += 1;
+            }
+        };
         loop {
             if !read(&mut rd, &mut rec)? {
                 break;
@@ -446,6 +628,30 @@ fn partition<R: Read>(
             // newlines inside quotes as the file has them).
             let start = rec.position().map_or(0, |p| p.byte());
             let line = line_of(&mut newlines.borrow_mut(), &mut lines_before, start);
+            // Inside which common chunk the record lies wholly, if any.
+            let mut inside = None;
+            if let Some((log, phases)) = &mut skip {
+                let end = rd.position().byte();
+                while cur.is_none_or(|(_, b, _)| b <= start) {
+                    cur = log.borrow_mut().pop_front();
+                    started = false;
+                    match cur {
+                        Some((_, _, slot)) => visit(phases, slot),
+                        None => break,
+                    }
+                }
+                if let Some((a, b, slot)) = cur.filter(|(a, _, _)| *a <= start) {
+                    if !started {
+                        started = true;
+                        if let Some(p) = slot.and_then(|k| phases.get_mut(k as usize)) {
+                            p.first.get_or_insert(start - a);
+                        }
+                    }
+                    if end <= b {
+                        inside = slot;
+                    }
+                }
+            }
             if rec.len() != header.len() {
                 *ragged_count += 1;
                 if ragged.len() < MAX_RAGGED {
@@ -465,16 +671,35 @@ fn partition<R: Read>(
             } else {
                 key_cols
             };
+            skipped += inside.is_some() as u64;
+            if inside.is_some() && !keyed {
+                continue;
+            }
             let h = row_hash(secret, &rec, cols);
             // The high bits choose the bucket; the low ones serve the bucket's table.
             let b = ((h >> 64) as u64 % n as u64) as usize;
-            write_row(&mut ws[b], line, h, &rec).map_err(io)?;
+            if inside.is_some() {
+                write_row(
+                    &mut ws[b],
+                    line | SKIPPED,
+                    h,
+                    key_cols.iter().map(|c| rec.get(*c).unwrap_or(b"")),
+                )
+            } else {
+                write_row(&mut ws[b], line, h, rec.iter())
+            }
+            .map_err(io)?;
+        }
+        if let Some((log, phases)) = &mut skip {
+            for (_, _, slot) in log.borrow_mut().drain(..) {
+                visit(phases, slot);
+            }
         }
         for w in &mut ws {
             w.flush().map_err(io)?;
         }
     }
-    Ok(files)
+    Ok((files, skipped))
 }
 
 /// The key of a row, hashed: the key columns' cells (all cells without a key), each
@@ -498,27 +723,37 @@ fn row_hash(secret: &[u8; 32], rec: &csv::ByteRecord, key_cols: &[usize]) -> u12
     u128::from_le_bytes(b)
 }
 
-/// A bucket record: line, key hash, then the cells (count, then each length-prefixed).
-fn write_row(
+/// Marks a bucket record's line: a row in a common chunk, written as its key's cells only.
+const SKIPPED: u64 = 1 << 63;
+
+/// A bucket record: line, key hash, the length of the rest, then the cells (count, then each
+/// length-prefixed).
+fn write_row<'c>(
     w: &mut impl Write,
     line: u64,
     hash: u128,
-    rec: &csv::ByteRecord,
+    cells: impl Iterator<Item = &'c [u8]> + Clone,
 ) -> std::io::Result<()> {
+    let (count, bytes) = cells
+        .clone()
+        .fold((0u32, 4u32), |(n, b), c| (n + 1, b + 4 + c.len() as u32));
     w.write_all(&line.to_le_bytes())?;
     w.write_all(&hash.to_le_bytes())?;
-    w.write_all(&(rec.len() as u32).to_le_bytes())?;
-    for c in rec.iter() {
+    w.write_all(&bytes.to_le_bytes())?;
+    w.write_all(&count.to_le_bytes())?;
+    for c in cells {
         w.write_all(&(c.len() as u32).to_le_bytes())?;
         w.write_all(c)?;
     }
     Ok(())
 }
 
-/// One record of a bucket read back: its line, key hash, and its cells as written (count,
-/// then length-prefixed cells).
+/// One record of a bucket read back: its line, whether it is a skipped row (its cells are
+/// then the key's only), key hash, and its cells as written (count, then length-prefixed
+/// cells).
 struct Rec {
     line: u64,
+    skipped: bool,
     hash: u128,
     raw: Vec<u8>,
 }
@@ -534,17 +769,15 @@ fn next_rec(r: &mut impl Read) -> std::io::Result<Option<Rec>> {
     }
     let line = u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8]));
     let hash = u128::from_le_bytes(head[8..24].try_into().unwrap_or([0; 16]));
-    let n = u32::from_le_bytes(head[24..28].try_into().unwrap_or([0; 4]));
-    let mut raw = head[24..28].to_vec();
-    for _ in 0..n {
-        let mut len = [0u8; 4];
-        r.read_exact(&mut len)?;
-        raw.extend_from_slice(&len);
-        let start = raw.len();
-        raw.resize(start + u32::from_le_bytes(len) as usize, 0);
-        r.read_exact(&mut raw[start..])?;
-    }
-    Ok(Some(Rec { line, hash, raw }))
+    let len = u32::from_le_bytes(head[24..28].try_into().unwrap_or([0; 4]));
+    let mut raw = vec![0u8; len as usize];
+    r.read_exact(&mut raw)?;
+    Ok(Some(Rec {
+        line: line & !SKIPPED,
+        skipped: line & SKIPPED != 0,
+        hash,
+        raw,
+    }))
 }
 
 /// The cells of a record (they were checked to be UTF-8 when written).
@@ -596,9 +829,12 @@ fn row_of(r: &Rec) -> Row {
     }
 }
 
-/// The key's cells of a row, for people.
-fn key_cells(raw: &[u8], key_cols: &[usize]) -> Vec<String> {
-    let c = cells(raw);
+/// The key's cells of a row, for people (a skipped row holds only those).
+fn key_cells(r: &Rec, key_cols: &[usize]) -> Vec<String> {
+    let c = cells(&r.raw);
+    if r.skipped {
+        return c.into_iter().map(str::to_string).collect();
+    }
     key_cols
         .iter()
         .map(|i| c.get(*i).copied().unwrap_or("").to_string())
@@ -637,20 +873,32 @@ fn match_bucket(
     let open = |f: &tempfile::NamedTempFile| {
         std::fs::File::open(f.path()).map(|f| BufReader::with_capacity(1 << 20, f))
     };
+    // Tables sized for the bucket up front (rows take at least 40 bytes in it).
+    let rows = |f: &tempfile::NamedTempFile| {
+        let len = f.as_file().metadata().map_or(0, |m| m.len());
+        (len / 64).min(1 << 20) as usize
+    };
+    fn table<V>(n: usize) -> Table<V> {
+        Table::with_capacity_and_hasher(n, Default::default())
+    }
     // Old rows by key; without a key, equal rows are a multiset: the first kept, the lines
-    // of the others only (so a table of identical rows costs 8 bytes a row).
-    let mut by_key: Table<(Rec, Vec<u64>)> = Table::default();
+    // of the others only (so a table of identical rows costs 8 bytes a row). Skipped old
+    // rows: their lines by key, only for the uniqueness check.
+    let mut by_key: Table<(Rec, Vec<u64>)> = table(rows(old));
+    let mut old_skipped: Table<u64> = table(if keyed { rows(old) } else { 0 });
     let mut rd = open(old).map_err(io)?;
     while let Some(r) = next_rec(&mut rd).map_err(io)? {
-        match by_key.get_mut(&r.hash) {
-            Some((first, _)) if keyed => {
-                return Err(dup(
-                    "old",
-                    key_cells(&first.raw, s.old_key),
-                    first.line,
-                    r.line,
-                ))
+        if keyed {
+            let first = by_key.get(&r.hash).map(|(f, _)| f.line);
+            if let Some(line) = first.or_else(|| old_skipped.get(&r.hash).copied()) {
+                return Err(dup("old", key_cells(&r, s.old_key), line, r.line));
             }
+            if r.skipped {
+                old_skipped.insert(r.hash, r.line);
+                continue;
+            }
+        }
+        match by_key.get_mut(&r.hash) {
             Some((_, more)) => more.push(r.line),
             None => {
                 by_key.insert(r.hash, (r, Vec::new()));
@@ -658,12 +906,16 @@ fn match_bucket(
         }
     }
     let mut part = Part::default();
-    let mut seen: Table<u64> = Table::default();
+    let mut seen: Table<u64> = table(if keyed { rows(new) } else { 0 });
     let mut rd = open(new).map_err(io)?;
     while let Some(r) = next_rec(&mut rd).map_err(io)? {
         if keyed {
             if let Some(first) = seen.insert(r.hash, r.line) {
-                return Err(dup("new", key_cells(&r.raw, s.new_key), first, r.line));
+                return Err(dup("new", key_cells(&r, s.new_key), first, r.line));
+            }
+            // Paired with the same row, skipped on the old side too.
+            if r.skipped {
+                continue;
             }
         }
         let old = match by_key.get_mut(&r.hash) {
@@ -699,7 +951,7 @@ fn match_bucket(
             .collect();
         if !diffs.is_empty() {
             part.changed.push(Changed {
-                key: key_cells(&r.raw, s.new_key),
+                key: key_cells(&r, s.new_key),
                 old_line: o.line,
                 new_line: r.line,
                 cells: diffs,
@@ -732,33 +984,87 @@ pub struct FileResult {
     pub error: Option<String>,
 }
 
-/// A file's bytes, read chunk by chunk from a version.
+/// A file's bytes, chunk by chunk: from a version (its chunk ids) or from the working
+/// folder (cut by the chunker, ids computed only when skipping). Each chunk is noted in the
+/// log, with its slot when its id is common.
 struct ChunkRead<'a, 'b> {
-    r: &'b crate::repo::read::VersionReader<'a>,
-    ids: Vec<crate::id::Id>,
-    next: usize,
+    from: From<'a, 'b>,
+    slots: &'b HashMap<crate::id::Id, u32>,
+    log: Option<ChunkLog>,
     buf: Vec<u8>,
     pos: usize,
+    at: u64,
+}
+
+enum From<'a, 'b> {
+    Version {
+        r: &'b crate::repo::read::VersionReader<'a>,
+        ids: &'b [crate::id::Id],
+        next: usize,
+    },
+    Folder {
+        c: crate::chunking::Chunker<std::fs::File>,
+        keys: &'b crate::crypto::keys::EpochKeys,
+    },
 }
 
 impl Read for ChunkRead<'_, '_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use crate::object::blob::KIND_CHUNK;
         while self.pos == self.buf.len() {
-            let Some(id) = self.ids.get(self.next) else {
-                return Ok(0);
+            let id = match &mut self.from {
+                From::Version { r, ids, next } => {
+                    let Some(id) = ids.get(*next) else {
+                        return Ok(0);
+                    };
+                    *next += 1;
+                    self.buf = r
+                        .blob(id, KIND_CHUNK)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                    Some(*id)
+                }
+                From::Folder { c, keys } => {
+                    let Some(chunk) = c.next_chunk()? else {
+                        return Ok(0);
+                    };
+                    self.buf.clear();
+                    self.buf.extend_from_slice(chunk);
+                    self.log
+                        .is_some()
+                        .then(|| keys.id_key.blob_id(KIND_CHUNK, chunk))
+                }
             };
-            self.next += 1;
-            self.buf = self
-                .r
-                .blob(id, crate::object::blob::KIND_CHUNK)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
             self.pos = 0;
+            let end = self.at + self.buf.len() as u64;
+            if let Some(log) = &self.log {
+                let slot = id.and_then(|id| self.slots.get(&id).copied());
+                log.borrow_mut().push_back((self.at, end, slot));
+            }
+            self.at = end;
         }
         let n = out.len().min(self.buf.len() - self.pos);
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
     }
+}
+
+/// Chunk ids held exactly once by each side, numbered.
+fn common_chunks(a: &[crate::id::Id], b: &[crate::id::Id]) -> HashMap<crate::id::Id, u32> {
+    let mut count: HashMap<crate::id::Id, (u32, u32)> = HashMap::new();
+    for id in a {
+        count.entry(*id).or_default().0 += 1;
+    }
+    for id in b {
+        count.entry(*id).or_default().1 += 1;
+    }
+    let mut ids: Vec<crate::id::Id> = count
+        .into_iter()
+        .filter(|(_, n)| *n == (1, 1))
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort();
+    ids.into_iter().zip(0..).collect()
 }
 
 fn is_table(path: &str) -> bool {
@@ -808,15 +1114,29 @@ pub fn versions(
         Some(r) => Some(files(r)?),
         None => None,
     };
+    // The old version's chunk keys cut and name the working folder's files, so that their
+    // unchanged stretches have the old chunks' ids.
+    let folder_keys = keys
+        .get(ra.version.epoch)
+        .ok_or_else(|| crate::Error::NoEpochKey {
+            who: keys.who.clone(),
+            epoch: ra.version.epoch,
+            dataset: ds.id,
+        })?;
     let mut out = Vec::new();
     for p in paths {
         let (ids, size) = &old[p];
-        let left = ChunkRead {
-            r: &ra,
-            ids: ids.clone(),
-            next: 0,
-            buf: Vec::new(),
-            pos: 0,
+        let version = |r, ids, slots| {
+            move |log| -> std::io::Result<Box<dyn Read + '_>> {
+                Ok(Box::new(ChunkRead {
+                    from: From::Version { r, ids, next: 0 },
+                    slots,
+                    log,
+                    buf: Vec::new(),
+                    pos: 0,
+                    at: 0,
+                }))
+            }
         };
         let result = match (&new, &rb) {
             (Some(new), Some(rb)) => {
@@ -826,14 +1146,15 @@ pub fn versions(
                 if nids == ids {
                     continue;
                 }
-                let right = ChunkRead {
-                    r: rb,
-                    ids: nids.clone(),
-                    next: 0,
-                    buf: Vec::new(),
-                    pos: 0,
-                };
-                diff(p, left, right, key, (*size).max(*nsize))
+                let slots = common_chunks(ids, nids);
+                diff(
+                    p,
+                    &mut version(&ra, ids, &slots),
+                    &mut version(rb, nids, &slots),
+                    key,
+                    (*size).max(*nsize),
+                    slots.len(),
+                )
             }
             _ => {
                 let on_disk = ds.root.join(p);
@@ -849,11 +1170,37 @@ pub fn versions(
                     });
                     continue;
                 }
-                let Ok(f) = std::fs::File::open(&on_disk) else {
+                // Its chunk ids first (one quick pass), for the common chunks; the pass that
+                // parses it names its chunks again, so a file changing meanwhile is caught.
+                let Ok((nids, nsize)) =
+                    crate::repo::commit::chunk_file(&on_disk, &folder_keys, |_, _| Ok(()))
+                else {
                     continue;
                 };
-                let nsize = f.metadata().map(|m| m.len()).unwrap_or(0);
-                diff(p, left, f, key, (*size).max(nsize))
+                let slots = common_chunks(ids, &nids);
+                let folder = |log| -> std::io::Result<Box<dyn Read + '_>> {
+                    let f = crate::repo::commit::open_nofollow(&on_disk)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                    Ok(Box::new(ChunkRead {
+                        from: From::Folder {
+                            c: crate::chunking::Chunker::new(f, folder_keys.gear.clone()),
+                            keys: &folder_keys,
+                        },
+                        slots: &slots,
+                        log,
+                        buf: Vec::new(),
+                        pos: 0,
+                        at: 0,
+                    }))
+                };
+                diff(
+                    p,
+                    &mut version(&ra, ids, &slots),
+                    &mut { folder },
+                    key,
+                    (*size).max(nsize),
+                    slots.len(),
+                )
             }
         };
         out.push(match result {

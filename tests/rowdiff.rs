@@ -193,3 +193,293 @@ fn rows_added_removed_and_changed_by_key_and_by_row() {
         "{text}"
     );
 }
+
+// ---- Skipping unchanged chunks ------------------------------------------------------------
+//
+// Rows wholly inside a chunk both versions hold are not compared (spec: cli.md, `diff
+// --rows`). These tests check the answer against a plain diff computed here from the rows
+// as generated, so a skipped row that should have been reported fails them.
+
+/// A row as generated: its line (where the record starts) and cells.
+type GenRow = (u64, Vec<String>);
+
+/// A small deterministic generator (no dependency, same rows on every run).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A cell, sometimes needing quotes: commas, quotes and newlines inside.
+fn cell(r: &mut Rng, id: u64) -> String {
+    match r.below(40) {
+        0 => format!("note {id}, with a comma"),
+        1 => format!("two\nlines {id}"),
+        2 => format!("said \"{id}\""),
+        _ => format!("v{}", r.below(1_000_000)),
+    }
+}
+
+fn quote(c: &str) -> String {
+    if c.contains([',', '"', '\n']) {
+        format!("\"{}\"", c.replace('"', "\"\""))
+    } else {
+        c.to_string()
+    }
+}
+
+/// The file's bytes and each row with its line.
+fn render(rows: &[Vec<String>]) -> (Vec<u8>, Vec<GenRow>) {
+    let mut s = String::from("id,ward,note,places\n");
+    let mut line = 2u64;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push((line, r.clone()));
+        let text: Vec<String> = r.iter().map(|c| quote(c)).collect();
+        let text = text.join(",");
+        line += 1 + text.matches('\n').count() as u64;
+        s.push_str(&text);
+        s.push('\n');
+    }
+    (s.into_bytes(), out)
+}
+
+/// What `diff --rows` must say, computed plainly: (added, removed, changed) as sorted
+/// comparable values. Keyed by the first column, or by whole rows (ids are unique, so
+/// every row is).
+fn expected(old: &[GenRow], new: &[GenRow], keyed: bool) -> (Value, Value, Value) {
+    use std::collections::BTreeMap;
+    let k = |r: &GenRow| {
+        if keyed {
+            vec![r.1[0].clone()]
+        } else {
+            r.1.clone()
+        }
+    };
+    let a: BTreeMap<Vec<String>, &GenRow> = old.iter().map(|r| (k(r), r)).collect();
+    let b: BTreeMap<Vec<String>, &GenRow> = new.iter().map(|r| (k(r), r)).collect();
+    let row = |r: &GenRow| serde_json::json!({"line": r.0, "cells": r.1});
+    let mut added: Vec<Value> = b
+        .iter()
+        .filter(|(key, _)| !a.contains_key(*key))
+        .map(|(_, r)| row(r))
+        .collect();
+    let mut removed: Vec<Value> = a
+        .iter()
+        .filter(|(key, _)| !b.contains_key(*key))
+        .map(|(_, r)| row(r))
+        .collect();
+    let names = ["id", "ward", "note", "places"];
+    let mut changed: Vec<Value> = Vec::new();
+    for (key, n) in &b {
+        let Some(o) = a.get(key) else { continue };
+        let cells: Vec<Value> = (0..4)
+            .filter(|i| o.1[*i] != n.1[*i])
+            .map(|i| serde_json::json!({"column": names[i], "old": o.1[i], "new": n.1[i]}))
+            .collect();
+        if keyed && !cells.is_empty() {
+            changed.push(
+                serde_json::json!({"key": key, "old_line": o.0, "new_line": n.0, "cells": cells}),
+            );
+        }
+    }
+    let by_line = |v: &mut Vec<Value>, f: &str| v.sort_by_key(|x| x[f].as_u64());
+    by_line(&mut added, "line");
+    by_line(&mut removed, "line");
+    by_line(&mut changed, "new_line");
+    (added.into(), removed.into(), changed.into())
+}
+
+/// `diff --rows` of big.csv as JSON (`None`: no differences, so the file is not listed).
+fn rows_of(e: &Env, args: &[&str]) -> Option<Value> {
+    let out = e.coffer(args).output().unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "big.csv")
+        .cloned()
+}
+
+#[test]
+fn skipping_unchanged_chunks_gives_the_plain_answer() {
+    for seed in [7u64, 99, 2026] {
+        let mut r = Rng(seed);
+        let e = Env::new();
+        // About 6 MB: a dozen chunks.
+        let mut rows: Vec<Vec<String>> = (0..250_000u64)
+            .map(|i| {
+                vec![
+                    i.to_string(),
+                    format!("W{:02}", i % 33),
+                    cell(&mut r, i),
+                    (i % 97).to_string(),
+                ]
+            })
+            .collect();
+        let (bytes, old) = render(&rows);
+        e.write("big.csv", &bytes);
+        e.ok(&["init"]);
+        e.ok(&["commit", "-m", "v1"]);
+        // A few edits: cells changed, rows removed, inserted, moved and appended.
+        let mut next_id = 1_000_000u64;
+        for _ in 0..(2 + r.below(3)) {
+            let at = r.below(rows.len() as u64) as usize;
+            match r.below(5) {
+                0 => rows[at][3] = "999".into(),
+                1 => rows[at][2] = cell(&mut r, at as u64 + 7),
+                2 => {
+                    rows.remove(at);
+                }
+                3 => {
+                    next_id += 1;
+                    let c = cell(&mut r, next_id);
+                    rows.insert(at, vec![next_id.to_string(), "W99".into(), c, "1".into()]);
+                }
+                _ => {
+                    let row = rows.remove(at);
+                    rows.insert(r.below(rows.len() as u64) as usize, row);
+                }
+            }
+        }
+        rows.push(vec![
+            "2000000".into(),
+            "W01".into(),
+            "last".into(),
+            "5".into(),
+        ]);
+        let (bytes, new) = render(&rows);
+        e.write("big.csv", &bytes);
+        e.ok(&["commit", "-m", "v2"]);
+        for keyed in [true, false] {
+            let key: &[&str] = if keyed { &["--key", "id"] } else { &[] };
+            let (added, removed, changed) = expected(&old, &new, keyed);
+            let versions = [&["diff", "HEAD~1", "HEAD", "--rows", "--json"][..], key].concat();
+            let folder = [&["diff", "HEAD~1", "--rows", "--json"][..], key].concat();
+            for args in [versions, folder] {
+                let d = rows_of(&e, &args).unwrap_or_else(|| panic!("seed {seed}: no diff"));
+                let what = format!("seed {seed}, {args:?}");
+                assert_eq!(d["added"], added, "{what}");
+                assert_eq!(d["removed"], removed, "{what}");
+                if keyed {
+                    assert_eq!(d["changed"], changed, "{what}");
+                }
+                // Most rows were matched by their chunks, not compared.
+                let skipped = d["rows_skipped"].as_u64().unwrap_or(0);
+                assert!(skipped > 100_000, "{what}: only {skipped} rows skipped");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_edit_that_opens_a_quote_is_read_again_without_skipping() {
+    // After the edit, the rest of the new file is one quoted cell: the chunks after it are
+    // the same bytes on both sides but parse into other records. Skipping them would hide
+    // every row after the edit.
+    let e = Env::new();
+    let rows: Vec<Vec<String>> = (0..250_000u64)
+        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
+        .collect();
+    let (bytes, _) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let text = String::from_utf8(bytes).unwrap();
+    let edited = text.replacen("\n40000,W01,v40000,1\n", "\n40000,W01,\"v40000,1\n", 1);
+    assert_ne!(edited, text);
+    e.write("big.csv", edited.as_bytes());
+    e.ok(&["commit", "-m", "v2"]);
+
+    let d = rows_of(
+        &e,
+        &["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"],
+    )
+    .unwrap();
+    assert_eq!(
+        d["removed"].as_array().unwrap().len(),
+        209_999,
+        "rows after the quote"
+    );
+    assert_eq!(d["removed"][0]["cells"][0], "40001");
+    let ch = d["changed"].as_array().unwrap();
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0]["key"][0], "40000");
+    let note = ch[0]["cells"][0]["new"].as_str().unwrap();
+    assert!(
+        note.starts_with("v40000,1\n40001,W01,v40001,1\n"),
+        "{}",
+        &note[..40]
+    );
+    // Read again without skipping (the shared chunks before the edit would have skipped
+    // rows): nothing is skipped.
+    assert_eq!(d.get("rows_skipped"), None);
+
+    let d = rows_of(&e, &["diff", "HEAD~1", "HEAD", "--rows", "--json"]).unwrap();
+    assert_eq!(d["removed"].as_array().unwrap().len(), 210_000);
+    assert_eq!(d["added"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn duplicate_keys_in_unchanged_chunks_are_still_found() {
+    // The uniqueness of the key is checked over every row, skipped or not.
+    let e = Env::new();
+    let mut rows: Vec<Vec<String>> = (0..80_000u64)
+        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
+        .collect();
+    rows[70_000][0] = "500".into();
+    let (bytes, gen) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    // Both versions repeat id 500 far apart (in chunks they share); one cell changes
+    // between them.
+    rows[40_000][3] = "2".into();
+    let (bytes, _) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["commit", "-m", "v2"]);
+    let d = rows_of(
+        &e,
+        &["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"],
+    )
+    .unwrap();
+    let (a, b) = (gen[500].0, gen[70_000].0);
+    assert_eq!(
+        d["error"],
+        format!("big.csv: key 500 is not unique in the old version (lines {a} and {b}); choose key columns that identify one row")
+    );
+
+    // A new row takes the key of a row in a shared chunk.
+    let mut rows: Vec<Vec<String>> = (0..80_000u64)
+        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
+        .collect();
+    let (bytes, gen) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["commit", "-m", "v3"]);
+    rows.push(vec!["123".into(), "W02".into(), "again".into(), "3".into()]);
+    let (bytes, gen2) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["commit", "-m", "v4"]);
+    let d = rows_of(
+        &e,
+        &["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"],
+    )
+    .unwrap();
+    let (a, b) = (gen[123].0, gen2[80_000].0);
+    assert_eq!(
+        d["error"],
+        format!("big.csv: key 123 is not unique in the new version (lines {a} and {b}); choose key columns that identify one row")
+    );
+}

@@ -105,7 +105,8 @@ pub enum Command {
         /// Which rows of CSV and TSV files changed: header changes (columns added, removed,
         /// renamed), then rows added, removed and changed (with the cells that changed), for
         /// every table present on both sides whose bytes differ. Streams both versions in
-        /// bounded memory, whatever the file size.
+        /// bounded memory, whatever the file size; rows inside chunks both versions share are
+        /// parsed but not compared.
         #[arg(long)]
         rows: bool,
         /// With --rows: match rows by these columns (comma-separated), which must identify
