@@ -9,7 +9,8 @@
 # once, into $BUPSTASH_ROOT, default /tmp/bupstash-bin), builds coffer in release mode,
 # generates the data (bench/gen.rs), and prints one table: first commit, commit of the edited
 # version, re-commit with nothing changed, checkout of the edited version, peak memory, bytes
-# stored after the first version and bytes added by the second. One run per cell, warm cache.
+# stored after the first version and bytes added by the second, and `cp -r` of the tree as
+# the reference for checkout. One run per cell, warm cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/tmp/coffer-bench}
@@ -91,6 +92,11 @@ for t in $tools; do commit "$t" v1; echo "$(stored "$t")" > "$work/$t.s1"; done
 for t in $tools; do commit "$t" v2; echo "$(stored "$t")" > "$work/$t.s2"; done
 for t in $tools; do commit "$t" v3; done
 for t in $tools; do restore "$t"; done
+# The reference for checkout: cp -r of the same tree (the edited version, store left out),
+# from the same warm cache into the same file system.
+ref="$work/restore-cp"; rm -rf "$ref"; mkdir -p "$ref"
+measure cp.restore sh -c 'find "$1" -mindepth 1 -maxdepth 1 ! -name .coffer -exec cp -r {} "$2" \;' sh "$data" "$ref"
+rm -rf "$ref"
 
 # Each cell: wall seconds (CPU seconds, user + system).
 cell() { printf '%s (%.2f)' "$(cut -d' ' -f1 "$1")" "$(cut -d' ' -f3 "$1")"; }
@@ -103,3 +109,5 @@ for t in $tools; do
   printf '%-9s %16s %16s %16s %16s %10d %12.1f %12.1f\n' "$t" "$f" "$e" "$u" "$r" $((peak / 1024)) \
     "$(echo "$s1 / 1048576" | bc -l)" "$(echo "($s2 - $s1) / 1048576" | bc -l)"
 done
+printf '%-9s %16s %16s %16s %16s %10d %12s %12s\n' "cp -r" - - - "$(cell "$work/cp.restore")" \
+  $(($(cut -d' ' -f2 "$work/cp.restore") / 1024)) - -
