@@ -1,7 +1,9 @@
 //! Benchmark data: `coffer-bench-data gen DIR [SCALE]` writes a deterministic ~1 GiB (times
 //! SCALE) folder of council-like data; `coffer-bench-data edit DIR` applies realistic edits
 //! (rows appended, rows changed in the middle of large CSVs, files added, deleted, renamed),
-//! about 1-3% of the bytes.
+//! about 1-3% of the bytes. `coffer-bench-data stages DIR` measures the CPU time of each
+//! stage of a commit (read, chunk, hash, compress, seal, write) on one core over DIR's
+//! files, and the compressed size under several compression choices: the stage budget.
 
 use std::fs;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -357,8 +359,9 @@ fn main() {
             gen(Path::new(d), scale)
         }
         (Some("edit"), Some(d)) => edit(Path::new(d)),
+        (Some("stages"), Some(d)) => stages(Path::new(d)),
         _ => {
-            eprintln!("usage: coffer-bench-data gen DIR [SCALE] | edit DIR");
+            eprintln!("usage: coffer-bench-data gen DIR [SCALE] | edit DIR | stages DIR");
             std::process::exit(2);
         }
     };
@@ -366,4 +369,136 @@ fn main() {
         eprintln!("coffer-bench-data: {e}");
         std::process::exit(2);
     }
+}
+
+/// CPU seconds (user + system) of this thread so far.
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// The stage budget of a commit over the files under `dir` (the `.coffer` folder left out),
+/// one core, warm cache: each stage's CPU seconds per GiB of its input, and what each
+/// compression choice stores. Compression choices are timed on the same chunks.
+fn stages(dir: &Path) -> std::io::Result<()> {
+    use coffer::chunking::Chunker;
+    use coffer::crypto::keys::{EpochKeys, EpochSecret};
+    use std::io::Read;
+    let keys = EpochKeys::derive(1, &EpochSecret::generate());
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".coffer")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    let out = tempfile::tempdir_in(dir.parent().unwrap_or(dir))?;
+    // Seconds per stage, and bytes in.
+    let (mut t_read, mut t_chunk, mut t_hash, mut t_seal, mut t_write) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut bytes, mut chunks, mut sealed_bytes) = (0u64, 0u64, 0u64);
+    // Compression choices: name, level, decide by entropy first; seconds, bytes out.
+    let mut choices: Vec<(&str, i32, bool, f64, u64)> = vec![
+        ("zstd 3 (today)", 3, false, 0.0, 0),
+        ("zstd 3, entropy check first", 3, true, 0.0, 0),
+        ("zstd 1, entropy check first", 1, true, 0.0, 0),
+        ("zstd 2, entropy check first", 2, true, 0.0, 0),
+        ("zstd 4, entropy check first", 4, true, 0.0, 0),
+    ];
+    let mut compressors: Vec<zstd::bulk::Compressor> = choices
+        .iter()
+        .map(|c| zstd::bulk::Compressor::new(c.1))
+        .collect::<std::io::Result<_>>()?;
+    let mut buf = Vec::new();
+    let mut pack: Vec<u8> = Vec::new();
+    let mut packs = 0u32;
+    for f in &files {
+        let t = thread_cpu();
+        buf.clear();
+        fs::File::open(f)?.read_to_end(&mut buf)?;
+        t_read += thread_cpu() - t;
+        bytes += buf.len() as u64;
+        let mut c = Chunker::with_size_hint(&buf[..], keys.gear.clone(), buf.len() as u64);
+        loop {
+            let t = thread_cpu();
+            let Some(chunk) = c.next_chunk()? else {
+                t_chunk += thread_cpu() - t;
+                break;
+            };
+            t_chunk += thread_cpu() - t;
+            chunks += 1;
+            let t = thread_cpu();
+            let id = keys.id_key.blob_id(coffer::object::blob::KIND_CHUNK, chunk);
+            t_hash += thread_cpu() - t;
+            let mut kept: Option<Vec<u8>> = None;
+            for (i, ch) in choices.iter_mut().enumerate() {
+                let t = thread_cpu();
+                let skip = ch.2 && coffer::object::blob::looks_incompressible(chunk);
+                let z = if skip {
+                    None
+                } else {
+                    let z = compressors[i].compress(chunk)?;
+                    (z.len() + z.len() / 32 < chunk.len()).then_some(z)
+                };
+                ch.3 += thread_cpu() - t;
+                ch.4 += z.as_ref().map_or(chunk.len(), Vec::len) as u64;
+                if i == 0 {
+                    kept = z;
+                }
+            }
+            let body = kept.as_deref().unwrap_or(chunk);
+            let t = thread_cpu();
+            let mut sealed = Vec::with_capacity(body.len() + 28);
+            keys.blob.seal_into(&id.0, body, &mut sealed);
+            t_seal += thread_cpu() - t;
+            sealed_bytes += body.len() as u64;
+            pack.extend_from_slice(&sealed);
+            if pack.len() >= 16 << 20 {
+                let t = thread_cpu();
+                fs::write(out.path().join(format!("{packs}")), &pack)?;
+                t_write += thread_cpu() - t;
+                packs += 1;
+                pack.clear();
+            }
+        }
+    }
+    let t = thread_cpu();
+    fs::write(out.path().join("last"), &pack)?;
+    t_write += thread_cpu() - t;
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    println!(
+        "{} files, {:.3} GiB, {} chunks; one core; CPU seconds per GiB of each stage's input",
+        files.len(),
+        gib(bytes),
+        chunks
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>12}",
+        "stage", "CPU s", "GiB in", "s per GiB"
+    );
+    let row = |name: &str, t: f64, b: u64| {
+        println!(
+            "{name:<34} {t:>10.2} {:>10.3} {:>12.2}",
+            gib(b),
+            t / gib(b).max(1e-9)
+        );
+    };
+    row("read (warm cache)", t_read, bytes);
+    row("chunk (keyed gear CDC)", t_chunk, bytes);
+    row("hash (keyed BLAKE3 id)", t_hash, bytes);
+    for (name, _, _, t, _) in &choices {
+        row(&format!("compress: {name}"), *t, bytes);
+    }
+    row("seal (AES-256-GCM)", t_seal, sealed_bytes);
+    row("write (packs, page cache)", t_write, sealed_bytes);
+    println!("\n{:<34} {:>14}", "compression choice", "stored MiB");
+    for (name, _, _, _, out) in &choices {
+        println!("{name:<34} {:>14.1}", *out as f64 / (1u64 << 20) as f64);
+    }
+    Ok(())
 }

@@ -660,3 +660,32 @@ fn completions_and_manual_page() {
     }
     e.fails(&["completions", "tcsh"], 2);
 }
+
+/// The stat cache trusts a file's metadata only if its content was read more than one
+/// timestamp tick after its mtime: a write in that tick, after the read, would keep the
+/// mtime. A file with an mtime in the future is always read again; an old one is not.
+#[test]
+fn stat_cache_reads_again_a_file_whose_mtime_is_not_a_tick_older_than_its_read() {
+    let e = Env::new();
+    e.write("old.csv", &vec![b'a'; 300_000]);
+    e.write("fresh.csv", &vec![b'b'; 200_000]);
+    util::age(&e.data.join("old.csv"));
+    let f = std::fs::File::options()
+        .write(true)
+        .open(e.data.join("fresh.csv"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(30))
+        .unwrap();
+    drop(f);
+    e.ok(&["init"]);
+    let read = |args: &[&str]| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(&e.ok(args)).unwrap();
+        v["bytes_read"].as_u64().unwrap()
+    };
+    assert_eq!(read(&["commit", "-m", "v1", "--json"]), 500_000);
+    assert_eq!(
+        read(&["commit", "-m", "v2", "--allow-empty", "--json"]),
+        200_000,
+        "only the file whose mtime is not a tick older than its read is read again"
+    );
+}

@@ -344,12 +344,13 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     };
     // One file per work item: with files sorted largest first, rayon's default splitting
     // would leave most bytes in one thread's leaf.
-    let results: Vec<Result<(usize, Vec<Id>, u64)>> = todo
+    let results: Vec<Result<(usize, Vec<Id>, u64, i64)>> = todo
         .par_iter()
         .with_max_len(1)
         .map(|(i, _)| {
             let tx = packer.sender();
             let path = ds.root.join(&scanned.entries[*i].rel);
+            let read_start = now_ns();
             let (ids, len) = chunk_file(&path, &keys, |id, data| {
                 if seen.claim(&id) {
                     let b = blob::seal(&keys, KIND_CHUNK, id, data);
@@ -359,7 +360,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
                 pb.inc(data.len() as u64);
                 Ok(())
             })?;
-            Ok((*i, ids, len))
+            Ok((*i, ids, len, read_start))
         })
         .collect();
     drop(seen);
@@ -367,10 +368,13 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     pb.finish_and_clear();
     let new_packs = new_packs?;
     let mut bytes_read = 0;
+    // When each file read began: its cache entry's race guard counts from there.
+    let mut read_starts: HashMap<usize, i64> = HashMap::new();
     for r in results {
-        let (i, ids, len) = r?;
+        let (i, ids, len, read_start) = r?;
         bytes_read += len;
         file_chunks.insert(i, ids);
+        read_starts.insert(i, read_start);
     }
     let mut outcome = CommitOutcome {
         files_unchanged,
@@ -389,7 +393,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let mut tree_ids_new: HashSet<Id> = HashSet::new();
     let mut referenced: BTreeSet<Id> = BTreeSet::new();
     let mut pending: HashMap<String, Vec<Entry>> = HashMap::new();
-    let mut new_stat: BTreeMap<String, (FileStat, Vec<Id>)> = BTreeMap::new();
+    let mut new_stat: BTreeMap<String, (FileStat, Vec<Id>, i64)> = BTreeMap::new();
     let mut tree_packs_written: Vec<NewPack> = Vec::new();
     let mut emit_tree = |entries: Vec<Entry>,
                          tree_pack: &mut PackBuilder,
@@ -427,7 +431,8 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
                 referenced.extend(ids.iter().copied());
                 outcome.files += 1;
                 outcome.bytes += st.size;
-                new_stat.insert(e.rel.clone(), (*st, ids.clone()));
+                let since = read_starts.get(&i).copied().unwrap_or(scan_start);
+                new_stat.insert(e.rel.clone(), (*st, ids.clone(), since.max(scan_start)));
                 Entry::file(name, st.exec, st.size, ids)
             }
             Kind::Symlink(t) => Entry::symlink(name, t.clone()),
@@ -454,7 +459,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         outcome.bytes_written += size;
         index.add_pack(id, keys.epoch, size, header);
     }
-    cache.replace(new_stat, scan_start);
+    cache.replace(new_stat);
 
     let unchanged = match &parent {
         Some((pid, pv)) => {

@@ -16,9 +16,11 @@ pub struct StatCache {
 }
 
 /// A write after our stat moves mtime to a later timestamp tick, unless it lands in the tick
-/// of the mtime we recorded. So a file whose mtime is within one tick of the scan is "racily
-/// clean" and is not cached. Ticks: filesystems with sub-second mtimes (Linux's coarse clock,
-/// at most 10 ms) get 100 ms; whole-second mtimes (FAT, old ext3) get 2 s.
+/// of the mtime we recorded. So a file whose mtime is within one tick of the moment its
+/// content was read (the read began after the stat) is "racily clean" and is not cached: a
+/// write in that tick, after the read, would leave the same mtime. Ticks: filesystems with
+/// sub-second mtimes (Linux's coarse clock, at most 10 ms) get 100 ms; whole-second mtimes
+/// (FAT, old ext3) get 2 s.
 fn racy_window_ns(st: &FileStat) -> i64 {
     if st.mtime_ns % 1_000_000_000 != 0 {
         100_000_000
@@ -46,12 +48,14 @@ impl StatCache {
         }
     }
 
-    /// Replace the whole cache with what a scan saw; `scan_start_ns` guards against races
-    /// (see [`racy_window_ns`]).
-    pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>)>, scan_start_ns: i64) {
+    /// Replace the whole cache with what a scan saw: each file's metadata (stat before the
+    /// read), chunk ids, and when its content was read (no earlier than the scan), which
+    /// guards against races (see [`racy_window_ns`]).
+    pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>, i64)>) {
         let map: BTreeMap<String, (FileStat, Vec<Id>)> = entries
             .into_iter()
-            .filter(|(_, (s, _))| s.mtime_ns < scan_start_ns - racy_window_ns(s))
+            .filter(|(_, (s, _, read_ns))| s.mtime_ns < read_ns - racy_window_ns(s))
+            .map(|(rel, (s, ids, _))| (rel, (s, ids)))
             .collect();
         self.dirty |= map != self.map;
         self.map = map;
