@@ -404,8 +404,8 @@ fn stages(dir: &Path) -> std::io::Result<()> {
     let (mut bytes, mut chunks, mut sealed_bytes) = (0u64, 0u64, 0u64);
     // Compression choices: name, level, decide by entropy first; seconds, bytes out.
     let mut choices: Vec<(&str, i32, bool, f64, u64)> = vec![
-        ("zstd 3 (today)", 3, false, 0.0, 0),
-        ("zstd 3, entropy check first", 3, true, 0.0, 0),
+        ("zstd 3, no entropy check", 3, false, 0.0, 0),
+        ("zstd 3, entropy check (coffer)", 3, true, 0.0, 0),
         ("zstd 1, entropy check first", 1, true, 0.0, 0),
         ("zstd 2, entropy check first", 2, true, 0.0, 0),
         ("zstd 4, entropy check first", 4, true, 0.0, 0),

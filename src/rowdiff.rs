@@ -125,6 +125,8 @@ struct Phase {
     visits: u32,
     /// Offset in the chunk of the first record starting in it.
     first: Option<u64>,
+    /// That record's line (differs between the sides; not compared).
+    line: u64,
 }
 
 /// Diff two versions of the table `path`, read from `old` and `new` (each read once, twice
@@ -236,10 +238,16 @@ fn diff_once(
             .phases
             .iter()
             .zip(&new_side.phases)
-            .any(|(a, b)| a != b || a.visits != 1)
+            .any(|(a, b)| a.first != b.first || a.visits != 1 || b.visits != 1)
     {
         return Ok(None);
     }
+    let first_lines: Vec<(u64, u64)> = old_side
+        .phases
+        .iter()
+        .zip(&new_side.phases)
+        .map(|(a, b)| (a.line, b.line))
+        .collect();
     let (old_parts, new_parts) = (old_side.files, new_side.files);
     let skipped = new_side.skipped;
     // Header changes: by name; a different name at the same position, with both names
@@ -327,6 +335,7 @@ fn diff_once(
         new_key: &new_key,
         pairs: &pairs,
         same_header: old_header == new_header,
+        first_lines: &first_lines,
     };
     // Buckets are independent: matched in parallel, merged in order.
     use rayon::prelude::*;
@@ -644,7 +653,10 @@ fn partition<R: Read>(
                     if !started {
                         started = true;
                         if let Some(p) = slot.and_then(|k| phases.get_mut(k as usize)) {
-                            p.first.get_or_insert(start - a);
+                            if p.first.is_none() {
+                                p.first = Some(start - a);
+                                p.line = line;
+                            }
                         }
                     }
                     if end <= b {
@@ -672,21 +684,24 @@ fn partition<R: Read>(
                 key_cols
             };
             skipped += inside.is_some() as u64;
-            if inside.is_some() && !keyed {
+            // A row in a common chunk is the same row on both sides: only the new side's
+            // goes in, as its key, and only for the uniqueness check.
+            if inside.is_some() && (!keyed || side == "old") {
                 continue;
             }
             let h = row_hash(secret, &rec, cols);
             // The high bits choose the bucket; the low ones serve the bucket's table.
             let b = ((h >> 64) as u64 % n as u64) as usize;
-            if inside.is_some() {
+            if let Some(slot) = inside {
                 write_row(
                     &mut ws[b],
                     line | SKIPPED,
                     h,
+                    &slot.to_le_bytes(),
                     key_cols.iter().map(|c| rec.get(*c).unwrap_or(b"")),
                 )
             } else {
-                write_row(&mut ws[b], line, h, rec.iter())
+                write_row(&mut ws[b], line, h, &[], rec.iter())
             }
             .map_err(io)?;
         }
@@ -723,15 +738,17 @@ fn row_hash(secret: &[u8; 32], rec: &csv::ByteRecord, key_cols: &[usize]) -> u12
     u128::from_le_bytes(b)
 }
 
-/// Marks a bucket record's line: a row in a common chunk, written as its key's cells only.
+/// Marks a bucket record's line: a new-side row in a common chunk, written as its chunk's
+/// slot and its key's cells only.
 const SKIPPED: u64 = 1 << 63;
 
-/// A bucket record: line, key hash, the length of the rest, then the cells (count, then each
-/// length-prefixed).
+/// A bucket record: line, key hash, the length of the rest, `prefix` (a skipped row's
+/// slot), then the cells (count, then each length-prefixed).
 fn write_row<'c>(
     w: &mut impl Write,
     line: u64,
     hash: u128,
+    prefix: &[u8],
     cells: impl Iterator<Item = &'c [u8]> + Clone,
 ) -> std::io::Result<()> {
     let (count, bytes) = cells
@@ -739,7 +756,8 @@ fn write_row<'c>(
         .fold((0u32, 4u32), |(n, b), c| (n + 1, b + 4 + c.len() as u32));
     w.write_all(&line.to_le_bytes())?;
     w.write_all(&hash.to_le_bytes())?;
-    w.write_all(&bytes.to_le_bytes())?;
+    w.write_all(&(bytes + prefix.len() as u32).to_le_bytes())?;
+    w.write_all(prefix)?;
     w.write_all(&count.to_le_bytes())?;
     for c in cells {
         w.write_all(&(c.len() as u32).to_le_bytes())?;
@@ -753,7 +771,8 @@ fn write_row<'c>(
 /// cells).
 struct Rec {
     line: u64,
-    skipped: bool,
+    /// A skipped row's common chunk.
+    skipped: Option<u32>,
     hash: u128,
     raw: Vec<u8>,
 }
@@ -772,9 +791,14 @@ fn next_rec(r: &mut impl Read) -> std::io::Result<Option<Rec>> {
     let len = u32::from_le_bytes(head[24..28].try_into().unwrap_or([0; 4]));
     let mut raw = vec![0u8; len as usize];
     r.read_exact(&mut raw)?;
+    let skipped = (line & SKIPPED != 0).then(|| {
+        let slot = raw.get(..4).and_then(|b| b.try_into().ok());
+        raw.drain(..4.min(raw.len()));
+        u32::from_le_bytes(slot.unwrap_or([0; 4]))
+    });
     Ok(Some(Rec {
         line: line & !SKIPPED,
-        skipped: line & SKIPPED != 0,
+        skipped,
         hash,
         raw,
     }))
@@ -832,7 +856,7 @@ fn row_of(r: &Rec) -> Row {
 /// The key's cells of a row, for people (a skipped row holds only those).
 fn key_cells(r: &Rec, key_cols: &[usize]) -> Vec<String> {
     let c = cells(&r.raw);
-    if r.skipped {
+    if r.skipped.is_some() {
         return c.into_iter().map(str::to_string).collect();
     }
     key_cols
@@ -852,6 +876,18 @@ struct Sides<'a> {
     pairs: &'a [(String, Option<usize>, Option<usize>)],
     /// Whether both headers are the same: equal record bytes then mean equal rows.
     same_header: bool,
+    /// Per common chunk, the line of its first record on the old and the new side.
+    first_lines: &'a [(u64, u64)],
+}
+
+impl Sides<'_> {
+    /// The old side's line of a skipped row (the same bytes, shifted as its chunk is).
+    fn old_line(&self, slot: u32, new_line: u64) -> u64 {
+        match self.first_lines.get(slot as usize) {
+            Some((old, new)) => (new_line + old).saturating_sub(*new),
+            None => new_line,
+        }
+    }
 }
 
 fn match_bucket(
@@ -882,20 +918,13 @@ fn match_bucket(
         Table::with_capacity_and_hasher(n, Default::default())
     }
     // Old rows by key; without a key, equal rows are a multiset: the first kept, the lines
-    // of the others only (so a table of identical rows costs 8 bytes a row). Skipped old
-    // rows: their lines by key, only for the uniqueness check.
+    // of the others only (so a table of identical rows costs 8 bytes a row).
     let mut by_key: Table<(Rec, Vec<u64>)> = table(rows(old));
-    let mut old_skipped: Table<u64> = table(if keyed { rows(old) } else { 0 });
     let mut rd = open(old).map_err(io)?;
     while let Some(r) = next_rec(&mut rd).map_err(io)? {
         if keyed {
-            let first = by_key.get(&r.hash).map(|(f, _)| f.line);
-            if let Some(line) = first.or_else(|| old_skipped.get(&r.hash).copied()) {
-                return Err(dup("old", key_cells(&r, s.old_key), line, r.line));
-            }
-            if r.skipped {
-                old_skipped.insert(r.hash, r.line);
-                continue;
+            if let Some((first, _)) = by_key.get(&r.hash) {
+                return Err(dup("old", key_cells(&r, s.old_key), first.line, r.line));
             }
         }
         match by_key.get_mut(&r.hash) {
@@ -906,15 +935,34 @@ fn match_bucket(
         }
     }
     let mut part = Part::default();
-    let mut seen: Table<u64> = table(if keyed { rows(new) } else { 0 });
+    // New rows' lines by key (with their chunk for skipped rows), for the uniqueness check.
+    let mut seen: Table<(u64, Option<u32>)> = table(if keyed { rows(new) } else { 0 });
+    // Old lines of the old rows already matched by key (when rows were skipped): a skipped
+    // row coming later with the same key repeats it in the old version.
+    let mut matched_old: Table<u64> = Table::default();
     let mut rd = open(new).map_err(io)?;
     while let Some(r) = next_rec(&mut rd).map_err(io)? {
         if keyed {
-            if let Some(first) = seen.insert(r.hash, r.line) {
-                return Err(dup("new", key_cells(&r, s.new_key), first, r.line));
+            // A skipped row is also in the old version, at its old line: no other old row
+            // may hold its key.
+            if let Some(slot) = r.skipped {
+                let old = by_key.get(&r.hash).map(|(f, _)| f.line);
+                if let Some(first) = old.or_else(|| matched_old.get(&r.hash).copied()) {
+                    let other = s.old_line(slot, r.line);
+                    let (a, b) = (first.min(other), first.max(other));
+                    return Err(dup("old", key_cells(&r, s.new_key), a, b));
+                }
             }
-            // Paired with the same row, skipped on the old side too.
-            if r.skipped {
+            if let Some((line, slot)) = seen.insert(r.hash, (r.line, r.skipped)) {
+                // Two skipped rows: both versions repeat the key; said of the old one, as
+                // a diff reading every row would.
+                if let (Some(a), Some(b)) = (slot, r.skipped) {
+                    let (a, b) = (s.old_line(a, line), s.old_line(b, r.line));
+                    return Err(dup("old", key_cells(&r, s.new_key), a, b));
+                }
+                return Err(dup("new", key_cells(&r, s.new_key), line, r.line));
+            }
+            if r.skipped.is_some() {
                 continue;
             }
         }
@@ -924,7 +972,13 @@ fn match_bucket(
                 more.pop();
                 continue;
             }
-            Some(_) => by_key.remove(&r.hash).map(|(first, _)| first),
+            Some(_) => {
+                let first = by_key.remove(&r.hash).map(|(first, _)| first);
+                if let (Some(f), true) = (&first, keyed && !s.first_lines.is_empty()) {
+                    matched_old.insert(r.hash, f.line);
+                }
+                first
+            }
             None => None,
         };
         let Some(o) = old else {

@@ -444,9 +444,12 @@ fn duplicate_keys_in_unchanged_chunks_are_still_found() {
     e.write("big.csv", &bytes);
     e.ok(&["init"]);
     e.ok(&["commit", "-m", "v1"]);
-    // Both versions repeat id 500 far apart (in chunks they share); one cell changes
-    // between them.
-    rows[40_000][3] = "2".into();
+    // Both versions repeat id 500 far apart (in chunks they share); a row is inserted
+    // between them (the lines after it move: the error gives the old version's).
+    rows.insert(
+        40_000,
+        vec!["9000000".into(), "W01".into(), "new".into(), "1".into()],
+    );
     let (bytes, _) = render(&rows);
     e.write("big.csv", &bytes);
     e.ok(&["commit", "-m", "v2"]);
@@ -459,6 +462,32 @@ fn duplicate_keys_in_unchanged_chunks_are_still_found() {
     assert_eq!(
         d["error"],
         format!("big.csv: key 500 is not unique in the old version (lines {a} and {b}); choose key columns that identify one row")
+    );
+
+    // A row in an edited chunk repeats the key of a row in a shared chunk, in both versions.
+    let mut rows: Vec<Vec<String>> = (0..80_000u64)
+        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
+        .collect();
+    rows[40_001][0] = "70000".into();
+    let (bytes, gen) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["commit", "-m", "v1b"]);
+    rows.insert(
+        40_000,
+        vec!["9000000".into(), "W01".into(), "new".into(), "1".into()],
+    );
+    let (bytes, _) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["commit", "-m", "v2b"]);
+    let d = rows_of(
+        &e,
+        &["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"],
+    )
+    .unwrap();
+    let (a, b) = (gen[40_001].0, gen[70_000].0);
+    assert_eq!(
+        d["error"],
+        format!("big.csv: key 70000 is not unique in the old version (lines {a} and {b}); choose key columns that identify one row")
     );
 
     // A new row takes the key of a row in a shared chunk.

@@ -344,7 +344,9 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     };
     // One file per work item: with files sorted largest first, rayon's default splitting
     // would leave most bytes in one thread's leaf.
-    let results: Vec<Result<(usize, Vec<Id>, u64, i64)>> = todo
+    // Per file read: its entry, chunk ids, length, and when its read began.
+    type Read = (usize, Vec<Id>, u64, i64);
+    let results: Vec<Result<Read>> = todo
         .par_iter()
         .with_max_len(1)
         .map(|(i, _)| {
