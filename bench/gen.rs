@@ -4,6 +4,8 @@
 //! about 1-3% of the bytes. `coffer-bench-data stages DIR` measures the CPU time of each
 //! stage of a commit (read, chunk, hash, compress, seal, write) on one core over DIR's
 //! files, and the compressed size under several compression choices: the stage budget.
+//! `coffer-bench-data many DIR [FILES]` writes FILES (default a million) small files, 100
+//! folders of at most 10,000 entries each, for memory per file.
 
 use std::fs;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -360,8 +362,14 @@ fn main() {
         }
         (Some("edit"), Some(d)) => edit(Path::new(d)),
         (Some("stages"), Some(d)) => stages(Path::new(d)),
+        (Some("many"), Some(d)) => {
+            let n = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+            many(Path::new(d), n)
+        }
         _ => {
-            eprintln!("usage: coffer-bench-data gen DIR [SCALE] | edit DIR | stages DIR");
+            eprintln!(
+                "usage: coffer-bench-data gen DIR [SCALE] | edit DIR | stages DIR | many DIR [FILES]"
+            );
             std::process::exit(2);
         }
     };
@@ -499,6 +507,23 @@ fn stages(dir: &Path) -> std::io::Result<()> {
     println!("\n{:<34} {:>14}", "compression choice", "stored MiB");
     for (name, _, _, _, out) in &choices {
         println!("{name:<34} {:>14.1}", *out as f64 / (1u64 << 20) as f64);
+    }
+    Ok(())
+}
+
+/// `n` small files (60-200 bytes of CSV each), at most 10,000 to a folder.
+fn many(dir: &Path, n: u64) -> std::io::Result<()> {
+    let mut r = Rng(7);
+    for i in 0..n {
+        let sub = dir.join(format!("part-{:04}", i / 10_000));
+        if i % 10_000 == 0 {
+            fs::create_dir_all(&sub)?;
+        }
+        let mut body = String::from("id,ward,places\n");
+        for k in 0..(2 + r.below(6)) {
+            body.push_str(&format!("{},W{:02},{}\n", i * 10 + k, r.below(33), r.below(500)));
+        }
+        fs::write(sub.join(format!("f-{i:07}.csv")), body)?;
     }
     Ok(())
 }
