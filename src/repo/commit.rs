@@ -320,19 +320,22 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let mut cache = StatCache::load(ds);
 
     // Files whose stat matches the cache and whose chunks are all stored are not read.
-    let mut file_chunks: HashMap<usize, Vec<Id>> = HashMap::new();
+    // Per scanned entry: a file's chunk ids and when its content was read (for a file the
+    // cache vouches for, the scan's start). Dense: one slot per entry costs less than a map.
+    let mut file_chunks: Vec<Option<(Vec<Id>, i64)>> = vec![None; scanned.entries.len()];
+    let mut files_unchanged = 0u64;
     let mut todo: Vec<(usize, FileStat)> = Vec::new();
     for (i, e) in scanned.entries.iter().enumerate() {
         if let Kind::File(st) = &e.kind {
             match cache.lookup(&e.rel, st) {
                 Some(ids) if ids.iter().all(|id| index.contains(id)) => {
-                    file_chunks.insert(i, ids.to_vec());
+                    file_chunks[i] = Some((ids.to_vec(), scan_start));
+                    files_unchanged += 1;
                 }
                 _ => todo.push((i, *st)),
             }
         }
     }
-    let files_unchanged = file_chunks.len() as u64;
     todo.sort_by_key(|(_, st)| std::cmp::Reverse(st.size));
     let total: u64 = todo.iter().map(|(_, s)| s.size).sum();
     let pb = progress_bar(opts.progress, total);
@@ -371,12 +374,12 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let new_packs = new_packs?;
     let mut bytes_read = 0;
     // When each file read began: its cache entry's race guard counts from there.
-    let mut read_starts: HashMap<usize, i64> = HashMap::new();
     for r in results {
         let (i, ids, len, read_start) = r?;
         bytes_read += len;
-        file_chunks.insert(i, ids);
-        read_starts.insert(i, read_start);
+        if let Some(slot) = file_chunks.get_mut(i) {
+            *slot = Some((ids, read_start.max(scan_start)));
+        }
     }
     let mut outcome = CommitOutcome {
         files_unchanged,
@@ -429,12 +432,14 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         };
         let entry = match &e.kind {
             Kind::File(st) => {
-                let ids = file_chunks.remove(&i).unwrap_or_default();
+                let (ids, since) = file_chunks
+                    .get_mut(i)
+                    .and_then(Option::take)
+                    .unwrap_or((Vec::new(), scan_start));
                 referenced.extend(ids.iter().copied());
                 outcome.files += 1;
                 outcome.bytes += st.size;
-                let since = read_starts.get(&i).copied().unwrap_or(scan_start);
-                new_stat.insert(e.rel.clone(), (*st, ids.clone(), since.max(scan_start)));
+                new_stat.insert(e.rel.clone(), (*st, ids.clone(), since));
                 Entry::file(name, st.exec, st.size, ids)
             }
             Kind::Symlink(t) => Entry::symlink(name, t.clone()),
