@@ -363,7 +363,10 @@ fn main() {
         (Some("edit"), Some(d)) => edit(Path::new(d)),
         (Some("stages"), Some(d)) => stages(Path::new(d)),
         (Some("many"), Some(d)) => {
-            let n = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+            let n = args
+                .get(3)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1_000_000);
             many(Path::new(d), n)
         }
         _ => {
@@ -521,7 +524,12 @@ fn many(dir: &Path, n: u64) -> std::io::Result<()> {
         }
         let mut body = String::from("id,ward,places\n");
         for k in 0..(2 + r.below(6)) {
-            body.push_str(&format!("{},W{:02},{}\n", i * 10 + k, r.below(33), r.below(500)));
+            body.push_str(&format!(
+                "{},W{:02},{}\n",
+                i * 10 + k,
+                r.below(33),
+                r.below(500)
+            ));
         }
         fs::write(sub.join(format!("f-{i:07}.csv")), body)?;
     }

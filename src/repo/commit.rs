@@ -327,12 +327,16 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let mut todo: Vec<(usize, FileStat)> = Vec::new();
     for (i, e) in scanned.entries.iter().enumerate() {
         if let Kind::File(st) = &e.kind {
-            match cache.lookup(&e.rel, st) {
+            match cache.take(&e.rel, st) {
                 Some(ids) if ids.iter().all(|id| index.contains(id)) => {
-                    file_chunks[i] = Some((ids.to_vec(), scan_start));
+                    file_chunks[i] = Some((ids, scan_start));
                     files_unchanged += 1;
                 }
-                _ => todo.push((i, *st)),
+                Some(_) => {
+                    cache.untake();
+                    todo.push((i, *st));
+                }
+                None => todo.push((i, *st)),
             }
         }
     }

@@ -13,6 +13,8 @@ pub struct StatCache {
     map: BTreeMap<String, (FileStat, Vec<Id>)>,
     /// Differs from the cache file (saving is skipped otherwise).
     dirty: bool,
+    /// Entries taken with their metadata unchanged (see [`StatCache::take`]).
+    hits: usize,
 }
 
 /// A write after our stat moves mtime to a later timestamp tick, unless it lands in the tick
@@ -37,7 +39,11 @@ impl StatCache {
     /// Load, or start empty if missing or unreadable.
     pub fn load(ds: &Dataset) -> StatCache {
         let map = load_cache(&Self::path(ds)).unwrap_or_default();
-        StatCache { map, dirty: false }
+        StatCache {
+            map,
+            dirty: false,
+            hits: 0,
+        }
     }
 
     /// Chunk ids of `rel` if its metadata is unchanged.
@@ -46,6 +52,27 @@ impl StatCache {
             Some((s, ids)) if s == st => Some(ids),
             _ => None,
         }
+    }
+
+    /// Take the chunk ids of `rel` if its metadata is unchanged. The entry leaves the cache
+    /// either way: a commit builds the next cache from what it sees, and taking keeps one
+    /// copy of each file's ids in memory, not two.
+    pub fn take(&mut self, rel: &str, st: &FileStat) -> Option<Vec<Id>> {
+        match self.map.remove(rel) {
+            Some((s, ids)) if s == *st => {
+                self.hits += 1;
+                Some(ids)
+            }
+            _ => {
+                self.dirty = true;
+                None
+            }
+        }
+    }
+
+    /// Note that an entry taken will not be kept as it was (its chunks were not all stored).
+    pub fn untake(&mut self) {
+        self.dirty = true;
     }
 
     /// Replace the whole cache with what a scan saw: each file's metadata (stat before the
@@ -57,7 +84,13 @@ impl StatCache {
             .filter(|(_, (s, _, read_ns))| s.mtime_ns < read_ns - racy_window_ns(s))
             .map(|(rel, (s, ids, _))| (rel, (s, ids)))
             .collect();
-        self.dirty |= map != self.map;
+        // After takes, what is left of the old cache are files gone; with none gone, no
+        // miss and every hit kept, the new cache is the old one.
+        if self.hits > 0 || self.dirty {
+            self.dirty |= !self.map.is_empty() || map.len() != self.hits;
+        } else {
+            self.dirty |= map != self.map;
+        }
         self.map = map;
     }
 
