@@ -432,83 +432,60 @@ fn an_edit_that_opens_a_quote_is_read_again_without_skipping() {
     assert_eq!(d["added"].as_array().unwrap().len(), 1);
 }
 
+/// Commit `v1` (80,000 plain rows, changed by `before`), then `v1` changed by `edit`; the
+/// keyed row diff of the two and the old version's rows with their lines.
+fn keyed_pair(
+    e: &Env,
+    before: impl Fn(&mut Vec<Vec<String>>),
+    edit: impl Fn(&mut Vec<Vec<String>>),
+) -> (Value, Vec<GenRow>, Vec<GenRow>) {
+    let mut rows: Vec<Vec<String>> = (0..80_000u64)
+        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
+        .collect();
+    before(&mut rows);
+    let (bytes, old) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["commit", "-m", "before"]);
+    edit(&mut rows);
+    let (bytes, new) = render(&rows);
+    e.write("big.csv", &bytes);
+    e.ok(&["commit", "-m", "after"]);
+    let args = ["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"];
+    (rows_of(e, &args).unwrap(), old, new)
+}
+
+fn not_unique(key: &str, side: &str, a: u64, b: u64) -> String {
+    format!("big.csv: key {key} is not unique in the {side} version (lines {a} and {b}); choose key columns that identify one row")
+}
+
+/// A row inserted at 40,000: the lines after it move (errors give the old version's).
+fn insert_row(rows: &mut Vec<Vec<String>>) {
+    let row = vec!["9000000".into(), "W01".into(), "new".into(), "1".into()];
+    rows.insert(40_000, row);
+}
+
 #[test]
 fn duplicate_keys_in_unchanged_chunks_are_still_found() {
     // The uniqueness of the key is checked over every row, skipped or not.
     let e = Env::new();
-    let mut rows: Vec<Vec<String>> = (0..80_000u64)
-        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
-        .collect();
-    rows[70_000][0] = "500".into();
-    let (bytes, gen) = render(&rows);
-    e.write("big.csv", &bytes);
     e.ok(&["init"]);
-    e.ok(&["commit", "-m", "v1"]);
-    // Both versions repeat id 500 far apart (in chunks they share); a row is inserted
-    // between them (the lines after it move: the error gives the old version's).
-    rows.insert(
-        40_000,
-        vec!["9000000".into(), "W01".into(), "new".into(), "1".into()],
-    );
-    let (bytes, _) = render(&rows);
-    e.write("big.csv", &bytes);
-    e.ok(&["commit", "-m", "v2"]);
-    let d = rows_of(
-        &e,
-        &["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"],
-    )
-    .unwrap();
-    let (a, b) = (gen[500].0, gen[70_000].0);
-    assert_eq!(
-        d["error"],
-        format!("big.csv: key 500 is not unique in the old version (lines {a} and {b}); choose key columns that identify one row")
-    );
+    // Both versions repeat id 500 far apart, in chunks they share.
+    let (d, old, _) = keyed_pair(&e, |r| r[70_000][0] = "500".into(), insert_row);
+    let (a, b) = (old[500].0, old[70_000].0);
+    assert_eq!(d["error"], not_unique("500", "old", a, b));
 
     // A row in an edited chunk repeats the key of a row in a shared chunk, in both versions.
-    let mut rows: Vec<Vec<String>> = (0..80_000u64)
-        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
-        .collect();
-    rows[40_001][0] = "70000".into();
-    let (bytes, gen) = render(&rows);
-    e.write("big.csv", &bytes);
-    e.ok(&["commit", "-m", "v1b"]);
-    rows.insert(
-        40_000,
-        vec!["9000000".into(), "W01".into(), "new".into(), "1".into()],
-    );
-    let (bytes, _) = render(&rows);
-    e.write("big.csv", &bytes);
-    e.ok(&["commit", "-m", "v2b"]);
-    let d = rows_of(
-        &e,
-        &["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"],
-    )
-    .unwrap();
-    let (a, b) = (gen[40_001].0, gen[70_000].0);
-    assert_eq!(
-        d["error"],
-        format!("big.csv: key 70000 is not unique in the old version (lines {a} and {b}); choose key columns that identify one row")
-    );
+    let (d, old, _) = keyed_pair(&e, |r| r[40_001][0] = "70000".into(), insert_row);
+    let (a, b) = (old[40_001].0, old[70_000].0);
+    assert_eq!(d["error"], not_unique("70000", "old", a, b));
 
     // A new row takes the key of a row in a shared chunk.
-    let mut rows: Vec<Vec<String>> = (0..80_000u64)
-        .map(|i| vec![i.to_string(), "W01".into(), format!("v{i}"), "1".into()])
-        .collect();
-    let (bytes, gen) = render(&rows);
-    e.write("big.csv", &bytes);
-    e.ok(&["commit", "-m", "v3"]);
-    rows.push(vec!["123".into(), "W02".into(), "again".into(), "3".into()]);
-    let (bytes, gen2) = render(&rows);
-    e.write("big.csv", &bytes);
-    e.ok(&["commit", "-m", "v4"]);
-    let d = rows_of(
-        &e,
-        &["diff", "HEAD~1", "HEAD", "--rows", "--key", "id", "--json"],
-    )
-    .unwrap();
-    let (a, b) = (gen[123].0, gen2[80_000].0);
+    let appended = |r: &mut Vec<Vec<String>>| {
+        r.push(vec!["123".into(), "W02".into(), "again".into(), "3".into()])
+    };
+    let (d, old, new) = keyed_pair(&e, |_| {}, appended);
     assert_eq!(
         d["error"],
-        format!("big.csv: key 123 is not unique in the new version (lines {a} and {b}); choose key columns that identify one row")
+        not_unique("123", "new", old[123].0, new[80_000].0)
     );
 }
