@@ -429,7 +429,8 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         }
         Ok(id)
     };
-    for (i, e) in scanned.entries.iter().enumerate().rev() {
+    // The scan's entries are consumed here: each file's path moves into the new stat cache.
+    for (i, e) in scanned.entries.into_iter().enumerate().rev() {
         let (parent_rel, name) = match e.rel.rsplit_once('/') {
             Some((p, n)) => (p.to_string(), n.to_string()),
             None => (String::new(), e.rel.clone()),
@@ -443,7 +444,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
                 referenced.extend(ids.iter().copied());
                 outcome.files += 1;
                 outcome.bytes += st.size;
-                new_stat.insert(e.rel.clone(), (*st, ids.clone(), since));
+                new_stat.insert(e.rel, (*st, ids.clone(), since));
                 Entry::file(name, st.exec, st.size, ids)
             }
             Kind::Symlink(t) => Entry::symlink(name, t.clone()),
