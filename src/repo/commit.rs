@@ -324,7 +324,8 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     // cache vouches for, the scan's start). Dense: one slot per entry costs less than a map.
     let mut file_chunks: Vec<Option<(Vec<Id>, i64)>> = vec![None; scanned.entries.len()];
     let mut files_unchanged = 0u64;
-    let mut todo: Vec<(usize, FileStat)> = Vec::new();
+    // Files to read: entry and size (largest first).
+    let mut todo: Vec<(usize, u64)> = Vec::new();
     for (i, e) in scanned.entries.iter().enumerate() {
         if let Kind::File(st) = &e.kind {
             match cache.take(&e.rel, st) {
@@ -334,14 +335,14 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
                 }
                 Some(_) => {
                     cache.untake();
-                    todo.push((i, *st));
+                    todo.push((i, st.size));
                 }
-                None => todo.push((i, *st)),
+                None => todo.push((i, st.size)),
             }
         }
     }
-    todo.sort_by_key(|(_, st)| std::cmp::Reverse(st.size));
-    let total: u64 = todo.iter().map(|(_, s)| s.size).sum();
+    todo.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+    let total: u64 = todo.iter().map(|(_, size)| size).sum();
     let pb = progress_bar(opts.progress, total);
 
     let packer = Packer::start(ds.store.clone(), keys.clone());
