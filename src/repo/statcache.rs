@@ -75,7 +75,7 @@ impl StatCache {
         self.dirty = true;
     }
 
-    /// Replace the whole cache with what a scan saw: each file's metadata (stat before the
+    /// Replace the whole cache (after [`StatCache::take`] of every file seen) with what a scan saw: each file's metadata (stat before the
     /// read), chunk ids, and when its content was read (no earlier than the scan), which
     /// guards against races (see [`racy_window_ns`]).
     pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>, i64)>) {
@@ -84,13 +84,9 @@ impl StatCache {
             .filter(|(_, (s, _, read_ns))| s.mtime_ns < read_ns - racy_window_ns(s))
             .map(|(rel, (s, ids, _))| (rel, (s, ids)))
             .collect();
-        // After takes, what is left of the old cache are files gone; with none gone, no
+        // After the takes, what is left of the old cache are files gone; with none gone, no
         // miss and every hit kept, the new cache is the old one.
-        if self.hits > 0 || self.dirty {
-            self.dirty |= !self.map.is_empty() || map.len() != self.hits;
-        } else {
-            self.dirty |= map != self.map;
-        }
+        self.dirty |= !self.map.is_empty() || map.len() != self.hits;
         self.map = map;
     }
 
