@@ -1376,6 +1376,10 @@ fn garbage_under_checkpoints_and_cosignatures_is_junk_to_every_command() {
     );
     let (code, out, err) = w.run("gla", "gla", &gla, 0, &["fetch", "--json"]);
     assert_eq!(code, 0, "{out} {err}");
+    // Checkpoint times are whole seconds: a renewal in the same second as the setup's
+    // checkpoint ties with it, and the tie-break may pick the one w1 already cosigned
+    // ("up-to-date"). Renew in a later second so the newest is gla's.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let (code, out, err) = w.run("gla", "gla", &gla, 0, &["checkpoint"]);
     assert_eq!(code, 0, "{out} {err}");
     let (code, out, err) = w.run("gla", "gla", &gla, 0, &["verify", "--remote", "origin"]);
