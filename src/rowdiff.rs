@@ -125,8 +125,6 @@ struct Phase {
     visits: u32,
     /// Offset in the chunk of the first record starting in it.
     first: Option<u64>,
-    /// That record's line (differs between the sides; not compared).
-    line: u64,
 }
 
 /// Diff two versions of the table `path`, read from `old` and `new` (each read once, twice
@@ -242,12 +240,6 @@ fn diff_once(
     {
         return Ok(None);
     }
-    let first_lines: Vec<(u64, u64)> = old_side
-        .phases
-        .iter()
-        .zip(&new_side.phases)
-        .map(|(a, b)| (a.line, b.line))
-        .collect();
     let (old_parts, new_parts) = (old_side.files, new_side.files);
     let skipped = new_side.skipped;
     // Header changes: by name; a different name at the same position, with both names
@@ -335,17 +327,16 @@ fn diff_once(
         new_key: &new_key,
         pairs: &pairs,
         same_header: old_header == new_header,
-        first_lines: &first_lines,
     };
     // Buckets are independent: matched in parallel, merged in order.
     use rayon::prelude::*;
-    let parts: Vec<Res<Part>> = old_parts
+    let parts: Vec<Res<Option<Part>>> = old_parts
         .par_iter()
         .zip(new_parts.par_iter())
-        .map(|(a, b)| match_bucket(&sides, a, b))
+        .map_init(Tables::default, |t, (a, b)| match_bucket(&sides, t, a, b))
         .collect();
     for p in parts {
-        let p = p?;
+        let Some(p) = p? else { return Ok(None) };
         out.added.extend(p.added);
         out.removed.extend(p.removed);
         out.changed.extend(p.changed);
@@ -470,18 +461,28 @@ impl<R: Read> Read for Lines<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut q = self.newlines.borrow_mut();
-        for (i, b) in buf[..n].iter().enumerate() {
-            let at = self.at + i as u64;
-            if *b == b'\n' {
-                q.push_back((at, self.last_cr));
-            } else if self.last_cr {
-                // A CR alone ends a line too (old Mac files).
-                q.push_back((at - 1, false));
-            }
-            self.last_cr = *b == b'\r';
-        }
-        if n == 0 && self.last_cr {
+        let buf = &buf[..n];
+        // A CR that ended the last read ends a line unless an LF follows it.
+        if self.last_cr && buf.first() != Some(&b'\n') {
             q.push_back((self.at - 1, false));
+        }
+        for i in memchr::memchr2_iter(b'\n', b'\r', buf) {
+            let at = self.at + i as u64;
+            if buf[i] == b'\n' {
+                let cr = if i == 0 {
+                    self.last_cr
+                } else {
+                    buf[i - 1] == b'\r'
+                };
+                q.push_back((at, cr));
+            } else if buf.get(i + 1).is_some_and(|b| *b != b'\n') {
+                // A CR alone ends a line too (old Mac files).
+                q.push_back((at, false));
+            }
+        }
+        if let Some(last) = buf.last() {
+            self.last_cr = *last == b'\r';
+        } else {
             self.last_cr = false;
         }
         self.at += n as u64;
@@ -655,7 +656,6 @@ fn partition<R: Read>(
                         if let Some(p) = slot.and_then(|k| phases.get_mut(k as usize)) {
                             if p.first.is_none() {
                                 p.first = Some(start - a);
-                                p.line = line;
                             }
                         }
                     }
@@ -684,24 +684,21 @@ fn partition<R: Read>(
                 key_cols
             };
             skipped += inside.is_some() as u64;
-            // A row in a common chunk is the same row on both sides: only the new side's
-            // goes in, as its key, and only for the uniqueness check.
-            if inside.is_some() && (!keyed || side == "old") {
+            // A row in a common chunk is the same row on both sides: it goes in once, as
+            // its key's hash alone, and only for the uniqueness check (a key met twice
+            // then reads the table again without skipping, for the lines and cells to
+            // name). Each side takes every other common chunk's rows, so the two threads
+            // share the hashing.
+            if inside.is_some_and(|slot| !keyed || (slot % 2 == 1) != (side == "new")) {
                 continue;
             }
             let h = row_hash(secret, &rec, cols);
             // The high bits choose the bucket; the low ones serve the bucket's table.
             let b = ((h >> 64) as u64 % n as u64) as usize;
-            if let Some(slot) = inside {
-                write_row(
-                    &mut ws[b],
-                    line | SKIPPED,
-                    h,
-                    &slot.to_le_bytes(),
-                    key_cols.iter().map(|c| rec.get(*c).unwrap_or(b"")),
-                )
+            if inside.is_some() {
+                write_skipped(&mut ws[b], h)
             } else {
-                write_row(&mut ws[b], line, h, &[], rec.iter())
+                write_row(&mut ws[b], line, h, rec.iter())
             }
             .map_err(io)?;
         }
@@ -738,17 +735,22 @@ fn row_hash(secret: &[u8; 32], rec: &csv::ByteRecord, key_cols: &[usize]) -> u12
     u128::from_le_bytes(b)
 }
 
-/// Marks a bucket record's line: a new-side row in a common chunk, written as its chunk's
-/// slot and its key's cells only.
-const SKIPPED: u64 = 1 << 63;
+/// The line of a bucket record that stands for a row in a common chunk: its key's hash
+/// only.
+const SKIPPED: u64 = u64::MAX;
 
-/// A bucket record: line, key hash, the length of the rest, `prefix` (a skipped row's
-/// slot), then the cells (count, then each length-prefixed).
+fn write_skipped(w: &mut impl Write, hash: u128) -> std::io::Result<()> {
+    w.write_all(&SKIPPED.to_le_bytes())?;
+    w.write_all(&hash.to_le_bytes())?;
+    w.write_all(&0u32.to_le_bytes())
+}
+
+/// A bucket record: line, key hash, the length of the rest, then the cells (count, then
+/// each length-prefixed).
 fn write_row<'c>(
     w: &mut impl Write,
     line: u64,
     hash: u128,
-    prefix: &[u8],
     cells: impl Iterator<Item = &'c [u8]> + Clone,
 ) -> std::io::Result<()> {
     let (count, bytes) = cells
@@ -756,8 +758,7 @@ fn write_row<'c>(
         .fold((0u32, 4u32), |(n, b), c| (n + 1, b + 4 + c.len() as u32));
     w.write_all(&line.to_le_bytes())?;
     w.write_all(&hash.to_le_bytes())?;
-    w.write_all(&(bytes + prefix.len() as u32).to_le_bytes())?;
-    w.write_all(prefix)?;
+    w.write_all(&bytes.to_le_bytes())?;
     w.write_all(&count.to_le_bytes())?;
     for c in cells {
         w.write_all(&(c.len() as u32).to_le_bytes())?;
@@ -766,42 +767,79 @@ fn write_row<'c>(
     Ok(())
 }
 
-/// One record of a bucket read back: its line, whether it is a skipped row (its cells are
-/// then the key's only), key hash, and its cells as written (count, then length-prefixed
+/// One record of a bucket read back: its line ([`SKIPPED`] for a row in a common chunk,
+/// which has no cells), key hash, and its cells as written (count, then length-prefixed
 /// cells).
+#[derive(Default)]
 struct Rec {
     line: u64,
-    /// A skipped row's common chunk.
-    skipped: Option<u32>,
     hash: u128,
     raw: Vec<u8>,
 }
 
-/// The next record of a bucket, streamed (a bucket of identical rows can be large). The
-/// bucket was written by this process; a short record ends it.
-fn next_rec(r: &mut impl Read) -> std::io::Result<Option<Rec>> {
-    let mut head = [0u8; 28];
-    match r.read_exact(&mut head) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+/// A bucket file read back, through a buffer kept from one bucket to the next (a fresh
+/// megabyte per file costs more in page faults than the reading).
+struct Bucket<'b> {
+    file: std::fs::File,
+    buf: &'b mut Vec<u8>,
+    /// Start of the unread bytes in `buf`.
+    at: usize,
+}
+
+impl<'b> Bucket<'b> {
+    fn open(f: &tempfile::NamedTempFile, buf: &'b mut Vec<u8>) -> std::io::Result<Self> {
+        buf.clear();
+        Ok(Bucket {
+            file: std::fs::File::open(f.path())?,
+            buf,
+            at: 0,
+        })
     }
-    let line = u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8]));
-    let hash = u128::from_le_bytes(head[8..24].try_into().unwrap_or([0; 16]));
-    let len = u32::from_le_bytes(head[24..28].try_into().unwrap_or([0; 4]));
-    let mut raw = vec![0u8; len as usize];
-    r.read_exact(&mut raw)?;
-    let skipped = (line & SKIPPED != 0).then(|| {
-        let slot = raw.get(..4).and_then(|b| b.try_into().ok());
-        raw.drain(..4.min(raw.len()));
-        u32::from_le_bytes(slot.unwrap_or([0; 4]))
-    });
-    Ok(Some(Rec {
-        line: line & !SKIPPED,
-        skipped,
-        hash,
-        raw,
-    }))
+
+    /// The next `n` bytes (fewer only at the end of the file).
+    fn take(&mut self, n: usize) -> std::io::Result<&[u8]> {
+        if self.buf.len() - self.at < n {
+            self.buf.drain(..self.at);
+            self.at = 0;
+            let want = n.max(1 << 20);
+            while self.buf.len() < n {
+                let have = self.buf.len();
+                self.buf.resize(want, 0);
+                let got = self.file.read(&mut self.buf[have..]);
+                self.buf.truncate(have + *got.as_ref().unwrap_or(&0));
+                if got? == 0 {
+                    break;
+                }
+            }
+        }
+        let end = (self.at + n).min(self.buf.len());
+        let out = &self.buf[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    /// Read the next record into `rec` (its cell buffer reused); false at the end. The
+    /// bucket was written by this process; a short record ends it.
+    fn next(&mut self, rec: &mut Rec) -> std::io::Result<bool> {
+        let head = self.take(28)?;
+        let (Ok(line), Ok(hash), Ok(len)) = (
+            <[u8; 8]>::try_from(head.get(..8).unwrap_or_default()),
+            <[u8; 16]>::try_from(head.get(8..24).unwrap_or_default()),
+            <[u8; 4]>::try_from(head.get(24..28).unwrap_or_default()),
+        ) else {
+            return Ok(false);
+        };
+        rec.line = u64::from_le_bytes(line);
+        rec.hash = u128::from_le_bytes(hash);
+        let len = u32::from_le_bytes(len) as usize;
+        let raw = self.take(len)?;
+        if raw.len() < len {
+            return Ok(false);
+        }
+        rec.raw.clear();
+        rec.raw.extend_from_slice(raw);
+        Ok(true)
+    }
 }
 
 /// The cells of a record (they were checked to be UTF-8 when written).
@@ -853,12 +891,9 @@ fn row_of(r: &Rec) -> Row {
     }
 }
 
-/// The key's cells of a row, for people (a skipped row holds only those).
+/// The key's cells of a row, for people.
 fn key_cells(r: &Rec, key_cols: &[usize]) -> Vec<String> {
     let c = cells(&r.raw);
-    if r.skipped.is_some() {
-        return c.into_iter().map(str::to_string).collect();
-    }
     key_cols
         .iter()
         .map(|i| c.get(*i).copied().unwrap_or("").to_string())
@@ -876,25 +911,29 @@ struct Sides<'a> {
     pairs: &'a [(String, Option<usize>, Option<usize>)],
     /// Whether both headers are the same: equal record bytes then mean equal rows.
     same_header: bool,
-    /// Per common chunk, the line of its first record on the old and the new side.
-    first_lines: &'a [(u64, u64)],
 }
 
-impl Sides<'_> {
-    /// The old side's line of a skipped row (the same bytes, shifted as its chunk is).
-    fn old_line(&self, slot: u32, new_line: u64) -> u64 {
-        match self.first_lines.get(slot as usize) {
-            Some((old, new)) => (new_line + old).saturating_sub(*new),
-            None => new_line,
-        }
-    }
+/// Tables a matching thread keeps from one bucket to the next (allocated once, cleared).
+#[derive(Default)]
+struct Tables {
+    /// Old rows by key; without a key, equal rows are a multiset: the first kept, the
+    /// lines of the others only (so a table of identical rows costs 8 bytes a row).
+    by_key: Table<(Rec, Vec<u64>)>,
+    /// Keyed: the new version's lines by key so far ([`SKIPPED`] for skipped rows), for
+    /// the uniqueness check.
+    seen: Table<u64>,
+    /// The read buffer of the bucket files.
+    buf: Vec<u8>,
 }
 
+/// Match one bucket pair. `None`: a key met in a skipped row is met again (a duplicate the
+/// diff must read the table again, without skipping, to name).
 fn match_bucket(
     s: &Sides,
+    t: &mut Tables,
     old: &tempfile::NamedTempFile,
     new: &tempfile::NamedTempFile,
-) -> Res<Part> {
+) -> Res<Option<Part>> {
     let io = |e: std::io::Error| err(s.path, format!("temporary file: {e}"));
     let keyed = s.keyed;
     let dup = |side: &str, k: Vec<String>, a: u64, b: u64| {
@@ -906,63 +945,60 @@ fn match_bucket(
             ),
         )
     };
-    let open = |f: &tempfile::NamedTempFile| {
-        std::fs::File::open(f.path()).map(|f| BufReader::with_capacity(1 << 20, f))
-    };
-    // Tables sized for the bucket up front (rows take at least 40 bytes in it).
-    let rows = |f: &tempfile::NamedTempFile| {
+    // Tables sized for the bucket up front (rows take at least 28 bytes in it).
+    let rows = |f: &tempfile::NamedTempFile, size: u64| {
         let len = f.as_file().metadata().map_or(0, |m| m.len());
-        (len / 64).min(1 << 20) as usize
+        (len / size).min(1 << 20) as usize
     };
-    fn table<V>(n: usize) -> Table<V> {
-        Table::with_capacity_and_hasher(n, Default::default())
+    let Tables { by_key, seen, buf } = t;
+    by_key.clear();
+    seen.clear();
+    by_key.reserve(rows(old, 64));
+    if keyed {
+        seen.reserve(rows(new, 28) + rows(old, 28) / 2);
     }
-    // Old rows by key; without a key, equal rows are a multiset: the first kept, the lines
-    // of the others only (so a table of identical rows costs 8 bytes a row).
-    let mut by_key: Table<(Rec, Vec<u64>)> = table(rows(old));
-    let mut rd = open(old).map_err(io)?;
-    while let Some(r) = next_rec(&mut rd).map_err(io)? {
+    let mut r = Rec::default();
+    let mut rd = Bucket::open(old, buf).map_err(io)?;
+    while rd.next(&mut r).map_err(io)? {
+        if r.line == SKIPPED {
+            // A skipped row the old side hashed (every other common chunk's): it is in the
+            // new version too.
+            if by_key.contains_key(&r.hash) || seen.insert(r.hash, SKIPPED).is_some() {
+                return Ok(None);
+            }
+            continue;
+        }
         if keyed {
             if let Some((first, _)) = by_key.get(&r.hash) {
                 return Err(dup("old", key_cells(&r, s.old_key), first.line, r.line));
+            }
+            if seen.contains_key(&r.hash) {
+                return Ok(None);
             }
         }
         match by_key.get_mut(&r.hash) {
             Some((_, more)) => more.push(r.line),
             None => {
-                by_key.insert(r.hash, (r, Vec::new()));
+                by_key.insert(r.hash, (std::mem::take(&mut r), Vec::new()));
             }
         }
     }
     let mut part = Part::default();
-    // New rows' lines by key (with their chunk for skipped rows), for the uniqueness check.
-    let mut seen: Table<(u64, Option<u32>)> = table(if keyed { rows(new) } else { 0 });
-    // Old lines of the old rows already matched by key (when rows were skipped): a skipped
-    // row coming later with the same key repeats it in the old version.
-    let mut matched_old: Table<u64> = Table::default();
-    let mut rd = open(new).map_err(io)?;
-    while let Some(r) = next_rec(&mut rd).map_err(io)? {
+    let mut rd = Bucket::open(new, rd.buf).map_err(io)?;
+    while rd.next(&mut r).map_err(io)? {
         if keyed {
-            // A skipped row is also in the old version, at its old line: no other old row
-            // may hold its key.
-            if let Some(slot) = r.skipped {
-                let old = by_key.get(&r.hash).map(|(f, _)| f.line);
-                if let Some(first) = old.or_else(|| matched_old.get(&r.hash).copied()) {
-                    let other = s.old_line(slot, r.line);
-                    let (a, b) = (first.min(other), first.max(other));
-                    return Err(dup("old", key_cells(&r, s.new_key), a, b));
-                }
+            // A skipped row is in the old version too: no other old row may hold its key
+            // (one already matched is in `seen`, by the new row that matched it).
+            if r.line == SKIPPED && by_key.contains_key(&r.hash) {
+                return Ok(None);
             }
-            if let Some((line, slot)) = seen.insert(r.hash, (r.line, r.skipped)) {
-                // Two skipped rows: both versions repeat the key; said of the old one, as
-                // a diff reading every row would.
-                if let (Some(a), Some(b)) = (slot, r.skipped) {
-                    let (a, b) = (s.old_line(a, line), s.old_line(b, r.line));
-                    return Err(dup("old", key_cells(&r, s.new_key), a, b));
-                }
-                return Err(dup("new", key_cells(&r, s.new_key), line, r.line));
+            match seen.insert(r.hash, r.line) {
+                Some(SKIPPED) => return Ok(None),
+                Some(_) if r.line == SKIPPED => return Ok(None),
+                Some(line) => return Err(dup("new", key_cells(&r, s.new_key), line, r.line)),
+                None => {}
             }
-            if r.skipped.is_some() {
+            if r.line == SKIPPED {
                 continue;
             }
         }
@@ -972,13 +1008,7 @@ fn match_bucket(
                 more.pop();
                 continue;
             }
-            Some(_) => {
-                let first = by_key.remove(&r.hash).map(|(first, _)| first);
-                if let (Some(f), true) = (&first, keyed && !s.first_lines.is_empty()) {
-                    matched_old.insert(r.hash, f.line);
-                }
-                first
-            }
+            Some(_) => by_key.remove(&r.hash).map(|(first, _)| first),
             None => None,
         };
         let Some(o) = old else {
@@ -1012,7 +1042,7 @@ fn match_bucket(
             });
         }
     }
-    for (_, (first, more)) in by_key {
+    for (_, (first, more)) in by_key.drain() {
         let row = row_of(&first);
         for line in more {
             part.removed.push(Row {
@@ -1022,7 +1052,7 @@ fn match_bucket(
         }
         part.removed.push(row);
     }
-    Ok(part)
+    Ok(Some(part))
 }
 
 /// One table's outcome in a diff of versions.
@@ -1103,7 +1133,9 @@ impl Read for ChunkRead<'_, '_> {
     }
 }
 
-/// Chunk ids held exactly once by each side, numbered.
+/// Chunk ids held exactly once by each side, numbered. A side's last chunk is never one: a
+/// record can end there at the end of the file (no newline, or an open quote) and go on
+/// past the same bytes on the other side.
 fn common_chunks(a: &[crate::id::Id], b: &[crate::id::Id]) -> HashMap<crate::id::Id, u32> {
     let mut count: HashMap<crate::id::Id, (u32, u32)> = HashMap::new();
     for id in a {
@@ -1114,7 +1146,7 @@ fn common_chunks(a: &[crate::id::Id], b: &[crate::id::Id]) -> HashMap<crate::id:
     }
     let mut ids: Vec<crate::id::Id> = count
         .into_iter()
-        .filter(|(_, n)| *n == (1, 1))
+        .filter(|(id, n)| *n == (1, 1) && a.last() != Some(id) && b.last() != Some(id))
         .map(|(id, _)| id)
         .collect();
     ids.sort();
