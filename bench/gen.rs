@@ -362,6 +362,7 @@ fn main() {
         }
         (Some("edit"), Some(d)) => edit(Path::new(d)),
         (Some("stages"), Some(d)) => stages(Path::new(d)),
+        (Some("csv"), Some(f)) => csv_floor(Path::new(f)),
         (Some("many"), Some(d)) => {
             let n = args
                 .get(3)
@@ -371,7 +372,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: coffer-bench-data gen DIR [SCALE] | edit DIR | stages DIR | many DIR [FILES]"
+                "usage: coffer-bench-data gen DIR [SCALE] | edit DIR | stages DIR | many DIR [FILES] | csv FILE"
             );
             std::process::exit(2);
         }
@@ -380,6 +381,65 @@ fn main() {
         eprintln!("coffer-bench-data: {e}");
         std::process::exit(2);
     }
+}
+
+/// The floor under a row diff of a table: one core's CPU time to parse `file` with the
+/// csv crate alone (from memory, records as bytes), then also to hash each record's first
+/// cell with keyed BLAKE3 (what a keyed diff must do for every row), then to check UTF-8.
+fn csv_floor(file: &Path) -> std::io::Result<()> {
+    let bytes = fs::read(file)?;
+    let mb = bytes.len() as f64 / 1e6;
+    let pass = |hash: u8, utf8: bool| -> std::io::Result<(f64, u64)> {
+        let t = thread_cpu();
+        let mut rd = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&bytes[..]);
+        let mut rec = csv::ByteRecord::new();
+        let (mut n, mut x) = (0u64, 0u8);
+        while rd
+            .read_byte_record(&mut rec)
+            .map_err(std::io::Error::other)?
+        {
+            n += 1;
+            if hash == 1 {
+                let h = blake3::keyed_hash(&[7; 32], rec.get(0).unwrap_or_default());
+                x ^= h.as_bytes()[0];
+            } else if hash == 2 {
+                use std::hash::Hasher;
+                let mut h = siphasher::sip128::SipHasher24::new_with_keys(7, 9);
+                h.write(rec.get(0).unwrap_or_default());
+                x ^= siphasher::sip128::Hasher128::finish128(&h).h1 as u8;
+            }
+            if utf8 && std::str::from_utf8(rec.as_slice()).is_err() {
+                x ^= 1;
+            }
+        }
+        std::hint::black_box(x);
+        Ok((thread_cpu() - t, n))
+    };
+    let (parse, rows) = pass(0, false)?;
+    let (hashed, _) = pass(1, false)?;
+    let (sip, _) = pass(2, false)?;
+    let (checked, _) = pass(1, true)?;
+    println!("{mb:.0} MB, {rows} records, one core:");
+    println!(
+        "  parse (csv crate)               {parse:.3} s  {:.0} ns/row",
+        parse / rows as f64 * 1e9
+    );
+    println!(
+        "  parse + keyed BLAKE3 of a cell  {hashed:.3} s  {:.0} ns/row",
+        hashed / rows as f64 * 1e9
+    );
+    println!(
+        "  parse + SipHash-2-4-128 of a cell {sip:.3} s  {:.0} ns/row",
+        sip / rows as f64 * 1e9
+    );
+    println!(
+        "  + UTF-8 check                   {checked:.3} s  {:.0} ns/row",
+        checked / rows as f64 * 1e9
+    );
+    Ok(())
 }
 
 /// CPU seconds (user + system) of this thread so far.
