@@ -1247,25 +1247,41 @@ pub fn versions(
             }
             _ => {
                 let on_disk = ds.root.join(p);
+                let failed = |what: String| FileResult {
+                    path: p.clone(),
+                    diff: None,
+                    error: Some(format!("{p}: {what}")),
+                };
                 // Only a regular file, never followed through a link: a link to a FIFO or
-                // a device would block or never end.
-                if !std::fs::symlink_metadata(&on_disk).is_ok_and(|m| m.is_file()) {
-                    out.push(FileResult {
-                        path: p.clone(),
-                        diff: None,
-                        error: Some(format!(
-                            "{p}: not a regular file in the working folder (a link or a special file); not read"
-                        )),
-                    });
+                // a device would block or never end. A file gone from the folder is not in
+                // both, so not diffed.
+                match std::fs::symlink_metadata(&on_disk) {
+                    Ok(m) if m.is_file() => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Ok(_) => {
+                        out.push(failed("not a regular file in the working folder (a link or a special file); not read".into()));
+                        continue;
+                    }
+                    Err(e) => {
+                        out.push(failed(format!("cannot read it in the working folder: {e}")));
+                        continue;
+                    }
+                }
+                // Its chunk ids first (one quick pass), for the common chunks and to leave
+                // out a file whose bytes are the old version's (the same ids under the old
+                // version's keys); the pass that parses it names its chunks again, so a file
+                // changing meanwhile is caught.
+                let (nids, nsize) =
+                    match crate::repo::commit::chunk_file(&on_disk, &folder_keys, |_, _| Ok(())) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            out.push(failed(format!("cannot read it in the working folder: {e}")));
+                            continue;
+                        }
+                    };
+                if nids == *ids {
                     continue;
                 }
-                // Its chunk ids first (one quick pass), for the common chunks; the pass that
-                // parses it names its chunks again, so a file changing meanwhile is caught.
-                let Ok((nids, nsize)) =
-                    crate::repo::commit::chunk_file(&on_disk, &folder_keys, |_, _| Ok(()))
-                else {
-                    continue;
-                };
                 let slots = common_chunks(ids, &nids);
                 let folder = |log| -> std::io::Result<Box<dyn Read + '_>> {
                     let f = crate::repo::commit::open_nofollow(&on_disk)

@@ -584,3 +584,32 @@ fn a_last_row_without_a_newline_that_goes_on_in_the_next_version_is_compared() {
         serde_json::json!([{"line": last, "cells": ["xy"]}])
     );
 }
+
+#[test]
+fn the_working_folder_side_leaves_out_unchanged_and_deleted_tables() {
+    // Only tables present on both sides whose bytes differ are diffed, as between two
+    // versions: an untouched table with a repeated key and a ragged row is not read (no
+    // error, not listed), a table deleted from the folder is not listed.
+    let e = Env::new();
+    e.write("t.csv", b"id,v\n1,a\n1,b\n2,c,extra\n");
+    e.write("o.csv", b"id,v\n1,a\n");
+    e.write("gone.csv", b"id,v\n1,a\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    std::fs::remove_file(e.data.join("gone.csv")).unwrap();
+    for key in [&["--key", "id"][..], &[]] {
+        let args = [&["diff", "HEAD", "--rows", "--json"][..], key].concat();
+        assert_eq!(e.ok(&args).trim(), "[]", "{args:?}");
+    }
+    e.write("o.csv", b"id,v\n1,b\n");
+    let out = e.ok(&["diff", "HEAD", "--rows", "--json", "--key", "id"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let listed: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["o.csv"]);
+    assert_eq!(v[0]["changed"][0]["cells"][0]["new"], "b");
+}
