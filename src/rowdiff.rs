@@ -230,13 +230,16 @@ fn diff_once(
     }
     out.ragged_count = old_side.ragged_count + new_side.ragged_count;
     // Skipped rows are right only if each common chunk was met once on each side, with its
-    // first record at the same offset.
+    // first record at the same offset, and was neither side's last (a working file can have
+    // changed since its ids were taken).
     if old_side.skipping
-        && old_side
-            .phases
-            .iter()
-            .zip(&new_side.phases)
-            .any(|(a, b)| a.first != b.first || a.visits != 1 || b.visits != 1)
+        && (old_side.last_shared
+            || new_side.last_shared
+            || old_side
+                .phases
+                .iter()
+                .zip(&new_side.phases)
+                .any(|(a, b)| a.first != b.first || a.visits != 1 || b.visits != 1))
     {
         return Ok(None);
     }
@@ -357,6 +360,9 @@ struct Parted {
     skipped: u64,
     /// Whether rows in common chunks were skipped.
     skipping: bool,
+    /// Whether the side's last chunk was a common one (never, unless a working file
+    /// changed since its ids were taken).
+    last_shared: bool,
     phases: Vec<Phase>,
     ragged: Vec<(String, u64, usize)>,
     ragged_count: u64,
@@ -389,7 +395,7 @@ fn read_side(
     let mut phases = vec![Phase::default(); common];
     let (mut ragged, mut ragged_count) = (Vec::new(), 0);
     let skipping = skip && log.is_some();
-    let (files, skipped) = partition(
+    let (files, skipped, last_shared) = partition(
         secret,
         path,
         src,
@@ -402,6 +408,7 @@ fn read_side(
         files,
         skipped,
         skipping,
+        last_shared,
         phases,
         ragged,
         ragged_count,
@@ -598,7 +605,7 @@ fn partition<R: Read>(
     n: usize,
     (ragged, ragged_count): (&mut Vec<(String, u64, usize)>, &mut u64),
     mut skip: Option<(&ChunkLog, &mut Vec<Phase>)>,
-) -> Res<(Vec<tempfile::NamedTempFile>, u64)> {
+) -> Res<(Vec<tempfile::NamedTempFile>, u64, bool)> {
     let Source {
         side,
         mut rd,
@@ -614,6 +621,8 @@ fn partition<R: Read>(
     };
     let io = |e: std::io::Error| err(path, format!("temporary file: {e}"));
     let mut skipped = 0u64;
+    // Whether the last chunk the side met was a common one.
+    let mut last_shared = false;
     let mut files: Vec<tempfile::NamedTempFile> = (0..n)
         .map(|_| tempfile::NamedTempFile::new().map_err(io))
         .collect::<Res<_>>()?;
@@ -644,6 +653,9 @@ fn partition<R: Read>(
                 let end = rd.position().byte();
                 while cur.is_none_or(|(_, b, _)| b <= start) {
                     cur = log.borrow_mut().pop_front();
+                    if let Some((_, _, slot)) = cur {
+                        last_shared = slot.is_some();
+                    }
                     started = false;
                     match cur {
                         Some((_, _, slot)) => visit(phases, slot),
@@ -704,6 +716,7 @@ fn partition<R: Read>(
         }
         if let Some((log, phases)) = &mut skip {
             for (_, _, slot) in log.borrow_mut().drain(..) {
+                last_shared = slot.is_some();
                 visit(phases, slot);
             }
         }
@@ -711,7 +724,7 @@ fn partition<R: Read>(
             w.flush().map_err(io)?;
         }
     }
-    Ok((files, skipped))
+    Ok((files, skipped, last_shared))
 }
 
 /// The key of a row, hashed: the key columns' cells (all cells without a key), each
@@ -1282,6 +1295,7 @@ pub fn versions(
                 if nids == *ids {
                     continue;
                 }
+                crate::testhook::pause("rows");
                 let slots = common_chunks(ids, &nids);
                 let folder = |log| -> std::io::Result<Box<dyn Read + '_>> {
                     let f = crate::repo::commit::open_nofollow(&on_disk)

@@ -613,3 +613,40 @@ fn the_working_folder_side_leaves_out_unchanged_and_deleted_tables() {
     assert_eq!(listed, ["o.csv"]);
     assert_eq!(v[0]["changed"][0]["cells"][0]["new"], "b");
 }
+
+#[test]
+fn a_working_file_cut_short_while_diffed_is_read_again_without_skipping() {
+    // The diff takes the working file's chunk ids (its first 2 MiB, a run of "x\n" the
+    // chunker cuts at its largest size whatever the key, are the old version's first
+    // chunk, not its last), then the file is cut to exactly that chunk before it is
+    // parsed: that chunk is now the file's last, and its last row, "x" without a newline,
+    // ends there while the old version's goes on ("xz"). Skipping that chunk would lose
+    // the row; the diff must notice and read again.
+    let e = Env::new();
+    let k = (2 * 1024 * 1024 - 4) / 2;
+    let a = format!("hh\n{}x", "x\n".repeat(k));
+    assert_eq!(a.len(), 2 * 1024 * 1024);
+    // Under 128 KiB, the smallest chunk: the rest is one chunk, never shared.
+    let rest: String = (0..10_000).map(|i| format!("r{i}\n")).collect();
+    assert!(rest.len() < 128 * 1024);
+    e.write("big.csv", format!("{a}z\n{rest}").as_bytes());
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    e.write("big.csv", format!("{a}z\n{rest}r-last\n").as_bytes());
+    let (mut child, flag) = e.spawn_resumable(&["diff", "HEAD", "--rows", "--json"], "rows");
+    e.write("big.csv", a.as_bytes());
+    std::fs::remove_file(&flag).unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = std::fs::read(flag.with_extension("stdout")).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let d = &v[0];
+    assert_eq!(d["path"], "big.csv");
+    // Against the old version: the k "x" rows are in both, "xz" and the 10,000 "r" rows
+    // are gone, one more "x" (the cut one) is new.
+    let added = d["added"].as_array().unwrap();
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0]["cells"], serde_json::json!(["x"]));
+    let removed = d["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 10_001);
+    assert_eq!(removed[0]["cells"], serde_json::json!(["xz"]));
+}

@@ -150,7 +150,7 @@ impl Env {
             .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .args(args)
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::fs::File::create(log.with_extension("stdout")).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
