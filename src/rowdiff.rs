@@ -653,12 +653,12 @@ fn partition<R: Read>(
                 let end = rd.position().byte();
                 while cur.is_none_or(|(_, b, _)| b <= start) {
                     cur = log.borrow_mut().pop_front();
-                    if let Some((_, _, slot)) = cur {
-                        last_shared = slot.is_some();
-                    }
                     started = false;
                     match cur {
-                        Some((_, _, slot)) => visit(phases, slot),
+                        Some((_, _, slot)) => {
+                            last_shared = slot.is_some();
+                            visit(phases, slot)
+                        }
                         None => break,
                     }
                 }
@@ -822,8 +822,9 @@ impl<'b> Bucket<'b> {
                 let have = self.buf.len();
                 self.buf.resize(want, 0);
                 let got = self.file.read(&mut self.buf[have..]);
-                self.buf.truncate(have + *got.as_ref().unwrap_or(&0));
-                if got? == 0 {
+                self.buf.truncate(have + got.as_ref().map_or(0, |g| *g));
+                let got = got?;
+                if got == 0 {
                     break;
                 }
             }

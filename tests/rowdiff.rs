@@ -558,6 +558,17 @@ fn insert_row_at(rows: &mut Vec<Vec<String>>, at: usize) {
     rows.insert(at, row);
 }
 
+/// A table of exactly 2 MiB: a two-letter header, then `k` rows "x" and a last "x" without
+/// a newline. The chunker cuts a run of "x\n" at its largest chunk size whatever its key,
+/// so these bytes are one chunk wherever they start a file.
+fn one_largest_chunk(header: &str) -> (String, usize) {
+    assert_eq!(header.len(), 2);
+    let k = (2 * 1024 * 1024 - 4) / 2;
+    let t = format!("{header}\n{}x", "x\n".repeat(k));
+    assert_eq!(t.len(), 2 * 1024 * 1024);
+    (t, k)
+}
+
 #[test]
 fn a_last_row_without_a_newline_that_goes_on_in_the_next_version_is_compared() {
     // The old file is exactly one chunk long (the chunker cuts a run of "x\n" at its
@@ -565,9 +576,7 @@ fn a_last_row_without_a_newline_that_goes_on_in_the_next_version_is_compared() {
     // the same 2 MiB, so the same first chunk, then "y\n": its last row is "xy". A row
     // ending where its file does must not count as lying inside a chunk both sides hold.
     let e = Env::new();
-    let k = (2 * 1024 * 1024 - 4) / 2;
-    let old = format!("vv\n{}x", "x\n".repeat(k));
-    assert_eq!(old.len(), 2 * 1024 * 1024);
+    let (old, k) = one_largest_chunk("vv");
     e.write("big.csv", old.as_bytes());
     e.ok(&["init"]);
     e.ok(&["commit", "-m", "v1"]);
@@ -623,9 +632,7 @@ fn a_working_file_cut_short_while_diffed_is_read_again_without_skipping() {
     // ends there while the old version's goes on ("xz"). Skipping that chunk would lose
     // the row; the diff must notice and read again.
     let e = Env::new();
-    let k = (2 * 1024 * 1024 - 4) / 2;
-    let a = format!("hh\n{}x", "x\n".repeat(k));
-    assert_eq!(a.len(), 2 * 1024 * 1024);
+    let (a, _) = one_largest_chunk("hh");
     // Under 128 KiB, the smallest chunk: the rest is one chunk, never shared.
     let rest: String = (0..10_000).map(|i| format!("r{i}\n")).collect();
     assert!(rest.len() < 128 * 1024);

@@ -75,9 +75,10 @@ impl StatCache {
         self.dirty = true;
     }
 
-    /// Replace the whole cache (after [`StatCache::take`] of every file seen) with what a scan saw: each file's metadata (stat before the
-    /// read), chunk ids, and when its content was read (no earlier than the scan), which
-    /// guards against races (see [`racy_window_ns`]).
+    /// Replace the whole cache (after [`StatCache::take`] of every file seen) with what a
+    /// scan saw: each file's metadata (stat before the read), chunk ids, and when its content
+    /// was read (no earlier than the scan), which guards against races (see
+    /// [`racy_window_ns`]).
     pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>, i64)>) {
         let map: BTreeMap<String, (FileStat, Vec<Id>)> = entries
             .into_iter()
