@@ -37,6 +37,20 @@ impl Node {
     }
 }
 
+impl From<Entry> for Node {
+    /// From a tree entry, taking its chunk ids and link target.
+    fn from(e: Entry) -> Node {
+        let Entry(_, kind, exec, size, ids, target) = e;
+        Node {
+            kind,
+            size,
+            exec,
+            chunks: if kind == FILE { ids } else { Vec::new() },
+            target,
+        }
+    }
+}
+
 /// A path's state on one side.
 pub type Side = BTreeMap<String, Node>;
 

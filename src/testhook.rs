@@ -83,3 +83,21 @@ pub fn clock_shift() -> i64 {
 pub fn clock_shift() -> i64 {
     0
 }
+
+/// Entries a commit walks per batch, from `COFFER_TEST_BATCH` (debug builds only): tests
+/// cross batch boundaries with a handful of files instead of a hundred thousand.
+#[cfg(debug_assertions)]
+pub fn batch(default: usize) -> usize {
+    std::env::var("COFFER_TEST_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// Release builds: the default batch.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn batch(default: usize) -> usize {
+    default
+}

@@ -117,10 +117,7 @@ fn version_side(
 ) -> Result<Side> {
     let id = history::resolve(ds, hist, rev)?;
     let r = VersionReader::open(ds, hist, keys, index, id)?;
-    Ok(r.flatten()?
-        .iter()
-        .map(|(p, e)| (p.clone(), diff::Node::of(e)))
-        .collect())
+    r.side()
 }
 
 /// Run a parsed command line.

@@ -368,7 +368,7 @@ pub fn prefetch_trees(
     index.save(ds)?;
     let local = pack_ids(ds)?;
     let mut want: BTreeSet<Id> = BTreeSet::new();
-    for loc in locs.values() {
+    for loc in locs.iter() {
         if loc.entry.kind() == crate::object::blob::KIND_TREE && !local.contains(&loc.pack) {
             want.insert(loc.pack);
         }

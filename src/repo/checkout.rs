@@ -3,7 +3,7 @@
 //! temporary names and renamed into place, and links (checked to stay inside) come last.
 
 use super::commit::chunk_file;
-use super::index::Index;
+use super::index::{Index, Slot};
 use super::read::VersionReader;
 use super::worktree::working_side;
 use super::{Dataset, Keyring};
@@ -15,7 +15,7 @@ use crate::object::blob::{self, KIND_CHUNK};
 use crate::object::tree::{DIR, FILE, SYMLINK};
 use crate::store;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -158,7 +158,8 @@ pub fn checkout(
 ) -> Result<CheckoutOutcome> {
     let mut index = Index::load(ds, keys)?;
     let reader = VersionReader::open(ds, hist, keys, &mut index, vid)?;
-    let flat = reader.flatten()?;
+    // Metadata scales with the number of paths: keep one copy of it.
+    let want: Side = reader.side()?;
     let hash_keys = keys
         .current()
         .cloned()
@@ -183,22 +184,20 @@ pub fn checkout(
     let _lock = if in_place { Some(ds.lock()?) } else { None };
 
     {
-        let links: HashSet<&str> = flat
+        let links: HashSet<&str> = want
             .iter()
-            .filter(|(_, e)| e.kind() == SYMLINK)
+            .filter(|(_, n)| n.kind == SYMLINK)
             .map(|(p, _)| p.as_str())
             .collect();
-        for (p, e) in &flat {
-            if e.kind() == SYMLINK && !link_is_safe(p, e.target(), &links) {
+        for (p, n) in &want {
+            if n.kind == SYMLINK && !link_is_safe(p, &n.target, &links) {
                 return Err(Error::UnsafePath(format!(
                     "{p} is a link to {:?}, which points outside the checkout folder",
-                    String::from_utf8_lossy(e.target())
+                    String::from_utf8_lossy(&n.target)
                 )));
             }
         }
     }
-    // Metadata scales with the number of paths: keep one copy of it.
-    let want: Side = flat.into_iter().map(|(p, e)| (p, Node::of(&e))).collect();
     // In place, a partial clone holds only its folder.
     let want = if in_place { ds.restrict(want) } else { want };
 
@@ -210,12 +209,7 @@ pub fn checkout(
             Some(h) if opts.force && !hist.is_history(&h) => Side::new(),
             Some(h) => {
                 let hr = VersionReader::open(ds, hist, keys, &mut index, h)?;
-                ds.restrict(
-                    hr.flatten()?
-                        .iter()
-                        .map(|(p, e)| (p.clone(), Node::of(e)))
-                        .collect(),
-                )
+                ds.restrict(hr.side()?)
             }
             None => Side::new(),
         };
@@ -329,18 +323,18 @@ pub fn checkout(
         }
     }
 
-    // Files: temporary names, filled pack by pack, then renamed into place.
-    let files: Vec<(&str, &Node, PathBuf)> = to_write
+    // Files: temporary names (the n-th file is `.coffer-checkout.PID.n` in its folder),
+    // filled pack by pack, then renamed into place.
+    let files: Vec<(&str, &Node)> = to_write
         .iter()
         .filter(|(_, n)| n.kind == FILE)
-        .enumerate()
-        .map(|(i, (p, n))| {
-            let path = root.join(p);
-            let tmp = path.with_file_name(format!(".coffer-checkout.{}.{i}", std::process::id()));
-            (*p, *n, tmp)
-        })
+        .map(|(p, n)| (*p, *n))
         .collect();
-    let mut per_pack: BTreeMap<Id, HashMap<Id, Vec<(usize, u64)>>> = BTreeMap::new();
+    let pid = std::process::id();
+    let tmp_of = |fi: usize| -> PathBuf {
+        root.join(files[fi].0)
+            .with_file_name(format!(".coffer-checkout.{pid}.{fi}"))
+    };
     // Modes are 0644 or 0755 filtered by the umask, as git and tar do.
     let create = |tmp: &Path, exec: bool| {
         std::fs::OpenOptions::new()
@@ -351,26 +345,37 @@ pub fn checkout(
             .open(tmp)
             .at(tmp)
     };
-    for (fi, (_, n, tmp)) in files.iter().enumerate() {
+    let cleanup = || {
+        for fi in 0..files.len() {
+            let _ = std::fs::remove_file(tmp_of(fi));
+        }
+    };
+    // Every chunk to write: its place in the packs, the file and the offset it goes to;
+    // sorted by place, so each pack is read in order and each chunk opened once.
+    let mut pieces: Vec<(Slot, u32, u64)> = Vec::new();
+    for (fi, (_, n)) in files.iter().enumerate() {
         // A one-chunk file (most small files) is created by its one write, saving an open.
         if n.chunks.len() != 1 {
-            create(tmp, n.exec)?.set_len(n.size).at(tmp)?;
+            let tmp = tmp_of(fi);
+            if let Err(e) = create(&tmp, n.exec).and_then(|f| f.set_len(n.size).at(&tmp)) {
+                cleanup();
+                return Err(e);
+            }
         }
         let mut off = 0u64;
         for c in &n.chunks {
-            let loc = reader.locs.get(c).ok_or(Error::Missing {
-                kind: "chunk",
-                id: *c,
-            })?;
-            per_pack
-                .entry(loc.pack)
-                .or_default()
-                .entry(*c)
-                .or_default()
-                .push((fi, off));
-            off += loc.entry.raw_len() as u64;
+            let Some(slot) = reader.locs.find(c) else {
+                cleanup();
+                return Err(Error::Missing {
+                    kind: "chunk",
+                    id: *c,
+                });
+            };
+            pieces.push((slot, fi as u32, off));
+            off += reader.locs.at(slot).entry.raw_len() as u64;
         }
         if off != n.size {
+            cleanup();
             return Err(Error::Corrupt {
                 kind: "tree",
                 id: reader.seal.root,
@@ -381,109 +386,113 @@ pub fn checkout(
             });
         }
     }
-    let cleanup = |files: &[(&str, &Node, PathBuf)]| {
-        for (_, _, tmp) in files {
-            let _ = std::fs::remove_file(tmp);
-        }
-    };
-    let total: u64 = files.iter().map(|(_, n, _)| n.size).sum();
+    // By pack, then offset: a pack's header may list its blobs in any order.
+    pieces.sort_unstable_by_key(|&(slot, fi, off)| {
+        (slot.0, reader.locs.at(slot).entry.offset(), slot.1, fi, off)
+    });
+    let total: u64 = files.iter().map(|(_, n)| n.size).sum();
     let pb = super::progress_bar(opts.progress, total);
     // Read packs in windows of at most READ_WINDOW bytes: bounded buffers (whole 16 MiB
     // spans, allocated on the store's I/O threads, doubled peak memory), and a good request
-    // size for remote stores.
-    type Window<'a> = (&'a Id, Vec<(&'a Id, &'a Vec<(usize, u64)>)>);
-    let mut windows: Vec<Window> = Vec::new();
-    for (pack, blobs) in &per_pack {
-        let mut v: Vec<(&Id, &Vec<(usize, u64)>)> = blobs.iter().collect();
-        v.sort_by_key(|(id, _)| reader.locs[*id].entry.offset());
-        let mut cur: Vec<(&Id, &Vec<(usize, u64)>)> = Vec::new();
-        let (mut start, mut end) = (0, 0);
-        for (id, t) in v {
-            let e = &reader.locs[id].entry;
-            if !cur.is_empty()
-                && (e.offset() + e.length() as u64 - start > READ_WINDOW
-                    || e.offset().saturating_sub(end) > MAX_GAP)
-            {
-                windows.push((pack, std::mem::take(&mut cur)));
-            }
-            if cur.is_empty() {
-                start = e.offset();
-            }
-            end = e.offset() + e.length() as u64;
-            cur.push((id, t));
+    // size for remote stores. A window is a run of `pieces`.
+    let mut windows: Vec<std::ops::Range<usize>> = Vec::new();
+    let (mut first, mut start, mut end) = (0usize, 0u64, 0u64);
+    for (i, (slot, _, _)) in pieces.iter().enumerate() {
+        let e = reader.locs.at(*slot).entry;
+        let e_end = e.offset() + e.length() as u64;
+        if i > first
+            && (pieces[first].0 .0 != slot.0
+                || e_end.saturating_sub(start) > READ_WINDOW
+                || e.offset().saturating_sub(end) > MAX_GAP)
+        {
+            windows.push(first..i);
+            first = i;
         }
-        if !cur.is_empty() {
-            windows.push((pack, cur));
+        if i == first {
+            (start, end) = (e.offset(), e_end);
+        } else {
+            end = end.max(e_end);
         }
     }
-    let r: Result<()> = windows
-        .par_iter()
-        .with_max_len(1)
-        .try_for_each(|(pack, blobs)| {
-            crate::interrupt::check()?;
-            let locs: Vec<_> = blobs.iter().map(|(id, _)| &reader.locs[*id]).collect();
-            let start = locs.iter().map(|l| l.entry.offset()).min().unwrap_or(0);
-            let end = locs
-                .iter()
-                .map(|l| l.entry.offset() + l.entry.length() as u64)
-                .max()
-                .unwrap_or(0);
-            let bytes = ds.store.get_range(&store::pack_path(pack), start..end)?;
-            for (id, targets) in blobs {
-                let l = &reader.locs[*id];
-                let k = keys.get(l.epoch).ok_or(Error::Missing {
-                    kind: "epoch key",
-                    id: **pack,
-                })?;
+    if first < pieces.len() {
+        windows.push(first..pieces.len());
+    }
+    let r: Result<()> = windows.par_iter().with_max_len(1).try_for_each(|w| {
+        crate::interrupt::check()?;
+        let run = &pieces[w.clone()];
+        let head = reader.locs.at(run[0].0);
+        let start = head.entry.offset();
+        let end = run
+            .iter()
+            .map(|(s, _, _)| {
+                let e = reader.locs.at(*s).entry;
+                e.offset() + e.length() as u64
+            })
+            .max()
+            .unwrap_or(start);
+        let bytes = ds
+            .store
+            .get_range(&store::pack_path(&head.pack), start..end)?;
+        let k = keys.get(head.epoch).ok_or(Error::Missing {
+            kind: "epoch key",
+            id: head.pack,
+        })?;
+        let mut plain: Option<(Slot, Vec<u8>)> = None;
+        for (slot, fi, off) in run {
+            if plain.as_ref().is_none_or(|(s, _)| s != slot) {
+                let l = reader.locs.at(*slot);
                 let s = (l.entry.offset() - start) as usize;
                 let sealed = &bytes[s..s + l.entry.length() as usize];
-                let plain = blob::open(
+                let data = blob::open(
                     &k,
                     KIND_CHUNK,
                     l.entry.comp(),
                     l.entry.raw_len(),
-                    id,
+                    &l.entry.id(),
                     sealed,
                 )?;
-                for (fi, off) in targets.iter() {
-                    let (_, n, tmp) = &files[*fi];
-                    if n.chunks.len() == 1 {
-                        create(tmp, n.exec)?.write_all(&plain).at(tmp)?;
-                    } else {
-                        let f = std::fs::OpenOptions::new()
-                            .write(true)
-                            .custom_flags(libc::O_NOFOLLOW)
-                            .open(tmp)
-                            .at(tmp)?;
-                        f.write_all_at(&plain, *off).at(tmp)?;
-                    }
-                    pb.inc(plain.len() as u64);
-                }
+                plain = Some((*slot, data));
             }
-            Ok(())
-        });
+            let Some((_, data)) = &plain else { continue };
+            let (_, n) = files[*fi as usize];
+            let tmp = tmp_of(*fi as usize);
+            if n.chunks.len() == 1 {
+                create(&tmp, n.exec)?.write_all(data).at(&tmp)?;
+            } else {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&tmp)
+                    .at(&tmp)?;
+                f.write_all_at(data, *off).at(&tmp)?;
+            }
+            pb.inc(data.len() as u64);
+        }
+        Ok(())
+    });
     pb.finish_and_clear();
+    drop(pieces);
     if let Err(e) = r {
-        cleanup(&files);
+        cleanup();
         return Err(e);
     }
     // Rename into place (all chunks are written and checked by now), on all cores.
-    let placed: Result<()> = files
-        .par_iter()
+    let placed: Result<()> = (0..files.len())
+        .into_par_iter()
         .with_min_len(64)
-        .try_for_each(|(p, _, tmp)| {
-            let path = root.join(p);
+        .try_for_each(|fi| {
+            let path = root.join(files[fi].0);
             if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                 clear_path(&path, opts.force)?;
             }
-            std::fs::rename(tmp, &path).at(&path)
+            std::fs::rename(tmp_of(fi), &path).at(&path)
         });
     if let Err(e) = placed {
-        cleanup(&files);
+        cleanup();
         return Err(e);
     }
     outcome.files_written = files.len() as u64;
-    outcome.bytes_written = files.iter().map(|(_, n, _)| n.size).sum();
+    outcome.bytes_written = total;
     for (p, n) in &to_write {
         if n.kind == SYMLINK {
             let path = root.join(p);

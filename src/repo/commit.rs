@@ -3,8 +3,8 @@
 //! so a crash at any point leaves the previous version intact (spec/format.md, "Ordering").
 
 use super::index::Index;
-use super::scan::{self, FileStat, Kind};
-use super::statcache::{now_ns, StatCache};
+use super::scan::{self, Kind};
+use super::statcache::{now_ns, StatCacheReader, StatCacheWriter};
 use super::{progress_bar, Dataset, Keyring};
 use crate::chunking::Chunker;
 use crate::crypto::keys::EpochKeys;
@@ -20,7 +20,7 @@ use crate::rules::History;
 use crate::store;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -260,17 +260,15 @@ impl Writer {
     }
 
     /// Sign and store a version made of `seal` under the policy in force, with `parents`,
-    /// listing the usable packs that hold `reachable` (which `index` must all hold).
+    /// listing `packs` (sorted; [`Index::packs_of`] the blobs it reaches).
     pub fn write_version(
         &self,
         ds: &Dataset,
         identity: &Identity,
-        index: &Index,
         parents: &[(Id, &Version)],
         seal: &Seal,
-        reachable: &BTreeSet<Id>,
+        packs: Vec<Id>,
     ) -> Result<(Id, Version)> {
-        let packs = index.packs_of(reachable)?;
         let seq = parents.iter().map(|(_, v)| v.seq).max().unwrap_or(0) + 1;
         let time = parents
             .iter()
@@ -296,6 +294,113 @@ impl Writer {
     }
 }
 
+/// Entries walked per batch (see [`commit`]).
+const BATCH: usize = 1 << 16;
+
+/// Folders being built as the walk goes: the open folders from the root down, each with
+/// the entries seen so far. A folder closes when the walk leaves it; its tree is sealed,
+/// packed and written as packs fill.
+struct Trees<'a> {
+    keys: &'a EpochKeys,
+    index: &'a Index,
+    store: &'a store::Store,
+    /// Open folders: name and entries (the root first, with an empty name).
+    open: Vec<(String, Vec<Entry>)>,
+    pack: PackBuilder,
+    /// Trees sealed by this commit.
+    new: HashSet<Id>,
+    /// Trees already stored that this version refers to.
+    old_ids: Vec<Id>,
+    /// Packs of trees written.
+    written: Vec<NewPack>,
+}
+
+impl<'a> Trees<'a> {
+    fn new(keys: &'a EpochKeys, index: &'a Index, store: &'a store::Store) -> Trees<'a> {
+        Trees {
+            keys,
+            index,
+            store,
+            open: vec![(String::new(), Vec::new())],
+            pack: PackBuilder::default(),
+            new: HashSet::new(),
+            old_ids: Vec::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// Close folders until the open one holds entries at `depth` (1 = in the root).
+    fn leave_to(&mut self, depth: usize) -> Result<()> {
+        while self.open.len() > depth.max(1) {
+            let Some((name, entries)) = self.open.pop() else {
+                break;
+            };
+            let id = self.emit(entries)?;
+            if let Some((_, parent)) = self.open.last_mut() {
+                parent.push(Entry::dir(name, id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Add a file or link at `depth`.
+    fn add(&mut self, depth: usize, entry: Entry) -> Result<()> {
+        self.leave_to(depth)?;
+        if let Some((_, entries)) = self.open.last_mut() {
+            entries.push(entry);
+        }
+        Ok(())
+    }
+
+    /// Open the folder `name` at `depth`.
+    fn open(&mut self, depth: usize, name: String) -> Result<()> {
+        self.leave_to(depth)?;
+        self.open.push((name, Vec::new()));
+        Ok(())
+    }
+
+    /// Close every folder; the root tree's id.
+    fn finish(&mut self) -> Result<Id> {
+        self.leave_to(1)?;
+        let top = self.open.pop().map(|(_, e)| e).unwrap_or_default();
+        let root = self.emit(top)?;
+        if !self.pack.is_empty() {
+            self.flush()?;
+        }
+        Ok(root)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let (pid, pbytes, header) = std::mem::take(&mut self.pack).finish(self.keys);
+        let size = pbytes.len() as u64;
+        self.store.put_new(&store::pack_path(&pid), pbytes)?;
+        self.written.push((pid, size, header));
+        Ok(())
+    }
+
+    fn emit(&mut self, mut entries: Vec<Entry>) -> Result<Id> {
+        entries.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
+        let bytes = tree::encode(&entries);
+        if bytes.len() > MAX_BLOB_SIZE {
+            return Err(Error::Limit(format!(
+                "a folder with {} entries encodes to more than {} MiB",
+                entries.len(),
+                MAX_BLOB_SIZE >> 20
+            )));
+        }
+        let id = self.keys.id_key.blob_id(KIND_TREE, &bytes);
+        if self.index.contains(&id) {
+            self.old_ids.push(id);
+        } else if self.new.insert(id) {
+            self.pack.add(blob::seal(self.keys, KIND_TREE, id, &bytes));
+            if self.pack.len() >= TARGET_SIZE {
+                self.flush()?;
+            }
+        }
+        Ok(id)
+    }
+}
+
 /// Make a new version of the working folder.
 pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result<CommitOutcome> {
     if let Some(p) = ds.partial() {
@@ -308,171 +413,141 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let (keyring, keys) = (&w.keyring, w.keys.clone());
     let parent = w.head(ds)?;
     let scan_start = now_ns();
-    let scanned = scan::scan(&ds.root)?;
-    if scanned.entries.len() as u64 > super::read::MAX_PATHS {
-        return Err(Error::Limit(format!(
-            "the folder holds {} paths; a version may hold at most {} (readers refuse more)",
-            scanned.entries.len(),
-            super::read::MAX_PATHS
-        )));
-    }
+    let mut walk = scan::Walk::new(&ds.root)?;
     let mut index = w.index(ds)?;
-    let mut cache = StatCache::load(ds);
-
-    // Files whose stat matches the cache and whose chunks are all stored are not read.
-    // Per scanned entry: a file's chunk ids and when its content was read (for a file the
-    // cache vouches for, the scan's start). Dense: one slot per entry costs less than a map.
-    let mut file_chunks: Vec<Option<(Vec<Id>, i64)>> = vec![None; scanned.entries.len()];
-    let mut files_unchanged = 0u64;
-    // Files to read: entry and size (largest first).
-    let mut todo: Vec<(usize, u64)> = Vec::new();
-    for (i, e) in scanned.entries.iter().enumerate() {
-        if let Kind::File(st) = &e.kind {
-            match cache.take(&e.rel, st) {
-                Some(ids) if ids.iter().all(|id| index.contains(id)) => {
-                    file_chunks[i] = Some((ids, scan_start));
-                    files_unchanged += 1;
-                }
-                Some(_) => {
-                    cache.untake();
-                    todo.push((i, st.size));
-                }
-                None => todo.push((i, st.size)),
-            }
-        }
-    }
-    todo.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
-    let total: u64 = todo.iter().map(|(_, size)| size).sum();
-    let pb = progress_bar(opts.progress, total);
-
+    let mut old_cache = StatCacheReader::open(ds);
+    let mut new_cache = StatCacheWriter::create(ds)?;
+    let mut cache_changed = false;
+    let mut outcome = CommitOutcome::default();
+    let pb = progress_bar(opts.progress, 0);
     let packer = Packer::start(ds.store.clone(), keys.clone());
     let seen = Seen {
         index: &index,
         new: Mutex::new(HashSet::new()),
     };
-    // One file per work item: with files sorted largest first, rayon's default splitting
-    // would leave most bytes in one thread's leaf.
-    // Per file read: its entry, chunk ids, length, and when its read began.
-    type Read = (usize, Vec<Id>, u64, i64);
-    let results: Vec<Result<Read>> = todo
-        .par_iter()
-        .with_max_len(1)
-        .map(|(i, _)| {
-            let tx = packer.sender();
-            let path = ds.root.join(&scanned.entries[*i].rel);
-            let read_start = now_ns();
-            let (ids, len) = chunk_file(&path, &keys, |id, data| {
-                if seen.claim(&id) {
-                    let b = blob::seal(&keys, KIND_CHUNK, id, data);
-                    tx.send(b)
-                        .map_err(|_| Error::Usage("the pack writer stopped".into()))?;
+    // Packs already stored that the version refers to; the packs this commit writes are all
+    // referred to (each blob in them was sealed for a file or folder of this version).
+    let mut old_packs: BTreeSet<Id> = BTreeSet::new();
+    let mut trees = Trees::new(&keys, &index, &ds.store);
+    let mut paths = 0u64;
+    // The walk goes in batches of at most BATCH entries: each batch's files are read on all
+    // cores (largest first), then its entries join the trees and the new stat cache in walk
+    // order. Memory is the batch, the open folders and the stored blobs' index, whatever
+    // the number of files.
+    let mut walked = || -> Result<Id> {
+        loop {
+            let batch = walk.batch(crate::testhook::batch(BATCH))?;
+            if batch.is_empty() {
+                break;
+            }
+            paths += batch.len() as u64;
+            if paths > super::read::MAX_PATHS {
+                return Err(Error::Limit(format!(
+                "the folder holds more than {} paths, the most a version may hold (readers refuse more)",
+                super::read::MAX_PATHS
+            )));
+            }
+            // Files whose stat matches the cache and whose chunks are all stored are not read.
+            // Per entry: a file's chunk ids and when its content was read (for a file the cache
+            // vouches for, the walk's start).
+            let mut file_chunks: Vec<Option<(Vec<Id>, i64)>> = vec![None; batch.len()];
+            // Files to read: entry and size (largest first).
+            let mut todo: Vec<(usize, u64)> = Vec::new();
+            for (i, e) in batch.iter().enumerate() {
+                if let Kind::File(st) = &e.kind {
+                    match old_cache.take(&e.rel, st) {
+                        Some(ids) if ids.iter().all(|id| index.contains(id)) => {
+                            file_chunks[i] = Some((ids, scan_start));
+                            outcome.files_unchanged += 1;
+                        }
+                        _ => {
+                            cache_changed = true;
+                            todo.push((i, st.size));
+                        }
+                    }
                 }
-                pb.inc(data.len() as u64);
-                Ok(())
-            })?;
-            Ok((*i, ids, len, read_start))
-        })
-        .collect();
+            }
+            todo.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+            pb.inc_length(todo.iter().map(|(_, size)| size).sum());
+            // One file per work item: with files sorted largest first, rayon's default splitting
+            // would leave most bytes in one thread's leaf.
+            // Per file read: its entry, chunk ids, length, and when its read began.
+            type Read = (usize, Vec<Id>, u64, i64);
+            let results: Vec<Result<Read>> = todo
+                .par_iter()
+                .with_max_len(1)
+                .map(|(i, _)| {
+                    let tx = packer.sender();
+                    let path = ds.root.join(&batch[*i].rel);
+                    let read_start = now_ns();
+                    let (ids, len) = chunk_file(&path, &keys, |id, data| {
+                        if seen.claim(&id) {
+                            let b = blob::seal(&keys, KIND_CHUNK, id, data);
+                            tx.send(b)
+                                .map_err(|_| Error::Usage("the pack writer stopped".into()))?;
+                        }
+                        pb.inc(data.len() as u64);
+                        Ok(())
+                    })?;
+                    Ok((*i, ids, len, read_start))
+                })
+                .collect();
+            // When each file read began: its cache entry's race guard counts from there.
+            for r in results {
+                let (i, ids, len, read_start) = r?;
+                outcome.bytes_read += len;
+                if let Some(slot) = file_chunks.get_mut(i) {
+                    *slot = Some((ids, read_start.max(scan_start)));
+                }
+            }
+            for (e, chunks) in batch.into_iter().zip(file_chunks) {
+                let name = match e.rel.rsplit_once('/') {
+                    Some((_, n)) => n.to_string(),
+                    None => e.rel.clone(),
+                };
+                match e.kind {
+                    Kind::File(st) => {
+                        let (ids, since) = chunks.unwrap_or((Vec::new(), scan_start));
+                        for id in &ids {
+                            if let Some(loc) = index.locate(id) {
+                                old_packs.insert(loc.pack);
+                            }
+                        }
+                        outcome.files += 1;
+                        outcome.bytes += st.size;
+                        new_cache.add(&e.rel, &st, &ids, since)?;
+                        trees.add(e.depth, Entry::file(name, st.exec, st.size, ids))?;
+                    }
+                    Kind::Symlink(t) => trees.add(e.depth, Entry::symlink(name, t))?,
+                    Kind::Dir => trees.open(e.depth, name)?,
+                }
+            }
+        }
+        trees.finish()
+    };
+    // The packer is joined whatever happened, so no pack is being written once this returns.
+    let root = walked();
     drop(seen);
     let new_packs = packer.finish();
     pb.finish_and_clear();
+    let root = root?;
     let new_packs = new_packs?;
-    let mut bytes_read = 0;
-    // When each file read began: its cache entry's race guard counts from there.
-    for r in results {
-        let (i, ids, len, read_start) = r?;
-        bytes_read += len;
-        if let Some(slot) = file_chunks.get_mut(i) {
-            *slot = Some((ids, read_start.max(scan_start)));
+    outcome.skipped = walk.skipped;
+    cache_changed |= old_cache.any_unmatched();
+    for id in &trees.old_ids {
+        if let Some(loc) = index.locate(id) {
+            old_packs.insert(loc.pack);
         }
     }
-    let mut outcome = CommitOutcome {
-        files_unchanged,
-        bytes_read,
-        skipped: scanned.skipped.clone(),
-        ..Default::default()
-    };
-    for (id, size, header) in new_packs {
+    let tree_packs = std::mem::take(&mut trees.written);
+    drop(trees);
+    let mut packs: BTreeSet<Id> = old_packs;
+    for (id, size, header) in new_packs.into_iter().chain(tree_packs) {
         outcome.packs_written += 1;
         outcome.bytes_written += size;
+        packs.insert(id);
         index.add_pack(id, keys.epoch, size, header);
     }
-
-    // Trees, bottom-up: in pre-order, walking backwards visits every child before its folder.
-    let mut tree_pack = PackBuilder::default();
-    let mut tree_ids_new: HashSet<Id> = HashSet::new();
-    let mut referenced: BTreeSet<Id> = BTreeSet::new();
-    let mut pending: HashMap<String, Vec<Entry>> = HashMap::new();
-    let mut new_stat: BTreeMap<String, (FileStat, Vec<Id>, i64)> = BTreeMap::new();
-    let mut tree_packs_written: Vec<NewPack> = Vec::new();
-    let mut emit_tree = |entries: Vec<Entry>,
-                         tree_pack: &mut PackBuilder,
-                         referenced: &mut BTreeSet<Id>|
-     -> Result<Id> {
-        let bytes = tree::encode(&entries);
-        if bytes.len() > MAX_BLOB_SIZE {
-            return Err(Error::Limit(format!(
-                "a folder with {} entries encodes to more than {} MiB",
-                entries.len(),
-                MAX_BLOB_SIZE >> 20
-            )));
-        }
-        let id = keys.id_key.blob_id(KIND_TREE, &bytes);
-        referenced.insert(id);
-        if !index.contains(&id) && tree_ids_new.insert(id) {
-            tree_pack.add(blob::seal(&keys, KIND_TREE, id, &bytes));
-            if tree_pack.len() >= TARGET_SIZE {
-                let (pid, pbytes, header) = std::mem::take(tree_pack).finish(&keys);
-                let size = pbytes.len() as u64;
-                ds.store.put_new(&store::pack_path(&pid), pbytes)?;
-                tree_packs_written.push((pid, size, header));
-            }
-        }
-        Ok(id)
-    };
-    // The scan's entries are consumed here: each file's path moves into the new stat cache.
-    for (i, e) in scanned.entries.into_iter().enumerate().rev() {
-        let (parent_rel, name) = match e.rel.rsplit_once('/') {
-            Some((p, n)) => (p.to_string(), n.to_string()),
-            None => (String::new(), e.rel.clone()),
-        };
-        let entry = match &e.kind {
-            Kind::File(st) => {
-                let (ids, since) = file_chunks
-                    .get_mut(i)
-                    .and_then(Option::take)
-                    .unwrap_or((Vec::new(), scan_start));
-                referenced.extend(ids.iter().copied());
-                outcome.files += 1;
-                outcome.bytes += st.size;
-                new_stat.insert(e.rel, (*st, ids.clone(), since));
-                Entry::file(name, st.exec, st.size, ids)
-            }
-            Kind::Symlink(t) => Entry::symlink(name, t.clone()),
-            Kind::Dir => {
-                let mut children = pending.remove(&e.rel).unwrap_or_default();
-                children.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
-                let id = emit_tree(children, &mut tree_pack, &mut referenced)?;
-                Entry::dir(name, id)
-            }
-        };
-        pending.entry(parent_rel).or_default().push(entry);
-    }
-    let mut top = pending.remove("").unwrap_or_default();
-    top.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
-    let root = emit_tree(top, &mut tree_pack, &mut referenced)?;
-    if !tree_pack.is_empty() {
-        let (pid, pbytes, header) = tree_pack.finish(&keys);
-        let size = pbytes.len() as u64;
-        ds.store.put_new(&store::pack_path(&pid), pbytes)?;
-        tree_packs_written.push((pid, size, header));
-    }
-    for (id, size, header) in tree_packs_written {
-        outcome.packs_written += 1;
-        outcome.bytes_written += size;
-        index.add_pack(id, keys.epoch, size, header);
-    }
-    cache.replace(new_stat);
 
     let unchanged = match &parent {
         Some((pid, pv)) => {
@@ -484,7 +559,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     };
     if unchanged && !opts.allow_empty {
         index.save(ds)?;
-        cache.save(ds)?;
+        new_cache.finish(cache_changed)?;
         if let Some((pid, pv)) = &parent {
             outcome.head = Some(*pid);
             outcome.seq = pv.seq;
@@ -500,12 +575,13 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         message: opts.message.clone(),
     };
     let parents: Vec<(Id, &Version)> = parent.iter().map(|(i, v)| (*i, v)).collect();
-    let (vid, version) = w.write_version(ds, identity, &index, &parents, &seal, &referenced)?;
+    let packs = packs.into_iter().collect();
+    let (vid, version) = w.write_version(ds, identity, &parents, &seal, packs)?;
     crate::testhook::pause("version");
     ds.set_head(&vid)?;
     // Caches last: losing them costs time, never data.
     index.save(ds)?;
-    cache.save(ds)?;
+    new_cache.finish(cache_changed)?;
     outcome.version = Some(vid);
     outcome.head = Some(vid);
     outcome.seq = version.seq;

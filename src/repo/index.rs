@@ -10,7 +10,10 @@ use crate::id::Id;
 use crate::object::pack::{self, BlobEntry, PackHeader, TRAILER_LEN};
 use crate::store::{self, Store};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
 /// Where one blob is.
 #[derive(Clone, Debug)]
@@ -24,25 +27,106 @@ pub struct BlobLoc {
 }
 
 #[derive(Serialize, Deserialize, Clone)]
-struct PackInfo(u32, u64, PackHeader);
+struct PackInfo(u32, u64, Arc<PackHeader>);
+
+/// A blob's place: pack number (position in a list of packs) and entry in that pack's
+/// header.
+pub type Slot = (u32, u32);
 
 /// Known packs and the blobs in them.
+///
+/// Memory is per blob, so a blob costs one table slot of two numbers (8 bytes) besides its
+/// header entry: the table hashes the id it finds in the header rather than storing it
+/// again (a map from id to pack id and position cost about ten times that).
 #[derive(Default)]
 pub struct Index {
-    packs: BTreeMap<Id, PackInfo>,
-    /// Each blob's first known location: pack and position in its header.
-    blobs: HashMap<Id, (Id, u32)>,
+    /// Each pack: id and what it holds; a pack's number is its position.
+    packs: Vec<(Id, PackInfo)>,
+    /// Pack id -> number.
+    numbers: HashMap<Id, u32>,
+    /// Each blob's first known location.
+    blobs: hashbrown::HashTable<Slot>,
+    /// Hashes ids for `blobs`; keyed per process, so a member cannot craft ids that collide.
+    hasher: RandomState,
     /// Further copies of blobs held by more than one pack (after a reseal; rare).
-    more: HashMap<Id, Vec<(Id, u32)>>,
-    /// Packs a new version may list (rules V9, V10); `None`: all.
-    usable: Option<std::collections::HashSet<Id>>,
+    more: HashMap<Id, Vec<Slot>>,
+    /// Numbers of the packs a new version may list (rules V9, V10); `None`: all.
+    usable: Option<std::collections::HashSet<u32>>,
     /// Differs from the cache file (saving is skipped otherwise).
     dirty: bool,
 }
 
-/// Where a version's blobs are, and the packs it lists that the keyring cannot open (with
-/// their epochs).
-pub type View = (HashMap<Id, BlobLoc>, Vec<(Id, u32)>);
+/// Where a version's blobs are: the headers of the packs it lists (shared with the
+/// [`Index`]) and a table from blob id to header entry, 8 bytes a blob.
+pub struct View {
+    packs: Vec<(Id, u32, Arc<PackHeader>)>,
+    blobs: hashbrown::HashTable<Slot>,
+    hasher: RandomState,
+}
+
+impl View {
+    fn entry(&self, (p, i): Slot) -> &BlobEntry {
+        &self.packs[p as usize].2.blobs[i as usize]
+    }
+
+    /// The blob at `slot`, which [`View::find`] gave.
+    pub fn at(&self, (p, i): Slot) -> BlobLoc {
+        let (pack, epoch, header) = &self.packs[p as usize];
+        BlobLoc {
+            pack: *pack,
+            epoch: *epoch,
+            entry: header.blobs[i as usize].clone(),
+        }
+    }
+
+    /// Where blob `id` is, in the first listed pack holding it.
+    pub fn get(&self, id: &Id) -> Option<BlobLoc> {
+        self.find(id).map(|s| self.at(s))
+    }
+
+    /// The place of blob `id` (packs are numbered in the order the version lists them, and
+    /// a pack's blobs in the order they are stored).
+    pub fn find(&self, id: &Id) -> Option<Slot> {
+        self.blobs
+            .find(self.hasher.hash_one(id), |s| self.entry(*s).0 == *id)
+            .copied()
+    }
+
+    /// Every blob, once.
+    pub fn iter(&self) -> impl Iterator<Item = BlobLoc> + '_ {
+        self.blobs.iter().map(|s| self.at(*s))
+    }
+
+    /// Add the blobs of a listed pack that earlier packs did not hold.
+    fn add(&mut self, pack: Id, epoch: u32, header: Arc<PackHeader>) {
+        let Ok(no) = u32::try_from(self.packs.len()) else {
+            return;
+        };
+        self.packs.push((pack, epoch, header));
+        let View {
+            packs,
+            blobs,
+            hasher,
+        } = self;
+        let header = &packs[no as usize].2.blobs;
+        let rehash = |s: &Slot| hasher.hash_one(packs[s.0 as usize].2.blobs[s.1 as usize].0);
+        blobs.reserve(header.len(), rehash);
+        for (i, b) in (0u32..).zip(header) {
+            let hash = hasher.hash_one(b.0);
+            if blobs
+                .find(hash, |s| packs[s.0 as usize].2.blobs[s.1 as usize].0 == b.0)
+                .is_none()
+            {
+                blobs.insert_unique(hash, (no, i), rehash);
+            }
+        }
+    }
+}
+
+/// The header entry at `slot` (which the index made, so it is in range).
+fn entry_of(packs: &[(Id, PackInfo)], (pack, i): Slot) -> &BlobEntry {
+    &packs[pack as usize].1 .2.blobs[i as usize]
+}
 
 /// Bytes read from the end of a pack in the first request for its header.
 const TAIL_GUESS: u64 = 64 * 1024;
@@ -111,50 +195,65 @@ impl Index {
         for (id, size, r) in read {
             // An unreadable pack is verify's business; commit just does not dedup against it.
             if let Ok((epoch, header)) = r {
-                idx.insert(id, PackInfo(epoch, size, header));
+                idx.insert(id, PackInfo(epoch, size, Arc::new(header)));
             }
         }
         Ok(idx)
     }
 
     fn insert(&mut self, id: Id, info: PackInfo) {
-        if self.packs.contains_key(&id) {
+        if self.numbers.contains_key(&id) {
             return;
         }
-        for (i, b) in info.2.blobs.iter().enumerate() {
-            match self.blobs.entry(b.id()) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert((id, i as u32));
+        let Ok(no) = u32::try_from(self.packs.len()) else {
+            return;
+        };
+        self.numbers.insert(id, no);
+        self.packs.push((id, info));
+        let Index {
+            packs,
+            blobs,
+            hasher,
+            more,
+            ..
+        } = self;
+        let header = &packs[no as usize].1 .2.blobs;
+        let rehash = |s: &Slot| hasher.hash_one(entry_of(packs, *s).0);
+        blobs.reserve(header.len(), rehash);
+        for (i, b) in (0u32..).zip(header) {
+            let hash = hasher.hash_one(b.0);
+            match blobs.find(hash, |s| entry_of(packs, *s).0 == b.0) {
+                None => {
+                    blobs.insert_unique(hash, (no, i), rehash);
                 }
-                std::collections::hash_map::Entry::Occupied(o) if o.get().0 != id => {
-                    self.more.entry(b.id()).or_default().push((id, i as u32));
-                }
-                std::collections::hash_map::Entry::Occupied(_) => {}
+                Some(first) if first.0 != no => more.entry(b.0).or_default().push((no, i)),
+                Some(_) => {}
             }
         }
-        self.packs.insert(id, info);
     }
 
     /// Every known location of a blob.
-    fn copies(&self, id: &Id) -> impl Iterator<Item = (Id, u32)> + '_ {
+    fn copies(&self, id: &Id) -> impl Iterator<Item = Slot> + '_ {
         self.blobs
-            .get(id)
+            .find(self.hasher.hash_one(id), |s| {
+                entry_of(&self.packs, *s).0 == *id
+            })
             .copied()
             .into_iter()
             .chain(self.more.get(id).into_iter().flatten().copied())
     }
 
-    fn loc(&self, (pack, i): (Id, u32)) -> Option<BlobLoc> {
-        let info = self.packs.get(&pack)?;
+    fn loc(&self, (pack, i): Slot) -> Option<BlobLoc> {
+        let (id, info) = self.packs.get(pack as usize)?;
         Some(BlobLoc {
-            pack,
+            pack: *id,
             epoch: info.0,
             entry: info.2.blobs.get(i as usize)?.clone(),
         })
     }
 
-    fn is_usable(&self, pack: &Id) -> bool {
-        self.usable.as_ref().is_none_or(|u| u.contains(pack))
+    fn is_usable(&self, pack: u32) -> bool {
+        self.usable.as_ref().is_none_or(|u| u.contains(&pack))
     }
 
     /// Keep only blobs in packs for which `usable(pack, epoch)` holds: what a new version
@@ -162,10 +261,10 @@ impl Index {
     /// point at it. The packs stay known (and cached).
     pub fn restrict_to(&mut self, usable: impl Fn(&Id, u32) -> bool) {
         self.usable = Some(
-            self.packs
-                .iter()
-                .filter(|(id, info)| usable(id, info.0))
-                .map(|(id, _)| *id)
+            (0u32..)
+                .zip(&self.packs)
+                .filter(|(_, (id, info))| usable(id, info.0))
+                .map(|(no, _)| no)
                 .collect(),
         );
     }
@@ -173,20 +272,20 @@ impl Index {
     /// Record a pack just written (of the current epoch: usable by a new version).
     pub fn add_pack(&mut self, id: Id, epoch: u32, size: u64, header: PackHeader) {
         self.dirty = true;
-        self.insert(id, PackInfo(epoch, size, header));
-        if let Some(u) = &mut self.usable {
-            u.insert(id);
+        self.insert(id, PackInfo(epoch, size, Arc::new(header)));
+        if let (Some(u), Some(no)) = (&mut self.usable, self.numbers.get(&id)) {
+            u.insert(*no);
         }
     }
 
     /// Whether a blob is in a pack a new version may list.
     pub fn contains(&self, id: &Id) -> bool {
-        self.copies(id).any(|(p, _)| self.is_usable(&p))
+        self.copies(id).any(|(p, _)| self.is_usable(p))
     }
 
     /// Where a blob is, in a pack a new version may list.
     pub fn locate(&self, id: &Id) -> Option<BlobLoc> {
-        let c = self.copies(id).find(|(p, _)| self.is_usable(p))?;
+        let c = self.copies(id).find(|(p, _)| self.is_usable(*p))?;
         self.loc(c)
     }
 
@@ -220,18 +319,27 @@ impl Index {
         if !self.dirty {
             return Ok(());
         }
-        let v: Vec<(&Id, &PackInfo)> = self.packs.iter().collect();
+        let v: Vec<(&Id, &PackInfo)> = self.packs.iter().map(|(id, info)| (id, info)).collect();
         save_cache(&Self::cache_path(ds), &v)
     }
 
-    /// Blob locations restricted to `packs` (a version's list), reading unknown headers.
-    /// Packs sealed under an epoch `keys` lacks are skipped and returned with their epoch:
-    /// a blob found only there cannot be read by this identity.
-    pub fn view(&mut self, ds: &Dataset, keys: &Keyring, packs: &[Id]) -> Result<View> {
-        let mut out: HashMap<Id, BlobLoc> = HashMap::new();
+    /// Blob locations restricted to `packs` (a version's list), reading unknown headers,
+    /// and the packs sealed under an epoch `keys` lacks, with their epoch: a blob found only
+    /// there cannot be read by this identity.
+    pub fn view(
+        &mut self,
+        ds: &Dataset,
+        keys: &Keyring,
+        packs: &[Id],
+    ) -> Result<(View, Vec<(Id, u32)>)> {
+        let mut out = View {
+            packs: Vec::new(),
+            blobs: hashbrown::HashTable::new(),
+            hasher: RandomState::new(),
+        };
         let mut unreadable = Vec::new();
         for p in packs {
-            if !self.packs.contains_key(p) {
+            if !self.numbers.contains_key(p) {
                 let size = ds.store.size(&store::pack_path(p))?.ok_or(Error::Missing {
                     kind: "pack",
                     id: *p,
@@ -239,7 +347,7 @@ impl Index {
                 match read_header(&ds.store, keys, p, size) {
                     Ok((epoch, header)) => {
                         self.dirty = true;
-                        self.insert(*p, PackInfo(epoch, size, header));
+                        self.insert(*p, PackInfo(epoch, size, Arc::new(header)));
                     }
                     Err(Error::NoEpochKey { epoch, .. }) => {
                         unreadable.push((*p, epoch));
@@ -248,18 +356,14 @@ impl Index {
                     Err(e) => return Err(e),
                 }
             }
-            let info = &self.packs[p];
+            let Some(info) = self.numbers.get(p).map(|n| &self.packs[*n as usize].1) else {
+                continue;
+            };
             if !keys.epochs.contains_key(&info.0) {
                 unreadable.push((*p, info.0));
                 continue;
             }
-            for b in &info.2.blobs {
-                out.entry(b.id()).or_insert_with(|| BlobLoc {
-                    pack: *p,
-                    epoch: info.0,
-                    entry: b.clone(),
-                });
-            }
+            out.add(*p, info.0, info.2.clone());
         }
         Ok((out, unreadable))
     }

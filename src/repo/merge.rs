@@ -63,10 +63,7 @@ pub fn version_side(
     id: Id,
 ) -> Result<Side> {
     let r = VersionReader::open(ds, hist, keys, index, id)?;
-    Ok(r.flatten()?
-        .iter()
-        .map(|(p, e)| (p.clone(), diff::Node::of(e)))
-        .collect())
+    r.side()
 }
 
 /// The newest version both `a` and `b` descend from.
@@ -252,10 +249,9 @@ pub fn merge(
     let (vid, _) = w.write_version(
         ds,
         identity,
-        &index,
         &[(ours, &parents[0]), (theirs, &parents[1])],
         &seal,
-        &reachable,
+        index.packs_of(&reachable)?,
     )?;
     index.save(ds)?;
     Ok(MergeOutcome {

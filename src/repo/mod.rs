@@ -22,6 +22,7 @@ use crate::rules::{chain, Chain, History};
 use crate::store::{self, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Name of the dataset folder inside the working folder.
@@ -115,19 +116,56 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).at(&tmp)?);
-    fill(&mut w).at(&tmp)?;
-    let f = w.into_inner().map_err(|e| e.into_error()).at(&tmp)?;
-    f.sync_all().at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)?;
-    // The rename is durable only once the folder entry is.
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .at(dir)?;
+    let mut f = AtomicFile::create(path)?;
+    fill(&mut f.w).at(&f.tmp)?;
+    f.finish()
+}
+
+/// A file written under a temporary name and renamed into place by [`AtomicFile::finish`],
+/// durably; dropped unfinished, the temporary file is removed and `path` is untouched.
+pub(crate) struct AtomicFile {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    /// Where the contents go.
+    pub w: std::io::BufWriter<std::fs::File>,
+    done: bool,
+}
+
+impl AtomicFile {
+    /// Start writing what will replace `path`.
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let tmp = path.with_extension("tmp");
+        let w = std::io::BufWriter::new(std::fs::File::create(&tmp).at(&tmp)?);
+        Ok(AtomicFile {
+            path: path.into(),
+            tmp,
+            w,
+            done: false,
+        })
     }
-    Ok(())
+
+    /// Flush, fsync, rename into place and fsync the folder.
+    pub fn finish(mut self) -> Result<()> {
+        self.w.flush().at(&self.tmp)?;
+        self.w.get_ref().sync_all().at(&self.tmp)?;
+        std::fs::rename(&self.tmp, &self.path).at(&self.path)?;
+        self.done = true;
+        // The rename is durable only once the folder entry is.
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .at(dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Write a local cache as CBOR, streamed.

@@ -1,6 +1,6 @@
 //! Reading one version: its seal, its trees and its blobs, only from the packs it lists.
 
-use super::index::{BlobLoc, Index};
+use super::index::{Index, View};
 use super::{Dataset, Keyring};
 use crate::error::{Error, Result};
 use crate::id::Id;
@@ -67,7 +67,7 @@ pub struct VersionReader<'a> {
     /// The sealed part.
     pub seal: Seal,
     /// Where its blobs are.
-    pub locs: HashMap<Id, BlobLoc>,
+    pub locs: View,
     /// Packs it lists that this identity cannot open, with their epochs.
     unreadable: Vec<(Id, u32)>,
 }
@@ -148,36 +148,62 @@ impl<'a> VersionReader<'a> {
     /// folder read once), so a version that would expand beyond [`MAX_PATHS`] is refused
     /// before anything is expanded.
     pub fn flatten(&self) -> Result<Flat> {
-        let n = count_paths(&self.seal.root, &mut |id| self.tree(id)).map_err(|e| match e {
-            Error::Limit(why) => Error::Limit(format!("version {}: {why}", self.id.short())),
-            other => other,
-        })?;
-        let mut out = Vec::with_capacity(n as usize);
-        self.walk(&self.seal.root, "", 0, &mut out)?;
+        let mut out = Vec::new();
+        self.each_path(&mut |p, e| out.push((p, e)))?;
         Ok(out)
     }
 
-    fn walk(&self, tree_id: &Id, prefix: &str, depth: usize, out: &mut Flat) -> Result<()> {
+    /// The version as a diff side, built without holding its paths twice.
+    pub fn side(&self) -> Result<crate::diff::Side> {
+        let mut out = crate::diff::Side::new();
+        self.each_path(&mut |p, e| {
+            out.insert(p, crate::diff::Node::from(e));
+        })?;
+        Ok(out)
+    }
+
+    /// Call `f` with every path of the version and its entry, in pre-order (counted first,
+    /// as [`VersionReader::flatten`] says).
+    pub fn each_path(&self, f: &mut dyn FnMut(String, Entry)) -> Result<()> {
+        count_paths(&self.seal.root, &mut |id| self.tree(id)).map_err(|e| match e {
+            Error::Limit(why) => Error::Limit(format!("version {}: {why}", self.id.short())),
+            other => other,
+        })?;
+        let mut n = 0u64;
+        self.walk(&self.seal.root, "", 0, &mut n, f)
+    }
+
+    fn walk(
+        &self,
+        tree_id: &Id,
+        prefix: &str,
+        depth: usize,
+        n: &mut u64,
+        f: &mut dyn FnMut(String, Entry),
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::Limit(format!(
                 "folders nested deeper than {MAX_DEPTH}"
             )));
         }
         for e in self.tree(tree_id)? {
-            if out.len() as u64 >= MAX_PATHS {
+            if *n >= MAX_PATHS {
                 return Err(Error::Limit(format!(
                     "more than {MAX_PATHS} paths in a version"
                 )));
             }
+            *n += 1;
             let path = if prefix.is_empty() {
                 e.name().to_string()
             } else {
                 format!("{prefix}/{}", e.name())
             };
-            let sub = (e.kind() == DIR).then(|| e.ids()[0]);
-            out.push((path.clone(), e));
-            if let Some(sub) = sub {
-                self.walk(&sub, &path, depth + 1, out)?;
+            match (e.kind() == DIR).then(|| e.ids()[0]) {
+                Some(sub) => {
+                    f(path.clone(), e);
+                    self.walk(&sub, &path, depth + 1, n, f)?;
+                }
+                None => f(path, e),
             }
         }
         Ok(())

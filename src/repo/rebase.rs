@@ -119,7 +119,7 @@ pub fn rebase(ds: &Dataset, identity: &Identity, progress: bool) -> Result<Optio
             })
             .collect::<Result<_>>()?;
         let refs: Vec<(Id, &Version)> = pv.iter().map(|(i, v)| (*i, v)).collect();
-        let (nid, nv) = w.write_version(ds, identity, &index, &refs, &seal, &reachable)?;
+        let (nid, nv) = w.write_version(ds, identity, &refs, &seal, index.packs_of(&reachable)?)?;
         made.insert(nid, nv);
         images.insert(*id, vec![nid]);
         out.versions.push((*id, nid));

@@ -65,100 +65,141 @@ pub struct Scan {
     pub skipped: Vec<String>,
 }
 
-/// Walk `root`.
+/// Walk `root` whole.
 pub fn scan(root: &Path) -> Result<Scan> {
-    let mut gb = ignore::gitignore::GitignoreBuilder::new(root);
-    let ig = root.join(IGNORE_FILE);
-    if ig.is_file() {
-        if let Some(e) = gb.add(&ig) {
-            return Err(Error::Usage(format!("{}: {e}", ig.display())));
-        }
-    }
-    let gi = gb
-        .build()
-        .map_err(|e| Error::Usage(format!("{}: {e}", ig.display())))?;
-    let walker = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by(|a, b| {
-            a.file_name()
-                .as_encoded_bytes()
-                .cmp(b.file_name().as_encoded_bytes())
-        })
-        .into_iter()
-        .filter_entry(|e| {
-            if e.depth() == 1 && e.file_name() == DOT {
-                return false;
-            }
-            !gi.matched(e.path(), e.file_type().is_dir()).is_ignore()
-        });
+    let mut walk = Walk::new(root)?;
     let mut entries = Vec::new();
-    let mut skipped = Vec::new();
-    let mut files: Vec<usize> = Vec::new();
-    for item in walker {
-        let e = item.map_err(|err| {
-            let path = err.path().map(PathBuf::from).unwrap_or_else(|| root.into());
-            let source = err
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-            Error::Io { path, source }
-        })?;
-        let rel_path = e.path().strip_prefix(root).unwrap_or(e.path());
-        let mut rel = String::new();
-        for c in rel_path.components() {
-            let s = c.as_os_str().to_str().ok_or_else(|| {
-                Error::Usage(format!(
-                    "{}: file name is not valid UTF-8; rename it or add it to {IGNORE_FILE}",
-                    e.path().display()
-                ))
-            })?;
-            if !is_safe_name(s) {
-                return Err(Error::Usage(format!(
-                    "{}: file name contains a backslash; rename it or add it to {IGNORE_FILE}",
-                    e.path().display()
-                )));
-            }
-            if !rel.is_empty() {
-                rel.push('/');
-            }
-            rel.push_str(s);
+    loop {
+        let batch = walk.batch(usize::MAX)?;
+        if batch.is_empty() {
+            break;
         }
-        let ft = e.file_type();
-        let kind = if ft.is_dir() {
-            Kind::Dir
-        } else if ft.is_symlink() {
-            let t = std::fs::read_link(e.path()).map_err(|source| Error::Io {
-                path: e.path().into(),
-                source,
-            })?;
-            Kind::Symlink(t.into_os_string().into_encoded_bytes())
-        } else if ft.is_file() {
-            // Stat later, on all cores.
-            files.push(entries.len());
-            Kind::File(FileStat::default())
-        } else {
-            skipped.push(rel);
-            continue;
-        };
-        entries.push(Entry {
-            rel,
-            depth: e.depth(),
-            kind,
-        });
+        entries.extend(batch);
     }
-    use rayon::prelude::*;
-    let stats: Vec<Result<FileStat>> = files
-        .par_iter()
-        .with_min_len(256)
-        .map(|&i| {
-            let p = root.join(&entries[i].rel);
-            std::fs::symlink_metadata(&p)
-                .map(|m| FileStat::of(&m))
-                .map_err(|source| Error::Io { path: p, source })
+    Ok(Scan {
+        entries,
+        skipped: walk.skipped,
+    })
+}
+
+type DirEntries = Box<dyn Iterator<Item = walkdir::Result<walkdir::DirEntry>>>;
+
+/// A walk of the working folder taken in batches, so a caller holds a bounded number of
+/// entries at a time.
+pub struct Walk {
+    root: std::path::PathBuf,
+    iter: DirEntries,
+    /// Paths skipped so far because they are neither file, folder nor link.
+    pub skipped: Vec<String>,
+}
+
+impl Walk {
+    /// Start walking `root`, honouring its `.cofferignore`.
+    pub fn new(root: &Path) -> Result<Walk> {
+        let mut gb = ignore::gitignore::GitignoreBuilder::new(root);
+        let ig = root.join(IGNORE_FILE);
+        if ig.is_file() {
+            if let Some(e) = gb.add(&ig) {
+                return Err(Error::Usage(format!("{}: {e}", ig.display())));
+            }
+        }
+        let gi = gb
+            .build()
+            .map_err(|e| Error::Usage(format!("{}: {e}", ig.display())))?;
+        let iter = walkdir::WalkDir::new(root)
+            .min_depth(1)
+            .follow_links(false)
+            .sort_by(|a, b| {
+                a.file_name()
+                    .as_encoded_bytes()
+                    .cmp(b.file_name().as_encoded_bytes())
+            })
+            .into_iter()
+            .filter_entry(move |e| {
+                if e.depth() == 1 && e.file_name() == DOT {
+                    return false;
+                }
+                !gi.matched(e.path(), e.file_type().is_dir()).is_ignore()
+            });
+        Ok(Walk {
+            root: root.into(),
+            iter: Box::new(iter),
+            skipped: Vec::new(),
         })
-        .collect();
-    for (i, st) in files.into_iter().zip(stats) {
-        entries[i].kind = Kind::File(st?);
     }
-    Ok(Scan { entries, skipped })
+
+    /// The next at most `max` entries in walk order, files statted (on all cores); empty
+    /// when the walk is over.
+    pub fn batch(&mut self, max: usize) -> Result<Vec<Entry>> {
+        let root = self.root.as_path();
+        let mut entries = Vec::new();
+        let mut files: Vec<usize> = Vec::new();
+        while entries.len() < max {
+            let Some(item) = self.iter.next() else { break };
+            let e = item.map_err(|err| {
+                let path = err.path().map(PathBuf::from).unwrap_or_else(|| root.into());
+                let source = err
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+                Error::Io { path, source }
+            })?;
+            let rel_path = e.path().strip_prefix(root).unwrap_or(e.path());
+            let mut rel = String::new();
+            for c in rel_path.components() {
+                let s = c.as_os_str().to_str().ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{}: file name is not valid UTF-8; rename it or add it to {IGNORE_FILE}",
+                        e.path().display()
+                    ))
+                })?;
+                if !is_safe_name(s) {
+                    return Err(Error::Usage(format!(
+                        "{}: file name contains a backslash; rename it or add it to {IGNORE_FILE}",
+                        e.path().display()
+                    )));
+                }
+                if !rel.is_empty() {
+                    rel.push('/');
+                }
+                rel.push_str(s);
+            }
+            let ft = e.file_type();
+            let kind = if ft.is_dir() {
+                Kind::Dir
+            } else if ft.is_symlink() {
+                let t = std::fs::read_link(e.path()).map_err(|source| Error::Io {
+                    path: e.path().into(),
+                    source,
+                })?;
+                Kind::Symlink(t.into_os_string().into_encoded_bytes())
+            } else if ft.is_file() {
+                // Stat later, on all cores.
+                files.push(entries.len());
+                Kind::File(FileStat::default())
+            } else {
+                self.skipped.push(rel);
+                continue;
+            };
+            entries.push(Entry {
+                rel,
+                depth: e.depth(),
+                kind,
+            });
+        }
+        use rayon::prelude::*;
+        let stats: Vec<Result<FileStat>> = files
+            .par_iter()
+            .with_min_len(256)
+            .map(|&i| {
+                let p = root.join(&entries[i].rel);
+                std::fs::symlink_metadata(&p)
+                    .map(|m| FileStat::of(&m))
+                    .map_err(|source| Error::Io { path: p, source })
+            })
+            .collect();
+        for (i, st) in files.into_iter().zip(stats) {
+            entries[i].kind = Kind::File(st?);
+        }
+        Ok(entries)
+    }
 }

@@ -1,21 +1,28 @@
 //! The stat cache: for each file committed, the metadata it had and its chunk ids, so an
 //! unchanged file is not read again (as git's index does).
+//!
+//! Its entries are kept in walk order (pre-order, siblings by name bytes, as [`super::scan`]
+//! yields them), so a commit reads the old cache and writes the new one as it walks,
+//! holding neither in memory: memory stays flat in the number of files.
+//!
+//! File layout (`.coffer/cache/stat`, little-endian): the line `coffer stat cache 2\n`, then
+//! per file: path length (u32), path (UTF-8, `/`-separated), size (u64), mtime and ctime
+//! (i64 nanoseconds), inode (u64), exec bit (u8), chunk count (u32), chunk ids (32 bytes
+//! each). A cache is never trusted for integrity: a record that does not parse ends it, and
+//! a path out of order is a miss, so the worst a bad cache does is make files be read.
 
 use super::scan::FileStat;
-use super::{load_cache, save_cache, Dataset};
-use crate::error::Result;
+use super::{AtomicFile, Dataset};
+use crate::error::{IoContext, Result};
 use crate::id::Id;
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::io::{BufReader, Read, Write};
 
-/// Path -> (metadata, chunk ids).
-#[derive(Default)]
-pub struct StatCache {
-    map: BTreeMap<String, (FileStat, Vec<Id>)>,
-    /// Differs from the cache file (saving is skipped otherwise).
-    dirty: bool,
-    /// Entries taken with their metadata unchanged (see [`StatCache::take`]).
-    hits: usize,
-}
+const MAGIC: &[u8] = b"coffer stat cache 2\n";
+/// Longest path a record may hold (a longer one ends the cache).
+const MAX_PATH: u32 = 1 << 16;
+/// Most chunk ids a record may hold: a file of 2^40 bytes in 64 KiB chunks.
+const MAX_IDS: u32 = 1 << 24;
 
 /// A write after our stat moves mtime to a later timestamp tick, unless it lands in the tick
 /// of the mtime we recorded. So a file whose mtime is within one tick of the moment its
@@ -31,72 +38,195 @@ fn racy_window_ns(st: &FileStat) -> i64 {
     }
 }
 
-impl StatCache {
-    fn path(ds: &Dataset) -> std::path::PathBuf {
-        ds.dot.join("cache").join("stat")
+fn path(ds: &Dataset) -> std::path::PathBuf {
+    ds.dot.join("cache").join("stat")
+}
+
+/// Walk order of two relative paths: component by component, a folder before what it holds.
+pub fn walk_order(a: &str, b: &str) -> Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// One cached file.
+struct Record {
+    rel: String,
+    stat: FileStat,
+    ids: Vec<Id>,
+}
+
+/// The old cache, read in walk order alongside a walk of the folder.
+pub struct StatCacheReader {
+    r: Option<BufReader<std::fs::File>>,
+    next: Option<Record>,
+    /// Entries passed without a matching file (files gone), or not matching their file.
+    unmatched: bool,
+}
+
+impl StatCacheReader {
+    /// Open the cache; a missing or unreadable one reads as empty.
+    pub fn open(ds: &Dataset) -> StatCacheReader {
+        let mut r = std::fs::File::open(path(ds))
+            .ok()
+            .map(|f| BufReader::with_capacity(256 * 1024, f));
+        let mut magic = [0u8; MAGIC.len()];
+        if let Some(f) = &mut r {
+            if f.read_exact(&mut magic).is_err() || magic != MAGIC {
+                r = None;
+            }
+        }
+        let mut c = StatCacheReader {
+            r,
+            next: None,
+            unmatched: false,
+        };
+        c.advance();
+        c
     }
 
-    /// Load, or start empty if missing or unreadable.
-    pub fn load(ds: &Dataset) -> StatCache {
-        let map = load_cache(&Self::path(ds)).unwrap_or_default();
-        StatCache {
-            map,
-            dirty: false,
-            hits: 0,
+    fn advance(&mut self) {
+        self.next = self.r.as_mut().and_then(|r| read_record(r).ok());
+        if self.next.is_none() {
+            self.r = None;
         }
     }
 
-    /// Chunk ids of `rel` if its metadata is unchanged.
-    pub fn lookup(&self, rel: &str, st: &FileStat) -> Option<&[Id]> {
-        match self.map.get(rel) {
-            Some((s, ids)) if s == st => Some(ids),
-            _ => None,
-        }
-    }
-
-    /// Take the chunk ids of `rel` if its metadata is unchanged. The entry leaves the cache
-    /// either way: a commit builds the next cache from what it sees, and taking keeps one
-    /// copy of each file's ids in memory, not two.
+    /// The chunk ids cached for `rel` if its metadata is `st`. Calls must come in walk
+    /// order: entries before `rel` are passed over as files gone.
     pub fn take(&mut self, rel: &str, st: &FileStat) -> Option<Vec<Id>> {
-        match self.map.remove(rel) {
-            Some((s, ids)) if s == *st => {
-                self.hits += 1;
-                Some(ids)
-            }
-            _ => {
-                self.dirty = true;
-                None
+        loop {
+            let next = self.next.as_ref()?;
+            match walk_order(&next.rel, rel) {
+                Ordering::Less => {
+                    self.unmatched = true;
+                    self.advance();
+                }
+                Ordering::Equal => {
+                    let rec = self.next.take()?;
+                    self.advance();
+                    if rec.stat == *st {
+                        return Some(rec.ids);
+                    }
+                    self.unmatched = true;
+                    return None;
+                }
+                Ordering::Greater => return None,
             }
         }
     }
 
-    /// Note that an entry taken will not be kept as it was (its chunks were not all stored).
-    pub fn untake(&mut self) {
-        self.dirty = true;
+    /// Whether some cached entry was not taken with its metadata unchanged (call after the
+    /// last [`StatCacheReader::take`]).
+    pub fn any_unmatched(&self) -> bool {
+        self.unmatched || self.next.is_some()
+    }
+}
+
+fn read_record(r: &mut impl Read) -> std::io::Result<Record> {
+    fn u32_(r: &mut impl Read) -> std::io::Result<u32> {
+        let mut b = [0u8; 4];
+        r.read_exact(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn u64_(r: &mut impl Read) -> std::io::Result<u64> {
+        let mut b = [0u8; 8];
+        r.read_exact(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    let bad = || std::io::Error::from(std::io::ErrorKind::InvalidData);
+    let n = u32_(r)?;
+    if n > MAX_PATH {
+        return Err(bad());
+    }
+    let mut rel = vec![0u8; n as usize];
+    r.read_exact(&mut rel)?;
+    let rel = String::from_utf8(rel).map_err(|_| bad())?;
+    let size = u64_(r)?;
+    let mtime_ns = u64_(r)? as i64;
+    let ctime_ns = u64_(r)? as i64;
+    let ino = u64_(r)?;
+    let mut exec = [0u8];
+    r.read_exact(&mut exec)?;
+    let count = u32_(r)?;
+    if count > MAX_IDS || exec[0] > 1 {
+        return Err(bad());
+    }
+    let mut ids = Vec::with_capacity(count.min(1024) as usize);
+    for _ in 0..count {
+        let mut id = [0u8; 32];
+        r.read_exact(&mut id)?;
+        ids.push(Id(id));
+    }
+    Ok(Record {
+        rel,
+        stat: FileStat {
+            size,
+            mtime_ns,
+            ctime_ns,
+            ino,
+            exec: exec[0] == 1,
+        },
+        ids,
+    })
+}
+
+/// The new cache, written in walk order as a commit walks.
+pub struct StatCacheWriter {
+    f: AtomicFile,
+    path: std::path::PathBuf,
+    /// An entry was left out as racily clean.
+    left_out: bool,
+}
+
+impl StatCacheWriter {
+    /// Start the new cache.
+    pub fn create(ds: &Dataset) -> Result<StatCacheWriter> {
+        let path = path(ds);
+        let mut f = AtomicFile::create(&path)?;
+        f.w.write_all(MAGIC).at(&path)?;
+        Ok(StatCacheWriter {
+            f,
+            path,
+            left_out: false,
+        })
     }
 
-    /// Replace the whole cache (after [`StatCache::take`] of every file seen) with what a
-    /// scan saw: each file's metadata (stat before the read), chunk ids, and when its content
-    /// was read (no earlier than the scan), which guards against races (see
+    /// Add a file (in walk order): its metadata (stat before the read), chunk ids, and when
+    /// its content was read (no earlier than the walk), which guards against races (see
     /// [`racy_window_ns`]).
-    pub fn replace(&mut self, entries: BTreeMap<String, (FileStat, Vec<Id>, i64)>) {
-        let map: BTreeMap<String, (FileStat, Vec<Id>)> = entries
-            .into_iter()
-            .filter(|(_, (s, _, read_ns))| s.mtime_ns < read_ns - racy_window_ns(s))
-            .map(|(rel, (s, ids, _))| (rel, (s, ids)))
-            .collect();
-        // After the takes, what is left of the old cache are files gone; with none gone, no
-        // miss and every hit kept, the new cache is the old one.
-        self.dirty |= !self.map.is_empty() || map.len() != self.hits;
-        self.map = map;
-    }
-
-    /// Save.
-    pub fn save(&self, ds: &Dataset) -> Result<()> {
-        if !self.dirty {
+    pub fn add(&mut self, rel: &str, st: &FileStat, ids: &[Id], read_ns: i64) -> Result<()> {
+        // A record the reader would refuse is left out, not written to end the cache there.
+        let too_big = rel.len() > MAX_PATH as usize || ids.len() > MAX_IDS as usize;
+        if too_big || st.mtime_ns >= read_ns - racy_window_ns(st) {
+            self.left_out = true;
             return Ok(());
         }
-        save_cache(&Self::path(ds), &self.map)
+        let w = &mut self.f.w;
+        let mut put = || -> std::io::Result<()> {
+            w.write_all(&(rel.len() as u32).to_le_bytes())?;
+            w.write_all(rel.as_bytes())?;
+            w.write_all(&st.size.to_le_bytes())?;
+            w.write_all(&st.mtime_ns.to_le_bytes())?;
+            w.write_all(&st.ctime_ns.to_le_bytes())?;
+            w.write_all(&st.ino.to_le_bytes())?;
+            w.write_all(&[st.exec as u8])?;
+            w.write_all(&(ids.len() as u32).to_le_bytes())?;
+            for id in ids {
+                w.write_all(&id.0)?;
+            }
+            Ok(())
+        };
+        put().at(&self.path)
+    }
+
+    /// Replace the old cache with this one, unless they hold the same entries: `changed`
+    /// says whether any file missed the old cache or the old cache had entries no file
+    /// matched.
+    pub fn finish(self, changed: bool) -> Result<()> {
+        if changed || self.left_out {
+            self.f.finish()
+        } else {
+            Ok(())
+        }
     }
 }
 

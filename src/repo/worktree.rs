@@ -3,7 +3,7 @@
 
 use super::commit::chunk_file;
 use super::scan::{self, Kind};
-use super::statcache::StatCache;
+use super::statcache::StatCacheReader;
 use super::Dataset;
 use crate::crypto::keys::EpochKeys;
 use crate::diff::{Node, Side};
@@ -14,12 +14,22 @@ use rayon::prelude::*;
 /// The working folder's state.
 pub fn working_side(ds: &Dataset, keys: &EpochKeys) -> Result<Side> {
     let scanned = scan::scan(&ds.root)?;
-    let cache = StatCache::load(ds);
+    // The cache is read in walk order, alongside the scan's entries.
+    let mut cache = StatCacheReader::open(ds);
+    let cached: Vec<Option<Vec<_>>> = scanned
+        .entries
+        .iter()
+        .map(|e| match &e.kind {
+            Kind::File(st) => cache.take(&e.rel, st),
+            _ => None,
+        })
+        .collect();
     let nodes: Vec<Result<(String, Node)>> = scanned
         .entries
         .par_iter()
+        .zip(cached)
         .with_max_len(1)
-        .map(|e| {
+        .map(|(e, cached)| {
             let node = match &e.kind {
                 Kind::Dir => Node {
                     kind: DIR,
@@ -36,8 +46,8 @@ pub fn working_side(ds: &Dataset, keys: &EpochKeys) -> Result<Side> {
                     target: t.clone(),
                 },
                 Kind::File(st) => {
-                    let chunks = match cache.lookup(&e.rel, st) {
-                        Some(ids) => ids.to_vec(),
+                    let chunks = match cached {
+                        Some(ids) => ids,
                         None => chunk_file(&ds.root.join(&e.rel), keys, |_, _| Ok(()))?.0,
                     };
                     Node {

@@ -518,7 +518,13 @@ pub(crate) fn reseal_head(
     seal.message = message.to_string();
     let reachable = reseal::reachable(ds, &w.keyring, &index, seal.root)?;
     let r = reseal::ensure_usable(ds, &w.keyring, &w.keys, &mut index, &reachable, progress)?;
-    let (vid, _) = w.write_version(ds, identity, &index, &[(head, &v)], &seal, &reachable)?;
+    let (vid, _) = w.write_version(
+        ds,
+        identity,
+        &[(head, &v)],
+        &seal,
+        index.packs_of(&reachable)?,
+    )?;
     crate::testhook::pause("version");
     ds.set_head(&vid)?;
     index.save(ds)?;

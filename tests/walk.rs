@@ -1,0 +1,163 @@
+//! Commit walks the folder in batches and keeps the stat cache in walk order (so neither is
+//! held whole in memory). These tests cross batch boundaries with a few files (debug builds
+//! take the batch size from `COFFER_TEST_BATCH`) and check the cache's order and damage.
+
+mod util;
+
+use serde_json::Value;
+use util::*;
+
+/// Paths whose walk order (folder by folder, siblings by name) differs from the byte order
+/// of whole paths: `a/…` walks before `a.csv` and `a-b`, though `/` sorts after `.` and `-`.
+const NAMES: &[&str] = &[
+    "a/b.csv",
+    "a/x/y.csv",
+    "a/x.csv",
+    "a/x0/z.csv",
+    "a.csv",
+    "a-b/c.csv",
+    "a0.csv",
+    "a b.csv",
+    "b",
+    "deep/1/2/3/4/5.csv",
+    "deep/1/2.csv",
+    "deep/1.csv",
+    "z/empty.csv",
+];
+
+fn fill(e: &Env) {
+    for (i, n) in NAMES.iter().enumerate() {
+        e.write(n, format!("{n}\n{}", "row\n".repeat(i * 100)).as_bytes());
+        age(&e.data.join(n));
+    }
+    std::fs::create_dir_all(e.data.join("empty/folder")).unwrap();
+    std::os::unix::fs::symlink("a.csv", e.data.join("link")).unwrap();
+}
+
+fn commit(e: &Env, batch: &str, args: &[&str]) -> Value {
+    let mut all = vec!["commit", "--json"];
+    all.extend_from_slice(args);
+    let out = e
+        .coffer(&all)
+        .env("COFFER_TEST_BATCH", batch)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "commit with batch {batch}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn inode(p: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().ino()
+}
+
+#[test]
+fn every_file_hits_the_stat_cache_whatever_the_walk_order_and_batches() {
+    let e = Env::new();
+    fill(&e);
+    e.ok(&["init"]);
+    let files = NAMES.len() as u64;
+    let v1 = commit(&e, "1", &["-m", "v1"]);
+    assert_eq!(v1["files"], files);
+    assert_eq!(v1["files_unchanged"], 0);
+    let cache = e.data.join(".coffer/cache/stat");
+    let before = inode(&cache);
+    for batch in ["1", "2", "5", "1000"] {
+        let v = commit(&e, batch, &["-m", "again"]);
+        assert_eq!(v["files_unchanged"], files, "batch {batch}: {v}");
+        assert_eq!(v["bytes_read"], 0, "batch {batch}: {v}");
+        assert!(v["version"].is_null(), "batch {batch}: the same tree: {v}");
+    }
+    assert_eq!(
+        inode(&cache),
+        before,
+        "an unchanged folder leaves the cache file as it was"
+    );
+}
+
+#[test]
+fn commits_in_any_batch_size_make_the_same_version() {
+    let e = Env::new();
+    fill(&e);
+    e.ok(&["init"]);
+    let v1 = commit(&e, "1", &["-m", "v1"]);
+    let head = v1["version"].as_str().unwrap().to_string();
+    // Without the cache every file is read again, in other batches: the same root tree.
+    for batch in ["3", "100000"] {
+        std::fs::remove_file(e.data.join(".coffer/cache/stat")).unwrap();
+        let v = commit(&e, batch, &["-m", "again"]);
+        assert_eq!(v["files_unchanged"], 0);
+        assert!(v["version"].is_null(), "batch {batch}: {v}");
+        assert_eq!(v["head"].as_str().unwrap(), head);
+    }
+    // An edit deep down, a file gone and one added, across batch boundaries.
+    e.write("deep/1/2/3/4/5.csv", b"changed\n");
+    std::fs::remove_file(e.data.join("a/x.csv")).unwrap();
+    e.write("a/x1.csv", b"new\n");
+    age(&e.data.join("deep/1/2/3/4/5.csv"));
+    age(&e.data.join("a/x1.csv"));
+    let v2 = commit(&e, "2", &["-m", "v2"]);
+    assert_eq!(v2["files"], NAMES.len() as u64);
+    assert_eq!(v2["files_unchanged"], NAMES.len() as u64 - 2);
+    assert_eq!(v2["bytes_read"], 12);
+    let out = e.tmp.path().join("out");
+    e.ok(&["checkout", "HEAD", "--to", out.to_str().unwrap()]);
+    assert_eq!(snapshot(&out), snapshot(&e.data));
+    e.ok(&["verify"]);
+    // The file gone left the cache: the next commit hits every file that is there.
+    let v3 = commit(&e, "4", &["-m", "v3"]);
+    assert_eq!(v3["files_unchanged"], NAMES.len() as u64);
+}
+
+/// The cache is never trusted for integrity: damaged, it makes files be read, never a
+/// wrong version, and the commit writes a good one.
+#[test]
+fn a_damaged_stat_cache_costs_reads_never_a_wrong_version() {
+    let e = Env::new();
+    fill(&e);
+    e.ok(&["init"]);
+    let v1 = commit(&e, "1000", &["-m", "v1"]);
+    let head = v1["version"].as_str().unwrap().to_string();
+    let cache = e.data.join(".coffer/cache/stat");
+    let good = std::fs::read(&cache).unwrap();
+    let files = NAMES.len() as u64;
+    let mut flipped_count = good.clone();
+    // The first record's chunk count (after the magic line, path, 33 bytes of metadata)
+    // made huge: the record does not parse.
+    let first_path = u32::from_le_bytes(good[20..24].try_into().unwrap()) as usize;
+    let at = 24 + first_path + 33;
+    flipped_count[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let mut other_path = good.clone();
+    // A path changed to one the walk never sees: a miss for that file only.
+    other_path[24] ^= 0x01;
+    let cases: Vec<(&str, Vec<u8>, u64)> = vec![
+        ("garbage", b"\xa1\x00not a cache at all".to_vec(), 0),
+        ("empty", Vec::new(), 0),
+        ("magic only", good[..20].to_vec(), 0),
+        ("cut short", good[..good.len() / 2].to_vec(), 1),
+        ("huge chunk count", flipped_count, 0),
+        ("changed path", other_path, files - 1),
+    ];
+    for (what, bytes, at_least_hits) in cases {
+        std::fs::write(&cache, &bytes).unwrap();
+        let v = commit(&e, "3", &["-m", "again"]);
+        assert!(v["version"].is_null(), "{what}: {v}");
+        assert_eq!(v["head"].as_str().unwrap(), head, "{what}");
+        let hits = v["files_unchanged"].as_u64().unwrap();
+        assert!(hits >= at_least_hits && hits < files, "{what}: {hits} hits");
+        // The commit wrote a whole cache again.
+        let again = commit(&e, "3", &["-m", "again"]);
+        assert_eq!(again["files_unchanged"], files, "{what}: {again}");
+    }
+    // A changed file under a cache entry that still names its old metadata is read.
+    e.write("a.csv", b"new content\n");
+    let v = commit(&e, "2", &["-m", "v2"]);
+    assert_eq!(v["bytes_read"], 12);
+    let out = e.tmp.path().join("out");
+    e.ok(&["checkout", "HEAD", "--to", out.to_str().unwrap()]);
+    assert_eq!(snapshot(&out), snapshot(&e.data));
+}
