@@ -84,8 +84,9 @@ pub fn clock_shift() -> i64 {
     0
 }
 
-/// Entries a commit walks per batch, from `COFFER_TEST_BATCH` (debug builds only): tests
-/// cross batch boundaries with a handful of files instead of a hundred thousand.
+/// Paths a commit walks, or a checkout into an empty folder writes, per batch, from
+/// `COFFER_TEST_BATCH` (debug builds only): tests cross batch boundaries with a handful of
+/// files instead of a hundred thousand.
 #[cfg(debug_assertions)]
 pub fn batch(default: usize) -> usize {
     std::env::var("COFFER_TEST_BATCH")

@@ -161,3 +161,30 @@ fn a_damaged_stat_cache_costs_reads_never_a_wrong_version() {
     e.ok(&["checkout", "HEAD", "--to", out.to_str().unwrap()]);
     assert_eq!(snapshot(&out), snapshot(&e.data));
 }
+
+/// A checkout into an empty folder walks the version in batches (the version checked
+/// whole first): any batch size writes the same files, links and folders.
+#[test]
+fn checkout_into_an_empty_folder_in_any_batch_size_writes_the_version() {
+    let e = Env::new();
+    fill(&e);
+    // Several chunks, and the same bytes in two files: one chunk read for both.
+    let big = noise(3 << 20, 7);
+    e.write("big/one.bin", &big);
+    e.write("big/two.bin", &big);
+    std::os::unix::fs::symlink("../a/x/y.csv", e.data.join("deep/up")).unwrap();
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    for batch in ["1", "2", "7", "100000"] {
+        let out = e.tmp.path().join(format!("out-{batch}"));
+        let o = e
+            .coffer(&["checkout", "HEAD", "--to", out.to_str().unwrap(), "--json"])
+            .env("COFFER_TEST_BATCH", batch)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["files_written"], NAMES.len() as u64 + 2, "batch {batch}");
+        assert_eq!(snapshot(&out), snapshot(&e.data), "batch {batch}");
+    }
+}

@@ -148,6 +148,330 @@ fn clear_path(path: &Path, force: bool) -> Result<()> {
     }
 }
 
+/// Writes a version's folders and files into a folder: shared by the checkout of a whole
+/// version and the streamed one.
+struct Paths<'a> {
+    ds: &'a Dataset,
+    reader: &'a VersionReader<'a>,
+    keys: &'a Keyring,
+    root: &'a Path,
+    force: bool,
+    pb: indicatif::ProgressBar,
+    /// Files given temporary names so far (names stay unique across calls).
+    named: usize,
+}
+
+impl Paths<'_> {
+    /// Write the folders and files of `to_write` (in pre-order; links are left to
+    /// [`Paths::links`]). Returns the files and bytes written.
+    fn write(&mut self, to_write: &[(&str, &Node)]) -> Result<(u64, u64)> {
+        // Folders first, in pre-order, refusing any that is a link on disk.
+        for (p, n) in to_write {
+            if n.kind != DIR {
+                continue;
+            }
+            let path = self.root.join(p);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    clear_path(&path, self.force)?;
+                    std::fs::create_dir(&path).at(&path)?;
+                }
+                Err(_) => std::fs::create_dir(&path).at(&path)?,
+            }
+        }
+        // Every folder on the way to a written path must be a real folder (checked once each).
+        let mut real_dirs: HashSet<PathBuf> = HashSet::new();
+        for (p, _) in to_write {
+            let mut anc = self.root.to_path_buf();
+            let parts: Vec<&str> = p.split('/').collect();
+            for part in &parts[..parts.len() - 1] {
+                anc.push(part);
+                if real_dirs.contains(&anc) {
+                    continue;
+                }
+                let m = std::fs::symlink_metadata(&anc).at(&anc)?;
+                if !m.is_dir() {
+                    return Err(Error::UnsafePath(format!(
+                        "{} is not a real folder",
+                        anc.display()
+                    )));
+                }
+                real_dirs.insert(anc.clone());
+            }
+        }
+
+        // Files: temporary names (the n-th file is `.coffer-checkout.PID.n` in its folder),
+        // filled pack by pack, then renamed into place.
+        let files: Vec<(&str, &Node)> = to_write
+            .iter()
+            .filter(|(_, n)| n.kind == FILE)
+            .map(|(p, n)| (*p, *n))
+            .collect();
+        let pid = std::process::id();
+        let tmp_of = |fi: usize| -> PathBuf {
+            self.root
+                .join(files[fi].0)
+                .with_file_name(format!(".coffer-checkout.{pid}.{}", self.named + fi))
+        };
+        // Modes are 0644 or 0755 filtered by the umask, as git and tar do.
+        let create = |tmp: &Path, exec: bool| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .mode(if exec { 0o755 } else { 0o644 })
+                .open(tmp)
+                .at(tmp)
+        };
+        let cleanup = || {
+            for fi in 0..files.len() {
+                let _ = std::fs::remove_file(tmp_of(fi));
+            }
+        };
+        // Every chunk to write: its place in the packs, the file and the offset it goes to;
+        // sorted by place, so each pack is read in order and each chunk opened once.
+        let mut pieces: Vec<(Slot, u32, u64)> = Vec::new();
+        for (fi, (p, n)) in files.iter().enumerate() {
+            // A one-chunk file (most small files) is created by its one write, saving an open.
+            if n.chunks.len() != 1 {
+                let tmp = tmp_of(fi);
+                if let Err(e) = create(&tmp, n.exec).and_then(|f| f.set_len(n.size).at(&tmp)) {
+                    cleanup();
+                    return Err(e);
+                }
+            }
+            let placed = file_pieces(self.reader, p, n, &mut |slot, off| {
+                pieces.push((slot, fi as u32, off))
+            });
+            if let Err(e) = placed {
+                cleanup();
+                return Err(e);
+            }
+        }
+        // By pack, then offset: a pack's header may list its blobs in any order.
+        pieces.sort_unstable_by_key(|&(slot, fi, off)| {
+            (
+                slot.0,
+                self.reader.locs.at(slot).entry.offset(),
+                slot.1,
+                fi,
+                off,
+            )
+        });
+        let total: u64 = files.iter().map(|(_, n)| n.size).sum();
+        // Read packs in windows of at most READ_WINDOW bytes: bounded buffers (whole 16 MiB
+        // spans, allocated on the store's I/O threads, doubled peak memory), and a good request
+        // size for remote stores. A window is a run of `pieces`.
+        let mut windows: Vec<std::ops::Range<usize>> = Vec::new();
+        let (mut first, mut start, mut end) = (0usize, 0u64, 0u64);
+        for (i, (slot, _, _)) in pieces.iter().enumerate() {
+            let e = self.reader.locs.at(*slot).entry;
+            let e_end = e.offset() + e.length() as u64;
+            if i > first
+                && (pieces[first].0 .0 != slot.0
+                    || e_end.saturating_sub(start) > READ_WINDOW
+                    || e.offset().saturating_sub(end) > MAX_GAP)
+            {
+                windows.push(first..i);
+                first = i;
+            }
+            if i == first {
+                (start, end) = (e.offset(), e_end);
+            } else {
+                end = end.max(e_end);
+            }
+        }
+        if first < pieces.len() {
+            windows.push(first..pieces.len());
+        }
+        let r: Result<()> = windows.par_iter().with_max_len(1).try_for_each(|w| {
+            crate::interrupt::check()?;
+            let run = &pieces[w.clone()];
+            let head = self.reader.locs.at(run[0].0);
+            let start = head.entry.offset();
+            let end = run
+                .iter()
+                .map(|(s, _, _)| {
+                    let e = self.reader.locs.at(*s).entry;
+                    e.offset() + e.length() as u64
+                })
+                .max()
+                .unwrap_or(start);
+            let bytes = self
+                .ds
+                .store
+                .get_range(&store::pack_path(&head.pack), start..end)?;
+            let k = self.keys.get(head.epoch).ok_or(Error::Missing {
+                kind: "epoch key",
+                id: head.pack,
+            })?;
+            let mut plain: Option<(Slot, Vec<u8>)> = None;
+            for (slot, fi, off) in run {
+                if plain.as_ref().is_none_or(|(s, _)| s != slot) {
+                    let l = self.reader.locs.at(*slot);
+                    let s = (l.entry.offset() - start) as usize;
+                    let sealed = &bytes[s..s + l.entry.length() as usize];
+                    let data = blob::open(
+                        &k,
+                        KIND_CHUNK,
+                        l.entry.comp(),
+                        l.entry.raw_len(),
+                        &l.entry.id(),
+                        sealed,
+                    )?;
+                    plain = Some((*slot, data));
+                }
+                let Some((_, data)) = &plain else { continue };
+                let (_, n) = files[*fi as usize];
+                let tmp = tmp_of(*fi as usize);
+                if n.chunks.len() == 1 {
+                    create(&tmp, n.exec)?.write_all(data).at(&tmp)?;
+                } else {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_NOFOLLOW)
+                        .open(&tmp)
+                        .at(&tmp)?;
+                    f.write_all_at(data, *off).at(&tmp)?;
+                }
+                self.pb.inc(data.len() as u64);
+            }
+            Ok(())
+        });
+        drop(pieces);
+        if let Err(e) = r {
+            cleanup();
+            return Err(e);
+        }
+        // Rename into place (all chunks are written and checked by now), on all cores.
+        let placed: Result<()> = (0..files.len())
+            .into_par_iter()
+            .with_min_len(64)
+            .try_for_each(|fi| {
+                let path = self.root.join(files[fi].0);
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    clear_path(&path, self.force)?;
+                }
+                std::fs::rename(tmp_of(fi), &path).at(&path)
+            });
+        if let Err(e) = placed {
+            cleanup();
+            return Err(e);
+        }
+        let written = (files.len() as u64, total);
+        self.named += files.len();
+        Ok(written)
+    }
+
+    /// Make the links (last: nothing is written through them), each already checked.
+    fn links<'b>(&self, links: impl Iterator<Item = (&'b str, &'b [u8])>) -> Result<()> {
+        for (p, target) in links {
+            let path = self.root.join(p);
+            clear_path(&path, self.force)?;
+            let target = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(target);
+            std::os::unix::fs::symlink(target, &path).at(&path)?;
+        }
+        Ok(())
+    }
+}
+
+/// The places of a file's chunks, each given to `piece` with its offset in the file; an
+/// error if one is not in the version's packs or they do not add up to the file's size.
+fn file_pieces(
+    reader: &VersionReader,
+    path: &str,
+    n: &Node,
+    piece: &mut dyn FnMut(Slot, u64),
+) -> Result<()> {
+    let mut off = 0u64;
+    for c in &n.chunks {
+        let slot = reader.locs.find(c).ok_or(Error::Missing {
+            kind: "chunk",
+            id: *c,
+        })?;
+        piece(slot, off);
+        off += reader.locs.at(slot).entry.raw_len() as u64;
+    }
+    if off != n.size {
+        return Err(Error::Corrupt {
+            kind: "tree",
+            id: reader.seal.root,
+            reason: format!(
+                "{path}: chunks add up to {off} bytes, the entry says {}",
+                n.size
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Refuse a version with a link that leaves the checkout folder (`links`: every link of
+/// the version).
+fn check_links<'b>(links: impl Iterator<Item = (&'b str, &'b [u8])> + Clone) -> Result<()> {
+    let paths: HashSet<&str> = links.clone().map(|(p, _)| p).collect();
+    for (p, target) in links {
+        if !link_is_safe(p, target, &paths) {
+            return Err(Error::UnsafePath(format!(
+                "{p} is a link to {:?}, which points outside the checkout folder",
+                String::from_utf8_lossy(target)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Paths per batch of a streamed checkout.
+const BATCH: usize = 1 << 16;
+
+/// Check a whole version before anything is written: its trees decode with safe names, its
+/// links stay inside the checkout folder, its files' chunks are in its packs and add up.
+/// Returns the links.
+fn check_version(reader: &VersionReader) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut links: Vec<(String, Vec<u8>)> = Vec::new();
+    reader.each_path(&mut |p, e| {
+        let n = Node::from(e);
+        match n.kind {
+            SYMLINK => links.push((p, n.target)),
+            FILE => file_pieces(reader, &p, &n, &mut |_, _| {})?,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    check_links(links.iter().map(|(p, t)| (p.as_str(), t.as_slice())))?;
+    Ok(links)
+}
+
+/// Check out into an empty folder: nothing there to compare or protect, so the version
+/// (checked already) is walked again instead of held, and written in batches of [`BATCH`]
+/// paths. Memory is a batch and the open folders, whatever the number of files.
+fn checkout_fresh(
+    paths: &mut Paths,
+    outcome: &mut CheckoutOutcome,
+    links: &[(String, Vec<u8>)],
+) -> Result<()> {
+    let reader = paths.reader;
+    let mut batch: Vec<(String, Node)> = Vec::new();
+    let mut flush = |batch: &mut Vec<(String, Node)>| -> Result<()> {
+        let refs: Vec<(&str, &Node)> = batch.iter().map(|(p, n)| (p.as_str(), n)).collect();
+        let (files, bytes) = paths.write(&refs)?;
+        outcome.files_written += files;
+        outcome.bytes_written += bytes;
+        batch.clear();
+        Ok(())
+    };
+    // Links ride along for the check of their folders; they are made last.
+    reader.each_path(&mut |p, e| {
+        batch.push((p, Node::from(e)));
+        if batch.len() >= crate::testhook::batch(BATCH) {
+            flush(&mut batch)?;
+        }
+        Ok(())
+    })?;
+    flush(&mut batch)?;
+    paths.links(links.iter().map(|(p, t)| (p.as_str(), t.as_slice())))
+}
+
 /// Check out version `vid`.
 pub fn checkout(
     ds: &Dataset,
@@ -158,8 +482,7 @@ pub fn checkout(
 ) -> Result<CheckoutOutcome> {
     let mut index = Index::load(ds, keys)?;
     let reader = VersionReader::open(ds, hist, keys, &mut index, vid)?;
-    // Metadata scales with the number of paths: keep one copy of it.
-    let want: Side = reader.side()?;
+    let links = check_version(&reader)?;
     let hash_keys = keys
         .current()
         .cloned()
@@ -182,22 +505,29 @@ pub fn checkout(
         t
     };
     let _lock = if in_place { Some(ds.lock()?) } else { None };
-
-    {
-        let links: HashSet<&str> = want
-            .iter()
-            .filter(|(_, n)| n.kind == SYMLINK)
-            .map(|(p, _)| p.as_str())
-            .collect();
-        for (p, n) in &want {
-            if n.kind == SYMLINK && !link_is_safe(p, &n.target, &links) {
-                return Err(Error::UnsafePath(format!(
-                    "{p} is a link to {:?}, which points outside the checkout folder",
-                    String::from_utf8_lossy(&n.target)
-                )));
-            }
-        }
+    let mut outcome = CheckoutOutcome {
+        target: root.clone(),
+        ..Default::default()
+    };
+    let mut paths = Paths {
+        ds,
+        reader: &reader,
+        keys,
+        root: &root,
+        force: opts.force,
+        pb: super::progress_bar(opts.progress, reader.seal.bytes),
+        named: 0,
+    };
+    let empty = !in_place && std::fs::read_dir(&root).at(&root)?.next().is_none();
+    if empty {
+        drop(index);
+        checkout_fresh(&mut paths, &mut outcome, &links)?;
+        paths.pb.finish_and_clear();
+        return Ok(outcome);
     }
+
+    // Metadata scales with the number of paths: keep one copy of it.
+    let want: Side = reader.side()?;
     // In place, a partial clone holds only its folder.
     let want = if in_place { ds.restrict(want) } else { want };
 
@@ -237,10 +567,6 @@ pub fn checkout(
     drop(index);
     let mut conflicts: Vec<&str> = Vec::new();
     let mut to_write: Vec<(&str, &Node)> = Vec::new();
-    let mut outcome = CheckoutOutcome {
-        target: root.clone(),
-        ..Default::default()
-    };
     for (p, n) in &want {
         match current.get(p) {
             Some(c) if c == n || (c.kind == DIR && n.kind == DIR) => outcome.unchanged += 1,
@@ -287,219 +613,21 @@ pub fn checkout(
         }
     }
 
-    // Folders first, in pre-order, refusing any that is a link on disk.
-    for (p, n) in &to_write {
-        if n.kind != DIR {
-            continue;
-        }
-        let path = root.join(p);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                clear_path(&path, opts.force)?;
-                std::fs::create_dir(&path).at(&path)?;
-            }
-            Err(_) => std::fs::create_dir(&path).at(&path)?,
-        }
-    }
-    // Every folder on the way to a written path must be a real folder (checked once each).
-    let mut real_dirs: HashSet<PathBuf> = HashSet::new();
-    for (p, _) in &to_write {
-        let mut anc = root.clone();
-        let parts: Vec<&str> = p.split('/').collect();
-        for part in &parts[..parts.len() - 1] {
-            anc.push(part);
-            if real_dirs.contains(&anc) {
-                continue;
-            }
-            let m = std::fs::symlink_metadata(&anc).at(&anc)?;
-            if !m.is_dir() {
-                return Err(Error::UnsafePath(format!(
-                    "{} is not a real folder",
-                    anc.display()
-                )));
-            }
-            real_dirs.insert(anc.clone());
-        }
-    }
-
-    // Files: temporary names (the n-th file is `.coffer-checkout.PID.n` in its folder),
-    // filled pack by pack, then renamed into place.
-    let files: Vec<(&str, &Node)> = to_write
-        .iter()
-        .filter(|(_, n)| n.kind == FILE)
-        .map(|(p, n)| (*p, *n))
-        .collect();
-    let pid = std::process::id();
-    let tmp_of = |fi: usize| -> PathBuf {
-        root.join(files[fi].0)
-            .with_file_name(format!(".coffer-checkout.{pid}.{fi}"))
-    };
-    // Modes are 0644 or 0755 filtered by the umask, as git and tar do.
-    let create = |tmp: &Path, exec: bool| {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .mode(if exec { 0o755 } else { 0o644 })
-            .open(tmp)
-            .at(tmp)
-    };
-    let cleanup = || {
-        for fi in 0..files.len() {
-            let _ = std::fs::remove_file(tmp_of(fi));
-        }
-    };
-    // Every chunk to write: its place in the packs, the file and the offset it goes to;
-    // sorted by place, so each pack is read in order and each chunk opened once.
-    let mut pieces: Vec<(Slot, u32, u64)> = Vec::new();
-    for (fi, (_, n)) in files.iter().enumerate() {
-        // A one-chunk file (most small files) is created by its one write, saving an open.
-        if n.chunks.len() != 1 {
-            let tmp = tmp_of(fi);
-            if let Err(e) = create(&tmp, n.exec).and_then(|f| f.set_len(n.size).at(&tmp)) {
-                cleanup();
-                return Err(e);
-            }
-        }
-        let mut off = 0u64;
-        for c in &n.chunks {
-            let Some(slot) = reader.locs.find(c) else {
-                cleanup();
-                return Err(Error::Missing {
-                    kind: "chunk",
-                    id: *c,
-                });
-            };
-            pieces.push((slot, fi as u32, off));
-            off += reader.locs.at(slot).entry.raw_len() as u64;
-        }
-        if off != n.size {
-            cleanup();
-            return Err(Error::Corrupt {
-                kind: "tree",
-                id: reader.seal.root,
-                reason: format!(
-                    "{}: chunks add up to {off} bytes, the entry says {}",
-                    files[fi].0, n.size
-                ),
-            });
-        }
-    }
-    // By pack, then offset: a pack's header may list its blobs in any order.
-    pieces.sort_unstable_by_key(|&(slot, fi, off)| {
-        (slot.0, reader.locs.at(slot).entry.offset(), slot.1, fi, off)
-    });
-    let total: u64 = files.iter().map(|(_, n)| n.size).sum();
-    let pb = super::progress_bar(opts.progress, total);
-    // Read packs in windows of at most READ_WINDOW bytes: bounded buffers (whole 16 MiB
-    // spans, allocated on the store's I/O threads, doubled peak memory), and a good request
-    // size for remote stores. A window is a run of `pieces`.
-    let mut windows: Vec<std::ops::Range<usize>> = Vec::new();
-    let (mut first, mut start, mut end) = (0usize, 0u64, 0u64);
-    for (i, (slot, _, _)) in pieces.iter().enumerate() {
-        let e = reader.locs.at(*slot).entry;
-        let e_end = e.offset() + e.length() as u64;
-        if i > first
-            && (pieces[first].0 .0 != slot.0
-                || e_end.saturating_sub(start) > READ_WINDOW
-                || e.offset().saturating_sub(end) > MAX_GAP)
-        {
-            windows.push(first..i);
-            first = i;
-        }
-        if i == first {
-            (start, end) = (e.offset(), e_end);
-        } else {
-            end = end.max(e_end);
-        }
-    }
-    if first < pieces.len() {
-        windows.push(first..pieces.len());
-    }
-    let r: Result<()> = windows.par_iter().with_max_len(1).try_for_each(|w| {
-        crate::interrupt::check()?;
-        let run = &pieces[w.clone()];
-        let head = reader.locs.at(run[0].0);
-        let start = head.entry.offset();
-        let end = run
+    paths.pb.set_length(
+        to_write
             .iter()
-            .map(|(s, _, _)| {
-                let e = reader.locs.at(*s).entry;
-                e.offset() + e.length() as u64
-            })
-            .max()
-            .unwrap_or(start);
-        let bytes = ds
-            .store
-            .get_range(&store::pack_path(&head.pack), start..end)?;
-        let k = keys.get(head.epoch).ok_or(Error::Missing {
-            kind: "epoch key",
-            id: head.pack,
-        })?;
-        let mut plain: Option<(Slot, Vec<u8>)> = None;
-        for (slot, fi, off) in run {
-            if plain.as_ref().is_none_or(|(s, _)| s != slot) {
-                let l = reader.locs.at(*slot);
-                let s = (l.entry.offset() - start) as usize;
-                let sealed = &bytes[s..s + l.entry.length() as usize];
-                let data = blob::open(
-                    &k,
-                    KIND_CHUNK,
-                    l.entry.comp(),
-                    l.entry.raw_len(),
-                    &l.entry.id(),
-                    sealed,
-                )?;
-                plain = Some((*slot, data));
-            }
-            let Some((_, data)) = &plain else { continue };
-            let (_, n) = files[*fi as usize];
-            let tmp = tmp_of(*fi as usize);
-            if n.chunks.len() == 1 {
-                create(&tmp, n.exec)?.write_all(data).at(&tmp)?;
-            } else {
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&tmp)
-                    .at(&tmp)?;
-                f.write_all_at(data, *off).at(&tmp)?;
-            }
-            pb.inc(data.len() as u64);
-        }
-        Ok(())
-    });
-    pb.finish_and_clear();
-    drop(pieces);
-    if let Err(e) = r {
-        cleanup();
-        return Err(e);
-    }
-    // Rename into place (all chunks are written and checked by now), on all cores.
-    let placed: Result<()> = (0..files.len())
-        .into_par_iter()
-        .with_min_len(64)
-        .try_for_each(|fi| {
-            let path = root.join(files[fi].0);
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                clear_path(&path, opts.force)?;
-            }
-            std::fs::rename(tmp_of(fi), &path).at(&path)
-        });
-    if let Err(e) = placed {
-        cleanup();
-        return Err(e);
-    }
-    outcome.files_written = files.len() as u64;
-    outcome.bytes_written = total;
-    for (p, n) in &to_write {
-        if n.kind == SYMLINK {
-            let path = root.join(p);
-            clear_path(&path, opts.force)?;
-            let target = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&n.target);
-            std::os::unix::fs::symlink(target, &path).at(&path)?;
-        }
-    }
+            .filter(|(_, n)| n.kind == FILE)
+            .map(|(_, n)| n.size)
+            .sum(),
+    );
+    let written = paths.write(&to_write);
+    paths.pb.finish_and_clear();
+    (outcome.files_written, outcome.bytes_written) = written?;
+    paths.links(
+        to_write
+            .iter()
+            .filter(|(_, n)| n.kind == SYMLINK)
+            .map(|(p, n)| (*p, n.target.as_slice())),
+    )?;
     Ok(outcome)
 }

@@ -149,7 +149,10 @@ impl<'a> VersionReader<'a> {
     /// before anything is expanded.
     pub fn flatten(&self) -> Result<Flat> {
         let mut out = Vec::new();
-        self.each_path(&mut |p, e| out.push((p, e)))?;
+        self.each_path(&mut |p, e| {
+            out.push((p, e));
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -158,13 +161,14 @@ impl<'a> VersionReader<'a> {
         let mut out = crate::diff::Side::new();
         self.each_path(&mut |p, e| {
             out.insert(p, crate::diff::Node::from(e));
+            Ok(())
         })?;
         Ok(out)
     }
 
     /// Call `f` with every path of the version and its entry, in pre-order (counted first,
     /// as [`VersionReader::flatten`] says).
-    pub fn each_path(&self, f: &mut dyn FnMut(String, Entry)) -> Result<()> {
+    pub fn each_path(&self, f: &mut dyn FnMut(String, Entry) -> Result<()>) -> Result<()> {
         count_paths(&self.seal.root, &mut |id| self.tree(id)).map_err(|e| match e {
             Error::Limit(why) => Error::Limit(format!("version {}: {why}", self.id.short())),
             other => other,
@@ -179,7 +183,7 @@ impl<'a> VersionReader<'a> {
         prefix: &str,
         depth: usize,
         n: &mut u64,
-        f: &mut dyn FnMut(String, Entry),
+        f: &mut dyn FnMut(String, Entry) -> Result<()>,
     ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::Limit(format!(
@@ -200,10 +204,10 @@ impl<'a> VersionReader<'a> {
             };
             match (e.kind() == DIR).then(|| e.ids()[0]) {
                 Some(sub) => {
-                    f(path.clone(), e);
+                    f(path.clone(), e)?;
                     self.walk(&sub, &path, depth + 1, n, f)?;
                 }
-                None => f(path, e),
+                None => f(path, e)?,
             }
         }
         Ok(())
