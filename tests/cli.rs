@@ -279,6 +279,7 @@ fn unchanged_files_are_not_read_again() {
     for i in 0..50 {
         age(&e.data.join(format!("f{i}.csv")));
     }
+    settle();
     let first: Value = serde_json::from_str(&e.ok(&["commit", "-m", "v1", "--json"])).unwrap();
     assert_eq!(first["files_unchanged"], 0);
     // Ids are hex strings in JSON, as in `log --json`.
@@ -670,6 +671,7 @@ fn stat_cache_reads_again_a_file_whose_mtime_is_not_a_tick_older_than_its_read()
     e.write("old.csv", &vec![b'a'; 300_000]);
     e.write("fresh.csv", &vec![b'b'; 200_000]);
     util::age(&e.data.join("old.csv"));
+    util::settle();
     let f = std::fs::File::options()
         .write(true)
         .open(e.data.join("fresh.csv"))

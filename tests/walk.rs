@@ -32,6 +32,7 @@ fn fill(e: &Env) {
     }
     std::fs::create_dir_all(e.data.join("empty/folder")).unwrap();
     std::os::unix::fs::symlink("a.csv", e.data.join("link")).unwrap();
+    settle();
 }
 
 fn commit(e: &Env, batch: &str, args: &[&str]) -> Value {
@@ -100,6 +101,7 @@ fn commits_in_any_batch_size_make_the_same_version() {
     e.write("a/x1.csv", b"new\n");
     age(&e.data.join("deep/1/2/3/4/5.csv"));
     age(&e.data.join("a/x1.csv"));
+    settle();
     let v2 = commit(&e, "2", &["-m", "v2"]);
     assert_eq!(v2["files"], NAMES.len() as u64);
     assert_eq!(v2["files_unchanged"], NAMES.len() as u64 - 2);
@@ -187,4 +189,104 @@ fn checkout_into_an_empty_folder_in_any_batch_size_writes_the_version() {
         assert_eq!(v["files_written"], NAMES.len() as u64 + 2, "batch {batch}");
         assert_eq!(snapshot(&out), snapshot(&e.data), "batch {batch}");
     }
+}
+
+/// The records of a stat cache file: (path, start of the record, start of its chunk count).
+fn records(cache: &[u8]) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 20;
+    while at < cache.len() {
+        let n = u32::from_le_bytes(cache[at..at + 4].try_into().unwrap()) as usize;
+        let path = String::from_utf8(cache[at + 4..at + 4 + n].to_vec()).unwrap();
+        let count_at = at + 4 + n + 33;
+        let count = u32::from_le_bytes(cache[count_at..count_at + 4].try_into().unwrap()) as usize;
+        out.push((path, at, count_at));
+        at = count_at + 4 + 32 * count;
+    }
+    out
+}
+
+/// Chunk ids in the cache are checked against the file's size before they stand for it: a
+/// record with another file's ids (both one chunk, of different sizes) is a miss, not a
+/// version whose file has the wrong length.
+#[test]
+fn cached_ids_that_do_not_add_up_to_the_file_are_not_trusted() {
+    let e = Env::new();
+    fill(&e);
+    e.ok(&["init"]);
+    let v1 = commit(&e, "1000", &["-m", "v1"]);
+    let cache = e.data.join(".coffer/cache/stat");
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let recs = records(&bytes);
+    let id_of = |r: &(String, usize, usize)| r.2 + 4..r.2 + 36;
+    let (a, b) = (&recs[0], &recs[1]);
+    assert_eq!((a.0.as_str(), b.0.as_str()), ("a/b.csv", "a/x/y.csv"));
+    let (ia, ib) = (bytes[id_of(a)].to_vec(), bytes[id_of(b)].to_vec());
+    assert_ne!(ia, ib);
+    bytes[id_of(a)].copy_from_slice(&ib);
+    bytes[id_of(b)].copy_from_slice(&ia);
+    std::fs::write(&cache, &bytes).unwrap();
+    let v = commit(&e, "1000", &["-m", "again"]);
+    assert!(v["version"].is_null(), "{v}");
+    assert_eq!(v["head"], v1["version"]);
+    assert_eq!(v["files_unchanged"], NAMES.len() as u64 - 2, "{v}");
+    e.ok(&["verify"]);
+}
+
+/// A folder or FIFO where the cache file goes is removed, not an error (nor a hang).
+#[test]
+fn a_cache_path_that_is_not_a_file_is_replaced() {
+    let e = Env::new();
+    fill(&e);
+    e.ok(&["init"]);
+    commit(&e, "1000", &["-m", "v1"]);
+    let cache = e.data.join(".coffer/cache/stat");
+    std::fs::remove_file(&cache).unwrap();
+    std::fs::create_dir_all(cache.join("inside")).unwrap();
+    let v = commit(&e, "1000", &["-m", "again"]);
+    assert!(v["version"].is_null(), "{v}");
+    assert!(cache.is_file());
+    std::fs::remove_file(&cache).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&cache)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let v = commit(&e, "1000", &["-m", "again"]);
+    assert_eq!(v["files_unchanged"], 0, "{v}");
+    assert!(cache.is_file());
+    let v = commit(&e, "1000", &["-m", "again"]);
+    assert_eq!(v["files_unchanged"], NAMES.len() as u64, "{v}");
+}
+
+/// A tool that puts an mtime back after a same-size write leaves only ctime to tell: a
+/// file whose ctime is within the racy window of its read is not cached. The test clock
+/// puts the read half an hour back, so the just-written file's ctime is "in the window".
+#[test]
+fn a_file_whose_ctime_is_not_a_tick_older_than_its_read_is_read_again() {
+    let e = Env::new();
+    e.write("f.csv", b"AAAA\n");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(e.data.join("f.csv"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    drop(f);
+    e.ok(&["init"]);
+    let out = e
+        .coffer(&["commit", "-m", "v1", "--json"])
+        .env("COFFER_TEST_CLOCK_SHIFT", "-1800")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = commit(&e, "1000", &["-m", "again", "--allow-empty"]);
+    assert_eq!(
+        v["bytes_read"], 5,
+        "the file was cached with a fresh ctime: {v}"
+    );
 }

@@ -30,11 +30,32 @@ const MAX_IDS: u32 = 1 << 24;
 /// write in that tick, after the read, would leave the same mtime. Ticks: filesystems with
 /// sub-second mtimes (Linux's coarse clock, at most 10 ms) get 100 ms; whole-second mtimes
 /// (FAT, old ext3) get 2 s.
-fn racy_window_ns(st: &FileStat) -> i64 {
-    if st.mtime_ns % 1_000_000_000 != 0 {
-        100_000_000
-    } else {
-        2_000_000_000
+///
+/// The same holds for ctime: a tool that puts an mtime back (`touch -d`, `cp -p`, `tar x`,
+/// `rsync -t`) after a same-size write leaves only ctime to tell, so a file whose ctime is
+/// within one tick of its read is not cached either.
+fn is_racy(st: &FileStat, read_ns: i64) -> bool {
+    let window = |t: i64| {
+        if t % 1_000_000_000 != 0 {
+            100_000_000
+        } else {
+            2_000_000_000
+        }
+    };
+    st.mtime_ns >= read_ns - window(st.mtime_ns) || st.ctime_ns >= read_ns - window(st.ctime_ns)
+}
+
+/// Remove `path` if it is there and not a regular file (a folder or FIFO where a cache file
+/// goes would stop every commit); a cache is never worth an error.
+fn clear_odd(path: &std::path::Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(m) if !m.is_file() => {
+            let _ = std::fs::remove_file(path);
+        }
+        _ => {}
     }
 }
 
@@ -65,8 +86,14 @@ pub struct StatCacheReader {
 impl StatCacheReader {
     /// Open the cache; a missing or unreadable one reads as empty.
     pub fn open(ds: &Dataset) -> StatCacheReader {
-        let mut r = std::fs::File::open(path(ds))
+        use std::os::unix::fs::OpenOptionsExt;
+        // Not blocking on a FIFO, not following a link: only a regular file is a cache.
+        let mut r = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(path(ds))
             .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
             .map(|f| BufReader::with_capacity(256 * 1024, f));
         let mut magic = [0u8; MAGIC.len()];
         if let Some(f) = &mut r {
@@ -181,6 +208,7 @@ impl StatCacheWriter {
     /// Start the new cache.
     pub fn create(ds: &Dataset) -> Result<StatCacheWriter> {
         let path = path(ds);
+        clear_odd(&path.with_extension("tmp"));
         let mut f = AtomicFile::create(&path)?;
         f.w.write_all(MAGIC).at(&path)?;
         Ok(StatCacheWriter {
@@ -192,11 +220,11 @@ impl StatCacheWriter {
 
     /// Add a file (in walk order): its metadata (stat before the read), chunk ids, and when
     /// its content was read (no earlier than the walk), which guards against races (see
-    /// [`racy_window_ns`]).
+    /// [`is_racy`]).
     pub fn add(&mut self, rel: &str, st: &FileStat, ids: &[Id], read_ns: i64) -> Result<()> {
         // A record the reader would refuse is left out, not written to end the cache there.
         let too_big = rel.len() > MAX_PATH as usize || ids.len() > MAX_IDS as usize;
-        if too_big || st.mtime_ns >= read_ns - racy_window_ns(st) {
+        if too_big || is_racy(st, read_ns) {
             self.left_out = true;
             return Ok(());
         }
@@ -223,6 +251,7 @@ impl StatCacheWriter {
     /// matched.
     pub fn finish(self, changed: bool) -> Result<()> {
         if changed || self.left_out {
+            clear_odd(&self.path);
             self.f.finish()
         } else {
             Ok(())
@@ -230,10 +259,11 @@ impl StatCacheWriter {
     }
 }
 
-/// Now, in nanoseconds since the epoch.
+/// Now, in nanoseconds since the epoch (moved by the test clock in debug builds).
 pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
+    let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    t.saturating_add(crate::testhook::clock_shift().saturating_mul(1_000_000_000))
 }

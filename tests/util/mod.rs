@@ -338,10 +338,18 @@ pub fn snapshot(dir: &Path) -> Vec<(String, String, Vec<u8>)> {
 }
 
 /// Set a file's mtime to an hour ago, so the stat cache's racy-clean guard does not apply.
+///
+/// Its ctime stays now: call [`settle`] once before a commit whose cache hits a test counts.
 pub fn age(path: &Path) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
     f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
         .unwrap();
+}
+
+/// Wait out the stat cache's racy window (100 ms) for files just written: their ctime is
+/// fresh whatever their mtime.
+pub fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(250));
 }
 
 /// Debian's Chromium, installed on first use (as the S3 tests install their servers): the
