@@ -290,3 +290,24 @@ fn a_file_whose_ctime_is_not_a_tick_older_than_its_read_is_read_again() {
         "the file was cached with a fresh ctime: {v}"
     );
 }
+
+/// Status reads the cache by the same rule as commit: a record with ids that do not add
+/// up to its file is not trusted (it would report unchanged files as modified).
+#[test]
+fn status_does_not_trust_cached_ids_that_do_not_fit_either() {
+    let e = Env::new();
+    fill(&e);
+    e.ok(&["init"]);
+    commit(&e, "1000", &["-m", "v1"]);
+    let cache = e.data.join(".coffer/cache/stat");
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let recs = records(&bytes);
+    let (a, b) = (recs[0].2 + 4, recs[1].2 + 4);
+    let (ia, ib) = (bytes[a..a + 32].to_vec(), bytes[b..b + 32].to_vec());
+    bytes[a..a + 32].copy_from_slice(&ib);
+    bytes[b..b + 32].copy_from_slice(&ia);
+    std::fs::write(&cache, &bytes).unwrap();
+    let status = e.ok(&["status", "--json"]);
+    let changes: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(changes.as_array().map(Vec::len), Some(0), "{status}");
+}

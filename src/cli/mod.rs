@@ -240,7 +240,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 .current()
                 .or_else(|| keys.epochs.values().last())
                 .ok_or(Error::NoVersions)?;
-            let changes = diff::diff(&head, &working_side(&ds, hk)?);
+            let changes = diff::diff(&head, &working_side(&ds, hk, &index)?);
             if *json {
                 print_json(&changes);
             } else if changes.is_empty() {
@@ -331,7 +331,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             )?;
             let right = match b {
                 Some(b) => version_side(&ds, &hist, &keys, &mut index, b)?,
-                None => working_side(&ds, keys.current().ok_or(Error::NoVersions)?)?,
+                None => working_side(&ds, keys.current().ok_or(Error::NoVersions)?, &index)?,
             };
             let changes = diff::diff(&left, &right);
             if *json {

@@ -533,7 +533,7 @@ pub fn checkout(
 
     // What is there now, and what of it may be replaced without --force.
     let (current, replaceable): (Side, Side) = if in_place {
-        let working = working_side(ds, &hash_keys)?;
+        let working = working_side(ds, &hash_keys, &index)?;
         let head_side: Side = match ds.head()? {
             // A head the rules now refuse holds nothing to protect once forced.
             Some(h) if opts.force && !hist.is_history(&h) => Side::new(),

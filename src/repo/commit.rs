@@ -4,7 +4,7 @@
 
 use super::index::Index;
 use super::scan::{self, Kind};
-use super::statcache::{now_ns, StatCacheReader, StatCacheWriter};
+use super::statcache::{ids_fit, now_ns, StatCacheReader, StatCacheWriter};
 use super::{progress_bar, Dataset, Keyring};
 use crate::chunking::Chunker;
 use crate::crypto::keys::EpochKeys;
@@ -294,24 +294,6 @@ impl Writer {
     }
 }
 
-/// Whether chunk ids from the stat cache can stand for a file of `size` bytes: all stored
-/// where a new version may list them, adding up to the size, and no more of them than the
-/// chunker makes (every chunk but the last at least its minimum). The cache is not trusted:
-/// ids that do not fit mean the file is read.
-fn cached_ids_fit(index: &Index, ids: &[Id], size: u64) -> bool {
-    if ids.len() as u64 > size / crate::chunking::MIN_SIZE as u64 + 1 {
-        return false;
-    }
-    let mut sum = 0u64;
-    for id in ids {
-        match index.locate(id) {
-            Some(l) => sum += l.entry.raw_len() as u64,
-            None => return false,
-        }
-    }
-    sum == size
-}
-
 /// Entries walked per batch (see [`commit`]).
 const BATCH: usize = 1 << 16;
 
@@ -474,7 +456,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
             for (i, e) in batch.iter().enumerate() {
                 if let Kind::File(st) = &e.kind {
                     match old_cache.take(&e.rel, st) {
-                        Some(ids) if cached_ids_fit(&index, &ids, st.size) => {
+                        Some(ids) if ids_fit(&index, &ids, st.size) => {
                             file_chunks[i] = Some((ids, scan_start));
                             outcome.files_unchanged += 1;
                         }

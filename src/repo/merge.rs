@@ -43,7 +43,7 @@ pub fn ensure_clean(ds: &Dataset, hist: &History, keys: &Keyring, head: Id) -> R
     let Some(hk) = keys.current().or_else(|| keys.epochs.values().last()) else {
         return Err(Error::NoVersions);
     };
-    let changes = diff::diff(&want, &super::worktree::working_side(ds, hk)?);
+    let changes = diff::diff(&want, &super::worktree::working_side(ds, hk, &index)?);
     match changes.first() {
         None => Ok(()),
         Some(c) => Err(Error::Dirty(format!(

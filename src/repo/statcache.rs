@@ -11,6 +11,7 @@
 //! each). A cache is never trusted for integrity: a record that does not parse ends it, and
 //! a path out of order is a miss, so the worst a bad cache does is make files be read.
 
+use super::index::Index;
 use super::scan::FileStat;
 use super::{AtomicFile, Dataset};
 use crate::error::{IoContext, Result};
@@ -66,6 +67,25 @@ fn path(ds: &Dataset) -> std::path::PathBuf {
 /// Walk order of two relative paths: component by component, a folder before what it holds.
 pub fn walk_order(a: &str, b: &str) -> Ordering {
     a.split('/').cmp(b.split('/'))
+}
+
+/// Whether chunk ids from the stat cache can stand for a file of `size` bytes: all found in
+/// `index` (a commit's index holds only packs a new version may list), adding up to the
+/// size, and no more of them than the chunker makes (every chunk but the last at least its
+/// minimum). The one rule for commit, status, diff and checkout's dirty check: the cache is
+/// not trusted, and ids that do not fit mean the file is read.
+pub fn ids_fit(index: &Index, ids: &[Id], size: u64) -> bool {
+    if ids.len() as u64 > size / crate::chunking::MIN_SIZE as u64 + 1 {
+        return false;
+    }
+    let mut sum = 0u64;
+    for id in ids {
+        match index.locate(id) {
+            Some(l) => sum += l.entry.raw_len() as u64,
+            None => return false,
+        }
+    }
+    sum == size
 }
 
 /// One cached file.

@@ -2,8 +2,9 @@
 //! chunked and hashed (not sealed) on all cores.
 
 use super::commit::chunk_file;
+use super::index::Index;
 use super::scan::{self, Kind};
-use super::statcache::StatCacheReader;
+use super::statcache::{ids_fit, StatCacheReader};
 use super::Dataset;
 use crate::crypto::keys::EpochKeys;
 use crate::diff::{Node, Side};
@@ -12,7 +13,9 @@ use crate::object::tree::{DIR, FILE, SYMLINK};
 use rayon::prelude::*;
 
 /// The working folder's state.
-pub fn working_side(ds: &Dataset, keys: &EpochKeys) -> Result<Side> {
+///
+/// A cached entry stands for a file only if its ids fit it in `index` ([`ids_fit`]).
+pub fn working_side(ds: &Dataset, keys: &EpochKeys, index: &Index) -> Result<Side> {
     let scanned = scan::scan(&ds.root)?;
     // The cache is read in walk order, alongside the scan's entries.
     let mut cache = StatCacheReader::open(ds);
@@ -20,7 +23,9 @@ pub fn working_side(ds: &Dataset, keys: &EpochKeys) -> Result<Side> {
         .entries
         .iter()
         .map(|e| match &e.kind {
-            Kind::File(st) => cache.take(&e.rel, st),
+            Kind::File(st) => cache
+                .take(&e.rel, st)
+                .filter(|ids| ids_fit(index, ids, st.size)),
             _ => None,
         })
         .collect();
