@@ -421,9 +421,6 @@ fn check_links<'b>(links: impl Iterator<Item = (&'b str, &'b [u8])> + Clone) -> 
     Ok(())
 }
 
-/// Paths per batch of a streamed checkout.
-const BATCH: usize = 1 << 16;
-
 /// Check a whole version before anything is written: its trees decode with safe names, its
 /// links stay inside the checkout folder, its files' chunks are in its packs and add up.
 /// Returns the links.
@@ -443,8 +440,8 @@ fn check_version(reader: &VersionReader) -> Result<Vec<(String, Vec<u8>)>> {
 }
 
 /// Check out into an empty folder: nothing there to compare or protect, so the version
-/// (checked already) is walked again instead of held, and written in batches of [`BATCH`]
-/// paths. Memory is a batch and the open folders, whatever the number of files.
+/// (checked already) is walked again instead of held, and written in batches of
+/// [`super::batch_size`] paths. Memory is a batch and the open folders, whatever the number of files.
 fn checkout_fresh(
     paths: &mut Paths,
     outcome: &mut CheckoutOutcome,
@@ -463,7 +460,7 @@ fn checkout_fresh(
     // Links ride along for the check of their folders; they are made last.
     reader.each_path(&mut |p, e| {
         batch.push((p, Node::from(e)));
-        if batch.len() >= crate::testhook::batch(BATCH) {
+        if batch.len() >= super::batch_size() {
             flush(&mut batch)?;
         }
         Ok(())

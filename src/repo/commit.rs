@@ -294,9 +294,6 @@ impl Writer {
     }
 }
 
-/// Entries walked per batch (see [`commit`]).
-const BATCH: usize = 1 << 16;
-
 /// Folders being built as the walk goes: the open folders from the root down, each with
 /// the entries seen so far. A folder closes when the walk leaves it; its tree is sealed,
 /// packed and written as packs fill.
@@ -309,8 +306,9 @@ struct Trees<'a> {
     pack: PackBuilder,
     /// Trees sealed by this commit.
     new: HashSet<Id>,
-    /// Trees already stored that this version refers to.
-    old_ids: Vec<Id>,
+    /// Packs already stored that this version refers to (through its files, or folders
+    /// that did not change); the packs this commit writes are all referred to.
+    old_packs: BTreeSet<Id>,
     /// Packs of trees written.
     written: Vec<NewPack>,
 }
@@ -324,7 +322,7 @@ impl<'a> Trees<'a> {
             open: vec![(String::new(), Vec::new())],
             pack: PackBuilder::default(),
             new: HashSet::new(),
-            old_ids: Vec::new(),
+            old_packs: BTreeSet::new(),
             written: Vec::new(),
         }
     }
@@ -359,6 +357,17 @@ impl<'a> Trees<'a> {
         Ok(())
     }
 
+    /// Note a blob the version refers to; whether it is already stored.
+    fn refer(&mut self, id: &Id) -> bool {
+        match self.index.locate(id) {
+            Some(loc) => {
+                self.old_packs.insert(loc.pack);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Close every folder; the root tree's id.
     fn finish(&mut self) -> Result<Id> {
         self.leave_to(1)?;
@@ -389,9 +398,7 @@ impl<'a> Trees<'a> {
             )));
         }
         let id = self.keys.id_key.blob_id(KIND_TREE, &bytes);
-        if self.index.contains(&id) {
-            self.old_ids.push(id);
-        } else if self.new.insert(id) {
+        if !self.refer(&id) && self.new.insert(id) {
             self.pack.add(blob::seal(self.keys, KIND_TREE, id, &bytes));
             if self.pack.len() >= TARGET_SIZE {
                 self.flush()?;
@@ -425,18 +432,15 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         index: &index,
         new: Mutex::new(HashSet::new()),
     };
-    // Packs already stored that the version refers to; the packs this commit writes are all
-    // referred to (each blob in them was sealed for a file or folder of this version).
-    let mut old_packs: BTreeSet<Id> = BTreeSet::new();
     let mut trees = Trees::new(&keys, &index, &ds.store);
     let mut paths = 0u64;
-    // The walk goes in batches of at most BATCH entries: each batch's files are read on all
+    // The walk goes in batches ([`super::batch_size`] entries): each batch's files are read on all
     // cores (largest first), then its entries join the trees and the new stat cache in walk
     // order. Memory is the batch, the open folders and the stored blobs' index, whatever
     // the number of files.
     let mut walked = || -> Result<Id> {
         loop {
-            let batch = walk.batch(crate::testhook::batch(BATCH))?;
+            let batch = walk.batch(super::batch_size())?;
             if batch.is_empty() {
                 break;
             }
@@ -509,9 +513,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
                     Kind::File(st) => {
                         let (ids, since) = chunks.unwrap_or((Vec::new(), scan_start));
                         for id in &ids {
-                            if let Some(loc) = index.locate(id) {
-                                old_packs.insert(loc.pack);
-                            }
+                            trees.refer(id);
                         }
                         outcome.files += 1;
                         outcome.bytes += st.size;
@@ -534,14 +536,9 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let new_packs = new_packs?;
     outcome.skipped = walk.skipped;
     cache_changed |= old_cache.any_unmatched();
-    for id in &trees.old_ids {
-        if let Some(loc) = index.locate(id) {
-            old_packs.insert(loc.pack);
-        }
-    }
     let tree_packs = std::mem::take(&mut trees.written);
+    let mut packs = std::mem::take(&mut trees.old_packs);
     drop(trees);
-    let mut packs: BTreeSet<Id> = old_packs;
     for (id, size, header) in new_packs.into_iter().chain(tree_packs) {
         outcome.packs_written += 1;
         outcome.bytes_written += size;

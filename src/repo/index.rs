@@ -45,9 +45,7 @@ pub struct Index {
     /// Pack id -> number.
     numbers: HashMap<Id, u32>,
     /// Each blob's first known location.
-    blobs: hashbrown::HashTable<Slot>,
-    /// Hashes ids for `blobs`; keyed per process, so a member cannot craft ids that collide.
-    hasher: RandomState,
+    blobs: BlobTable,
     /// Further copies of blobs held by more than one pack (after a reseal; rare).
     more: HashMap<Id, Vec<Slot>>,
     /// Numbers of the packs a new version may list (rules V9, V10); `None`: all.
@@ -56,26 +54,61 @@ pub struct Index {
     dirty: bool,
 }
 
-/// Where a version's blobs are: the headers of the packs it lists (shared with the
-/// [`Index`]) and a table from blob id to header entry, 8 bytes a blob.
-pub struct View {
-    packs: Vec<(Id, u32, Arc<PackHeader>)>,
-    blobs: hashbrown::HashTable<Slot>,
+/// Blob ids to their first place in a list of packs, 8 bytes a blob: the table hashes the
+/// id it finds in the pack's header rather than storing it again. Hashed with a per-process
+/// key, so a member cannot craft ids that collide.
+#[derive(Default)]
+struct BlobTable {
+    slots: hashbrown::HashTable<Slot>,
     hasher: RandomState,
 }
 
-impl View {
-    fn entry(&self, (p, i): Slot) -> &BlobEntry {
-        &self.packs[p as usize].2.blobs[i as usize]
+impl BlobTable {
+    fn find(&self, packs: &[(Id, PackInfo)], id: &Id) -> Option<Slot> {
+        self.slots
+            .find(self.hasher.hash_one(id), |s| entry_of(packs, *s).0 == *id)
+            .copied()
     }
 
+    /// Add the blobs of pack number `no` (in `packs`); each one the table already holds is
+    /// given to `held` with its new slot and its first one.
+    fn add(
+        &mut self,
+        packs: &[(Id, PackInfo)],
+        no: u32,
+        mut held: impl FnMut(&BlobEntry, Slot, Slot),
+    ) {
+        let BlobTable { slots, hasher } = self;
+        let header = &packs[no as usize].1 .2.blobs;
+        let rehash = |s: &Slot| hasher.hash_one(entry_of(packs, *s).0);
+        slots.reserve(header.len(), rehash);
+        for (i, b) in (0u32..).zip(header) {
+            let hash = hasher.hash_one(b.0);
+            match slots.find(hash, |s| entry_of(packs, *s).0 == b.0) {
+                None => {
+                    slots.insert_unique(hash, (no, i), rehash);
+                }
+                Some(first) => held(b, (no, i), *first),
+            }
+        }
+    }
+}
+
+/// Where a version's blobs are: the headers of the packs it lists (shared with the
+/// [`Index`]) and the table of its blobs.
+pub struct View {
+    packs: Vec<(Id, PackInfo)>,
+    blobs: BlobTable,
+}
+
+impl View {
     /// The blob at `slot`, which [`View::find`] gave.
     pub fn at(&self, (p, i): Slot) -> BlobLoc {
-        let (pack, epoch, header) = &self.packs[p as usize];
+        let (pack, info) = &self.packs[p as usize];
         BlobLoc {
             pack: *pack,
-            epoch: *epoch,
-            entry: header.blobs[i as usize].clone(),
+            epoch: info.0,
+            entry: info.2.blobs[i as usize].clone(),
         }
     }
 
@@ -87,39 +120,12 @@ impl View {
     /// The place of blob `id` (packs are numbered in the order the version lists them, and
     /// a pack's blobs in the order they are stored).
     pub fn find(&self, id: &Id) -> Option<Slot> {
-        self.blobs
-            .find(self.hasher.hash_one(id), |s| self.entry(*s).0 == *id)
-            .copied()
+        self.blobs.find(&self.packs, id)
     }
 
     /// Every blob, once.
     pub fn iter(&self) -> impl Iterator<Item = BlobLoc> + '_ {
-        self.blobs.iter().map(|s| self.at(*s))
-    }
-
-    /// Add the blobs of a listed pack that earlier packs did not hold.
-    fn add(&mut self, pack: Id, epoch: u32, header: Arc<PackHeader>) {
-        let Ok(no) = u32::try_from(self.packs.len()) else {
-            return;
-        };
-        self.packs.push((pack, epoch, header));
-        let View {
-            packs,
-            blobs,
-            hasher,
-        } = self;
-        let header = &packs[no as usize].2.blobs;
-        let rehash = |s: &Slot| hasher.hash_one(packs[s.0 as usize].2.blobs[s.1 as usize].0);
-        blobs.reserve(header.len(), rehash);
-        for (i, b) in (0u32..).zip(header) {
-            let hash = hasher.hash_one(b.0);
-            if blobs
-                .find(hash, |s| packs[s.0 as usize].2.blobs[s.1 as usize].0 == b.0)
-                .is_none()
-            {
-                blobs.insert_unique(hash, (no, i), rehash);
-            }
-        }
+        self.blobs.slots.iter().map(|s| self.at(*s))
     }
 }
 
@@ -210,35 +216,18 @@ impl Index {
         };
         self.numbers.insert(id, no);
         self.packs.push((id, info));
-        let Index {
-            packs,
-            blobs,
-            hasher,
-            more,
-            ..
-        } = self;
-        let header = &packs[no as usize].1 .2.blobs;
-        let rehash = |s: &Slot| hasher.hash_one(entry_of(packs, *s).0);
-        blobs.reserve(header.len(), rehash);
-        for (i, b) in (0u32..).zip(header) {
-            let hash = hasher.hash_one(b.0);
-            match blobs.find(hash, |s| entry_of(packs, *s).0 == b.0) {
-                None => {
-                    blobs.insert_unique(hash, (no, i), rehash);
-                }
-                Some(first) if first.0 != no => more.entry(b.0).or_default().push((no, i)),
-                Some(_) => {}
+        let more = &mut self.more;
+        self.blobs.add(&self.packs, no, |b, slot, first| {
+            if first.0 != no {
+                more.entry(b.0).or_default().push(slot);
             }
-        }
+        });
     }
 
     /// Every known location of a blob.
     fn copies(&self, id: &Id) -> impl Iterator<Item = Slot> + '_ {
         self.blobs
-            .find(self.hasher.hash_one(id), |s| {
-                entry_of(&self.packs, *s).0 == *id
-            })
-            .copied()
+            .find(&self.packs, id)
             .into_iter()
             .chain(self.more.get(id).into_iter().flatten().copied())
     }
@@ -334,8 +323,7 @@ impl Index {
     ) -> Result<(View, Vec<(Id, u32)>)> {
         let mut out = View {
             packs: Vec::new(),
-            blobs: hashbrown::HashTable::new(),
-            hasher: RandomState::new(),
+            blobs: BlobTable::default(),
         };
         let mut unreadable = Vec::new();
         for p in packs {
@@ -363,7 +351,10 @@ impl Index {
                 unreadable.push((*p, info.0));
                 continue;
             }
-            out.add(*p, info.0, info.2.clone());
+            let info = info.clone();
+            let no = out.packs.len() as u32;
+            out.packs.push((*p, info));
+            out.blobs.add(&out.packs, no, |_, _, _| {});
         }
         Ok((out, unreadable))
     }

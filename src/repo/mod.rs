@@ -182,6 +182,12 @@ pub(crate) fn load_cache<T: serde::de::DeserializeOwned>(path: &Path) -> Option<
     ciborium::from_reader(std::io::BufReader::new(f)).ok()
 }
 
+/// Paths a commit walks, or a checkout into an empty folder writes, per batch: what memory
+/// holds at once, whatever the number of files.
+pub(crate) fn batch_size() -> usize {
+    crate::testhook::batch(1 << 16)
+}
+
 /// A byte-progress bar on stderr, or a hidden one when `enabled` is false.
 pub fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
     if !enabled {
