@@ -261,20 +261,33 @@ fn check_pack(
             return pr;
         }
     };
-    for e in header.blobs {
+    // Unit by unit: a bundle is opened once for all its members.
+    let header = std::sync::Arc::new(header);
+    let mut i = 0;
+    while i < header.blobs.len() {
+        let e = &header.blobs[i];
         let s = e.offset() as usize;
         let sealed = &bytes[s..s + e.length() as usize];
-        match blob::open(&k, e.kind(), e.comp(), e.raw_len(), &e.id(), sealed) {
-            Ok(_) => pr.blobs.push((
-                e.id(),
-                BlobLoc {
-                    pack: *id,
-                    epoch: t.epoch,
-                    entry: e,
-                },
-            )),
+        let unit = pack::unit_of(&header.blobs, i);
+        let next = unit.end.max(i + 1);
+        match blob::open_unit(&k, &header.blobs, i, sealed) {
+            Ok(_) => {
+                for at in unit {
+                    pr.blobs.push((
+                        header.blobs[at].id(),
+                        BlobLoc {
+                            pack: *id,
+                            epoch: t.epoch,
+                            entry: header.blobs[at].clone(),
+                            header: header.clone(),
+                            at,
+                        },
+                    ))
+                }
+            }
             Err(err) => pr.errors.push(err),
         }
+        i = next;
     }
     pr
 }
@@ -979,6 +992,13 @@ fn read_tree(ds: &Dataset, keys: &Keyring, id: &Id, loc: &BlobLoc) -> Result<Vec
         &store::pack_path(&loc.pack),
         e.offset()..e.offset() + e.length() as u64,
     )?;
-    let plain = blob::open(&k, KIND_TREE, e.comp(), e.raw_len(), id, &sealed)?;
+    if e.kind() != KIND_TREE || e.id() != *id {
+        return Err(Error::Corrupt {
+            kind: "tree",
+            id: *id,
+            reason: format!("stored as a {}", blob::kind_name(e.kind())),
+        });
+    }
+    let plain = loc.open(&k, &sealed)?;
     tree::decode(id, &plain)
 }

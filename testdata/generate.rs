@@ -16,6 +16,8 @@ use coffer::object::tree::{self, Entry};
 use coffer::object::version::{Seal, Version};
 use serde_json::{json, Value};
 
+#[path = "generate/bundle.rs"]
+mod bundle;
 #[path = "generate/people.rs"]
 mod people;
 #[path = "generate/rejects.rs"]
@@ -441,6 +443,7 @@ fn main() {
     };
     let (rejects, chain_rejects, signature_rejects, identity_rejects, links) =
         rejects::all(&ctx, &mut rng);
+    let (bundle_v, bundle_rejects) = bundle::vectors(&keys);
 
     let out: Value = json!({
         "format_version": codec::FORMAT_VERSION,
@@ -457,6 +460,8 @@ fn main() {
         "blobs": blobs,
         "tree": tree_v,
         "pack": pack_v,
+        "bundle": bundle_v,
+        "bundle_rejects": bundle_rejects,
         "policy": { "stored": h(&policy_bytes), "dataset_id": dataset.to_hex() },
         "policy_next": {
             "stored": h(&p1_bytes), "id": p1_id.to_hex(),

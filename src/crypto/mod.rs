@@ -20,6 +20,8 @@ pub const LABEL_CHUNKER_KEY: &str = "coffer v1 2026-11-27 chunker gear table";
 pub const LABEL_CLAIM: &str = "coffer v1 2026-11-27 push claim";
 /// AEAD associated-data prefix for a blob.
 pub const AAD_BLOB: &[u8] = b"coffer v1 blob";
+/// AEAD associated data prefix, bundles of small blobs (spec §6.4).
+pub const AAD_BUNDLE: &[u8] = b"coffer v1 bundle";
 /// AEAD associated-data prefix for a pack header.
 pub const AAD_PACK_HEADER: &[u8] = b"coffer v1 pack header";
 /// AEAD associated-data prefix for a version's sealed field.

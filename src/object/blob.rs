@@ -1,7 +1,10 @@
-//! Blobs: one chunk of file data or one tree, compressed where it pays, then sealed.
+//! Blobs: one chunk of file data or one tree, compressed where it pays, then sealed; and
+//! bundles: small chunks compressed and sealed together (spec §6.4), so that ten thousand
+//! small files compress as well as one large one.
 
+use super::pack::BlobEntry;
 use crate::crypto::keys::EpochKeys;
-use crate::crypto::AAD_BLOB;
+use crate::crypto::{AAD_BLOB, AAD_BUNDLE};
 use crate::error::{Error, Result};
 use crate::id::Id;
 
@@ -13,6 +16,18 @@ pub const KIND_TREE: u8 = 1;
 pub const COMP_NONE: u8 = 0;
 /// Compression byte: one zstd frame.
 pub const COMP_ZSTD: u8 = 1;
+/// Compression byte: a member of a bundle (one zstd frame of several blobs, §6.4).
+pub const COMP_BUNDLE: u8 = 2;
+
+/// Chunks shorter than this go into bundles (small files, and the tails of larger ones).
+pub const BUNDLE_CHUNK_MAX: usize = crate::chunking::MIN_SIZE;
+/// A bundle is sealed once its plaintext reaches this size (or it holds
+/// [`BUNDLE_MAX_BLOBS`]): reading one small file then decompresses at most about this much.
+pub const BUNDLE_TARGET: usize = 1024 * 1024;
+/// Most blobs a writer puts in one bundle.
+pub const BUNDLE_MAX_BLOBS: usize = 1024;
+/// Most blobs a reader accepts in one bundle.
+pub const BUNDLE_READ_MAX_BLOBS: usize = 4096;
 
 /// zstd level: 3 is zstd's default, the best ratio per CPU second on CSV and JSON here.
 const ZSTD_LEVEL: i32 = 3;
@@ -36,6 +51,19 @@ pub fn aad(kind: u8, comp: u8, id: &Id) -> Vec<u8> {
     a
 }
 
+/// The associated data of a bundle: binds every member's kind, id and length, in order.
+pub fn bundle_aad<'a>(members: impl ExactSizeIterator<Item = (u8, &'a Id, u32)>) -> Vec<u8> {
+    let mut a = Vec::with_capacity(AAD_BUNDLE.len() + 4 + members.len() * 37);
+    a.extend_from_slice(AAD_BUNDLE);
+    a.extend_from_slice(&(members.len() as u32).to_be_bytes());
+    for (kind, id, raw_len) in members {
+        a.push(kind);
+        a.extend_from_slice(&id.0);
+        a.extend_from_slice(&raw_len.to_be_bytes());
+    }
+    a
+}
+
 /// An encoded blob ready to go into a pack.
 pub struct SealedBlob {
     /// Keyed id of the plaintext.
@@ -48,6 +76,87 @@ pub struct SealedBlob {
     pub raw_len: u32,
     /// `nonce || ciphertext || tag`.
     pub sealed: Vec<u8>,
+}
+
+/// Several small blobs compressed and sealed together, ready to go into a pack.
+pub struct SealedBundle {
+    /// Members in order: kind, id, plaintext length.
+    pub members: Vec<(u8, Id, u32)>,
+    /// `nonce || ciphertext || tag` of the one zstd frame of their plaintexts.
+    pub sealed: Vec<u8>,
+}
+
+/// What goes into a pack: one blob, or a bundle.
+pub enum Sealed {
+    /// One blob on its own.
+    Blob(SealedBlob),
+    /// A bundle of small blobs.
+    Bundle(SealedBundle),
+}
+
+/// Small blobs gathered for one bundle.
+#[derive(Default)]
+pub struct Bundle {
+    members: Vec<(u8, Id, u32)>,
+    plain: Vec<u8>,
+}
+
+impl Bundle {
+    /// Add one blob (the caller keeps it shorter than [`BUNDLE_CHUNK_MAX`]).
+    pub fn add(&mut self, kind: u8, id: Id, data: &[u8]) {
+        if self.plain.is_empty() {
+            self.plain.reserve(BUNDLE_TARGET + BUNDLE_CHUNK_MAX);
+        }
+        self.members.push((kind, id, data.len() as u32));
+        self.plain.extend_from_slice(data);
+    }
+
+    /// True once it should be sealed.
+    pub fn is_full(&self) -> bool {
+        self.plain.len() >= BUNDLE_TARGET || self.members.len() >= BUNDLE_MAX_BLOBS
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Compress and seal: one bundle, or each blob on its own when there is only one or the
+    /// whole does not compress.
+    pub fn seal(self, keys: &EpochKeys) -> Vec<Sealed> {
+        self.seal_with_nonce(keys, None)
+    }
+
+    /// [`Bundle::seal`] with a chosen nonce (known-answer vectors only).
+    pub fn seal_with_nonce(self, keys: &EpochKeys, nonce: Option<&[u8; 12]>) -> Vec<Sealed> {
+        let alone = |b: &Bundle| {
+            let mut at = 0usize;
+            b.members
+                .iter()
+                .map(|&(kind, id, len)| {
+                    let data = &b.plain[at..at + len as usize];
+                    at += len as usize;
+                    Sealed::Blob(seal_with_nonce(keys, kind, id, data, nonce))
+                })
+                .collect()
+        };
+        if self.members.len() < 2 {
+            return alone(&self);
+        }
+        let Some(body) = compress(&self.plain) else {
+            return alone(&self);
+        };
+        let aad = bundle_aad(self.members.iter().map(|(k, id, len)| (*k, id, *len)));
+        let mut sealed = Vec::with_capacity(body.len() + crate::crypto::aead::OVERHEAD);
+        match nonce {
+            Some(n) => keys.blob.seal_with_nonce_into(n, &aad, &body, &mut sealed),
+            None => keys.blob.seal_into(&aad, &body, &mut sealed),
+        }
+        vec![Sealed::Bundle(SealedBundle {
+            members: self.members,
+            sealed,
+        })]
+    }
 }
 
 thread_local! {
@@ -170,7 +279,102 @@ pub fn reseal(
     })
 }
 
-/// Open a sealed blob and check that its plaintext hashes to `id`.
+/// The blobs of one sealed range of a pack (a blob, or a bundle's members), opened and
+/// each checked against its id.
+pub struct Unit {
+    /// Header entries it holds.
+    pub entries: std::ops::Range<usize>,
+    plain: Vec<u8>,
+    /// Where each member's plaintext ends.
+    ends: Vec<usize>,
+}
+
+impl Unit {
+    /// Plaintext of header entry `i`, if this unit holds it.
+    pub fn blob(&self, i: usize) -> Option<&[u8]> {
+        let k = i.checked_sub(self.entries.start)?;
+        let end = *self.ends.get(k)?;
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        self.plain.get(start..end)
+    }
+
+    /// [`Unit::blob`], taking the plaintext without a copy when the unit is one blob.
+    pub fn into_blob(mut self, i: usize) -> Option<Vec<u8>> {
+        if self.ends.len() == 1 && i == self.entries.start {
+            return Some(std::mem::take(&mut self.plain));
+        }
+        self.blob(i).map(<[u8]>::to_vec)
+    }
+}
+
+/// Open the sealed range that holds header entry `i` of a pack (`blobs` is the whole header):
+/// decrypt it, decompress it and check every blob in it against its id. `sealed` is exactly
+/// the bytes at that entry's offset and length.
+pub fn open_unit(keys: &EpochKeys, blobs: &[BlobEntry], i: usize, sealed: &[u8]) -> Result<Unit> {
+    let entries = super::pack::unit_of(blobs, i);
+    let Some(e) = blobs.get(i) else {
+        return Err(Error::Usage(format!("no blob {i} in the pack header")));
+    };
+    if e.comp() != COMP_BUNDLE {
+        let plain = open(keys, e.kind(), e.comp(), e.raw_len(), &e.id(), sealed)?;
+        let ends = vec![plain.len()];
+        return Ok(Unit {
+            entries,
+            plain,
+            ends,
+        });
+    }
+    let members = &blobs[entries.clone()];
+    let corrupt = |reason: &str| Error::Corrupt {
+        kind: "bundle",
+        id: e.id(),
+        reason: reason.into(),
+    };
+    let total: u64 = members.iter().map(|m| m.raw_len() as u64).sum();
+    if total > super::MAX_BLOB_SIZE as u64 {
+        return Err(corrupt("declared size exceeds the format limit"));
+    }
+    let aad = bundle_aad(members.iter().map(|m| (m.kind(), &m.0, m.raw_len())));
+    let body = keys
+        .blob
+        .open(&aad, sealed)
+        .ok_or_else(|| corrupt("decryption failed (altered, or sealed under another key)"))?;
+    if zstd::zstd_safe::find_frame_compressed_size(&body).ok() != Some(body.len()) {
+        return Err(corrupt("the body is not exactly one zstd frame"));
+    }
+    let plain = decompress(&body, total as usize).ok_or_else(|| corrupt("decompression failed"))?;
+    if plain.len() as u64 != total {
+        return Err(corrupt("plaintext length differs from the pack header"));
+    }
+    let mut ends = Vec::with_capacity(members.len());
+    let mut at = 0usize;
+    for m in members {
+        let end = at + m.raw_len() as usize;
+        if keys.id_key.blob_id(m.kind(), &plain[at..end]) != m.id() {
+            return Err(Error::Corrupt {
+                kind: kind_name(m.kind()),
+                id: m.id(),
+                reason: "plaintext in its bundle does not hash to its id".into(),
+            });
+        }
+        ends.push(end);
+        at = end;
+    }
+    Ok(Unit {
+        entries,
+        plain,
+        ends,
+    })
+}
+
+/// Open header entry `i` of a pack (see [`open_unit`]) and return its plaintext.
+pub fn open_at(keys: &EpochKeys, blobs: &[BlobEntry], i: usize, sealed: &[u8]) -> Result<Vec<u8>> {
+    let unit = open_unit(keys, blobs, i, sealed)?;
+    unit.into_blob(i)
+        .ok_or_else(|| Error::Usage(format!("no blob {i} in the pack header")))
+}
+
+/// Open a sealed blob (not a bundle) and check that its plaintext hashes to `id`.
 pub fn open(
     keys: &EpochKeys,
     kind: u8,

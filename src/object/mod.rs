@@ -104,7 +104,7 @@ mod fuzz_tests {
     //! Random and mutated bytes into every decoder of stored objects: errors, never panics.
     use crate::crypto::keys::{EpochKeys, EpochSecret};
     use crate::id::Id;
-    use crate::object::{pack, policy::Policy, tree, version::Version};
+    use crate::object::{blob, pack, policy::Policy, tree, version::Version};
     use proptest::prelude::*;
 
     fn keys() -> EpochKeys {
@@ -195,6 +195,60 @@ mod fuzz_tests {
                     }
                 }
             }
+        }
+
+        /// Any mix of blobs and bundles packs and opens back to each blob's bytes, through
+        /// the unit that holds it; one flipped bit anywhere in the pack stops the unit it
+        /// lands in (or the header) from opening.
+        #[test]
+        fn bundles_round_trip(
+            files in proptest::collection::vec((0usize..3000, 0u8..4, any::<bool>()), 1..40),
+            flip in any::<usize>(), bit in 0u8..8,
+        ) {
+            let k = keys();
+            let mut plain = Vec::new();
+            let mut pb = pack::PackBuilder::default();
+            let mut bundle = blob::Bundle::default();
+            for (n, seed, noise) in files {
+                let data: Vec<u8> = if noise {
+                    (0..n).map(|i| (i as u8).wrapping_mul(151).wrapping_add(seed) ^ (i >> 3) as u8).collect()
+                } else {
+                    format!("ward {seed},places\n").repeat(n / 14 + 1).into_bytes()
+                };
+                let id = k.id_key.blob_id(blob::KIND_CHUNK, &data);
+                bundle.add(blob::KIND_CHUNK, id, &data);
+                plain.push((id, data));
+                if bundle.is_full() || seed == 0 {
+                    for s in std::mem::take(&mut bundle).seal(&k) {
+                        pb.add_sealed(s);
+                    }
+                }
+            }
+            for s in bundle.seal(&k) {
+                pb.add_sealed(s);
+            }
+            let (pid, mut bytes, header) = pb.finish(&k);
+            let (_, opened) = pack::open_pack(|_| Some(k.clone()), &pid, &bytes).unwrap();
+            prop_assert_eq!(&opened, &header);
+            prop_assert_eq!(header.blobs.len(), plain.len());
+            for (i, (id, data)) in plain.iter().enumerate() {
+                let e = &header.blobs[i];
+                prop_assert_eq!(e.id(), *id);
+                let s = e.offset() as usize;
+                let got = blob::open_at(&k, &header.blobs, i, &bytes[s..s + e.length() as usize]).unwrap();
+                prop_assert_eq!(&got, data);
+            }
+            let at = flip % bytes.len();
+            bytes[at] ^= 1 << bit;
+            let pid = Id::of_stored(&bytes);
+            let all = pack::open_pack(|_| Some(k.clone()), &pid, &bytes).and_then(|(_, h)| {
+                for (i, e) in h.blobs.iter().enumerate() {
+                    let s = e.offset() as usize;
+                    blob::open_at(&k, &h.blobs, i, &bytes[s..s + e.length() as usize])?;
+                }
+                Ok(())
+            });
+            prop_assert!(all.is_err(), "flip of bit {} at byte {} went unnoticed", bit, at);
         }
 
         #[test]

@@ -1,7 +1,7 @@
 //! Packs: many sealed blobs, then a sealed header listing them, then a 16-byte trailer
 //! (spec/format.md, "Packs"). A pack is named by the BLAKE3 of all its bytes.
 
-use super::blob::SealedBlob;
+use super::blob::{Sealed, SealedBlob, SealedBundle, COMP_BUNDLE};
 use crate::codec;
 use crate::crypto::aead::OVERHEAD;
 use crate::crypto::keys::EpochKeys;
@@ -92,6 +92,33 @@ impl PackBuilder {
         self.buf.extend_from_slice(&b.sealed);
     }
 
+    /// Append a bundle: one entry per member, each with the bundle's offset and length.
+    pub fn add_bundle(&mut self, b: SealedBundle) {
+        let offset = self.buf.len() as u64;
+        for (kind, id, raw_len) in b.members {
+            self.blobs.push(BlobEntry(
+                id,
+                kind,
+                COMP_BUNDLE,
+                offset,
+                b.sealed.len() as u32,
+                raw_len,
+            ));
+        }
+        if self.buf.is_empty() {
+            self.buf.reserve(TARGET_SIZE + crate::chunking::MAX_SIZE);
+        }
+        self.buf.extend_from_slice(&b.sealed);
+    }
+
+    /// Append a blob or a bundle.
+    pub fn add_sealed(&mut self, s: Sealed) {
+        match s {
+            Sealed::Blob(b) => self.add(b),
+            Sealed::Bundle(b) => self.add_bundle(b),
+        }
+    }
+
     /// Bytes of blobs so far.
     pub fn len(&self) -> usize {
         self.buf.len()
@@ -129,6 +156,26 @@ impl PackBuilder {
         }));
         (Id::of_stored(&buf), buf, header)
     }
+}
+
+/// The header entries sealed together with entry `i`: `i` alone, or every member of its
+/// bundle (consecutive bundle entries with the same offset).
+pub fn unit_of(blobs: &[BlobEntry], i: usize) -> std::ops::Range<usize> {
+    let same = |a: &BlobEntry, b: &BlobEntry| {
+        a.comp() == COMP_BUNDLE && b.comp() == COMP_BUNDLE && a.offset() == b.offset()
+    };
+    let Some(e) = blobs.get(i) else {
+        return i..i;
+    };
+    let mut start = i;
+    while start > 0 && same(&blobs[start - 1], e) {
+        start -= 1;
+    }
+    let mut end = i + 1;
+    while end < blobs.len() && same(&blobs[end], e) {
+        end += 1;
+    }
+    start..end
 }
 
 /// Associated data of a pack header.
@@ -210,16 +257,39 @@ pub fn open_header(
         .ok_or_else(|| corrupt("header decryption failed".into()))?;
     let header: PackHeader = codec::decode(KIND, &plain).map_err(|e| corrupt(e.to_string()))?;
     let mut expect = 0u64;
+    // Members of the bundle the previous entry belongs to, and their plaintext bytes.
+    let (mut members, mut raw) = (0usize, 0u64);
+    let mut prev: Option<&BlobEntry> = None;
     for b in &header.blobs {
-        if b.offset() != expect {
-            return Err(corrupt("blobs are not contiguous".into()));
+        if b.kind() > super::blob::KIND_TREE || b.comp() > COMP_BUNDLE {
+            return Err(corrupt("unknown blob kind or compression".into()));
         }
         if (b.length() as usize) < OVERHEAD || b.raw_len() as usize > super::MAX_BLOB_SIZE {
             return Err(corrupt("blob length out of bounds".into()));
         }
-        if b.kind() > super::blob::KIND_TREE || b.comp() > super::blob::COMP_ZSTD {
-            return Err(corrupt("unknown blob kind or compression".into()));
+        // A bundle's members follow one another with its offset: the first one starts it.
+        let joins = prev.is_some_and(|p| {
+            p.comp() == COMP_BUNDLE && b.comp() == COMP_BUNDLE && p.offset() == b.offset()
+        });
+        if joins && prev.is_some_and(|p| p.length() != b.length()) {
+            return Err(corrupt("a bundle's members disagree on its length".into()));
         }
+        prev = Some(b);
+        if joins {
+            members += 1;
+            raw += b.raw_len() as u64;
+            if members > super::blob::BUNDLE_READ_MAX_BLOBS || raw > super::MAX_BLOB_SIZE as u64 {
+                return Err(corrupt(format!(
+                    "a bundle at offset {} is too large",
+                    b.offset()
+                )));
+            }
+            continue;
+        }
+        if b.offset() != expect {
+            return Err(corrupt("blobs are not contiguous".into()));
+        }
+        (members, raw) = (1, b.raw_len() as u64);
         expect += b.length() as u64;
     }
     if expect != blobs_len {

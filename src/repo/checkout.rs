@@ -306,23 +306,29 @@ impl Paths<'_> {
                 kind: "epoch key",
                 id: head.pack,
             })?;
-            let mut plain: Option<(Slot, Vec<u8>)> = None;
+            // The unit last opened (a bundle serves all its members): pack number and unit.
+            let mut plain: Option<(u32, blob::Unit)> = None;
             for (slot, fi, off) in run {
-                if plain.as_ref().is_none_or(|(s, _)| s != slot) {
+                let held = |(p, u): &(u32, blob::Unit)| {
+                    *p == slot.0 && u.entries.contains(&(slot.1 as usize))
+                };
+                if !plain.as_ref().is_some_and(held) {
                     let l = self.reader.locs.at(*slot);
+                    if l.entry.kind() != KIND_CHUNK {
+                        return Err(Error::Corrupt {
+                            kind: "chunk",
+                            id: l.entry.id(),
+                            reason: format!("stored as a {}", blob::kind_name(l.entry.kind())),
+                        });
+                    }
                     let s = (l.entry.offset() - start) as usize;
                     let sealed = &bytes[s..s + l.entry.length() as usize];
-                    let data = blob::open(
-                        &k,
-                        KIND_CHUNK,
-                        l.entry.comp(),
-                        l.entry.raw_len(),
-                        &l.entry.id(),
-                        sealed,
-                    )?;
-                    plain = Some((*slot, data));
+                    let unit = blob::open_unit(&k, &l.header.blobs, l.at, sealed)?;
+                    plain = Some((slot.0, unit));
                 }
-                let Some((_, data)) = &plain else { continue };
+                let Some(data) = plain.as_ref().and_then(|(_, u)| u.blob(slot.1 as usize)) else {
+                    continue;
+                };
                 let (_, n) = files[*fi as usize];
                 let tmp = tmp_of(*fi as usize);
                 if n.chunks.len() == 1 {

@@ -11,7 +11,7 @@ use crate::crypto::keys::EpochKeys;
 use crate::error::{Error, IoContext, Result};
 use crate::id::{Bytes32, Id};
 use crate::identity::Identity;
-use crate::object::blob::{self, SealedBlob, KIND_CHUNK, KIND_TREE};
+use crate::object::blob::{self, Bundle, Sealed, BUNDLE_CHUNK_MAX, KIND_CHUNK, KIND_TREE};
 use crate::object::pack::{PackBuilder, PackHeader, TARGET_SIZE};
 use crate::object::tree::{self, Entry};
 use crate::object::version::{Seal, Version};
@@ -100,13 +100,13 @@ type NewPack = (Id, u64, PackHeader);
 
 /// Packs sealed blobs and writes each full pack to the store.
 struct Packer {
-    tx: Option<Sender<SealedBlob>>,
+    tx: Option<Sender<Sealed>>,
     handle: Option<std::thread::JoinHandle<Result<Vec<NewPack>>>>,
 }
 
 impl Packer {
     fn start(ds_store: store::Store, keys: EpochKeys) -> Packer {
-        let (tx, rx): (Sender<SealedBlob>, Receiver<SealedBlob>) = bounded(8);
+        let (tx, rx): (Sender<Sealed>, Receiver<Sealed>) = bounded(8);
         let handle = std::thread::spawn(move || {
             // Finished packs go to writer threads, so packing never waits on storage; the
             // bounded queue caps memory at a few packs.
@@ -133,7 +133,7 @@ impl Packer {
                 send_ok &= wtx.send((id, bytes)).is_ok();
             };
             for b in rx {
-                cur.add(b);
+                cur.add_sealed(b);
                 if cur.len() >= TARGET_SIZE {
                     flush(std::mem::take(&mut cur), &mut out);
                 }
@@ -159,7 +159,7 @@ impl Packer {
         }
     }
 
-    fn sender(&self) -> Sender<SealedBlob> {
+    fn sender(&self) -> Sender<Sealed> {
         self.tx.clone().unwrap_or_else(|| bounded(0).0)
     }
 
@@ -169,6 +169,44 @@ impl Packer {
             Some(Ok(r)) => r,
             _ => Err(Error::Usage("the pack writer thread panicked".into())),
         }
+    }
+}
+
+/// Small chunks waiting for a bundle (§6.4), shared by the readers: the one whose chunk fills
+/// the bundle compresses and seals it, so bundles are sealed on every core.
+#[derive(Default)]
+struct Bundles(Mutex<Bundle>);
+
+impl Bundles {
+    /// Seal chunk `id` on its own, or add it to the bundle (sealing that once it is full),
+    /// and send what was sealed to the packer.
+    fn seal(&self, keys: &EpochKeys, tx: &Sender<Sealed>, id: Id, data: &[u8]) -> Result<()> {
+        let send = |s: Sealed| {
+            tx.send(s)
+                .map_err(|_| Error::Usage("the pack writer stopped".into()))
+        };
+        if data.len() >= BUNDLE_CHUNK_MAX || blob::looks_incompressible(data) {
+            return send(Sealed::Blob(blob::seal(keys, KIND_CHUNK, id, data)));
+        }
+        let full = {
+            // A poisoned lock still holds whole chunks: a panic elsewhere fails the commit.
+            let mut b = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            b.add(KIND_CHUNK, id, data);
+            b.is_full().then(|| std::mem::take(&mut *b))
+        };
+        match full {
+            Some(b) => b.seal(keys).into_iter().try_for_each(send),
+            None => Ok(()),
+        }
+    }
+
+    /// Seal and send what is left.
+    fn flush(&self, keys: &EpochKeys, tx: &Sender<Sealed>) -> Result<()> {
+        let b = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        b.seal(keys).into_iter().try_for_each(|s| {
+            tx.send(s)
+                .map_err(|_| Error::Usage("the pack writer stopped".into()))
+        })
     }
 }
 
@@ -433,6 +471,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         new: Mutex::new(HashSet::new()),
     };
     let mut trees = Trees::new(&keys, &index, &ds.store);
+    let bundles = Bundles::default();
     let mut paths = 0u64;
     // The walk goes in batches ([`super::batch_size`] entries): each batch's files are read on all
     // cores (largest first), then its entries join the trees and the new stat cache in walk
@@ -486,9 +525,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
                     let read_start = now_ns();
                     let (ids, len) = chunk_file(&path, &keys, |id, data| {
                         if seen.claim(&id) {
-                            let b = blob::seal(&keys, KIND_CHUNK, id, data);
-                            tx.send(b)
-                                .map_err(|_| Error::Usage("the pack writer stopped".into()))?;
+                            bundles.seal(&keys, &tx, id, data)?;
                         }
                         pb.inc(data.len() as u64);
                         Ok(())
@@ -528,7 +565,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         trees.finish()
     };
     // The packer is joined whatever happened, so no pack is being written once this returns.
-    let root = walked();
+    let root = walked().and_then(|root| bundles.flush(&keys, &packer.sender()).map(|_| root));
     drop(seen);
     let new_packs = packer.finish();
     pb.finish_and_clear();

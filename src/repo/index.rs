@@ -24,6 +24,18 @@ pub struct BlobLoc {
     pub epoch: u32,
     /// Its entry in the pack header.
     pub entry: BlobEntry,
+    /// That pack's header (a bundle's members are opened together).
+    pub header: Arc<PackHeader>,
+    /// The entry's position in it.
+    pub at: usize,
+}
+
+impl BlobLoc {
+    /// Open this blob from `sealed`, the bytes at its entry's offset and length, with the
+    /// keys of its pack's epoch: decrypt, decompress and check it against its id (§6.3, §6.4).
+    pub fn open(&self, keys: &crate::crypto::keys::EpochKeys, sealed: &[u8]) -> Result<Vec<u8>> {
+        crate::object::blob::open_at(keys, &self.header.blobs, self.at, sealed)
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -109,6 +121,8 @@ impl View {
             pack: *pack,
             epoch: info.0,
             entry: info.2.blobs[i as usize].clone(),
+            header: info.2.clone(),
+            at: i as usize,
         }
     }
 
@@ -238,6 +252,8 @@ impl Index {
             pack: *id,
             epoch: info.0,
             entry: info.2.blobs.get(i as usize)?.clone(),
+            header: info.2.clone(),
+            at: i as usize,
         })
     }
 

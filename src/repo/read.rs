@@ -136,7 +136,7 @@ impl<'a> VersionReader<'a> {
             kind: "epoch key",
             id: loc.pack,
         })?;
-        blob::open(&k, kind, e.comp(), e.raw_len(), id, &sealed)
+        loc.open(&k, &sealed)
     }
 
     /// Read and validate one tree.

@@ -7,7 +7,7 @@
 //! id, and its stored body (still compressed) sealed again; ids do not change, so trees and
 //! versions that name it need not change either.
 
-use super::index::Index;
+use super::index::{BlobLoc, Index};
 use super::{progress_bar, Dataset, Keyring};
 use crate::crypto::keys::EpochKeys;
 use crate::error::{Error, Result};
@@ -42,6 +42,13 @@ fn read_any(ds: &Dataset, keys: &Keyring, index: &Index, id: &Id, kind: u8) -> R
         id: *id,
     })?;
     let e = &loc.entry;
+    if e.kind() != kind {
+        return Err(Error::Corrupt {
+            kind: blob::kind_name(kind),
+            id: *id,
+            reason: format!("stored as a {}", blob::kind_name(e.kind())),
+        });
+    }
     let sealed = ds.store.get_range(
         &store::pack_path(&loc.pack),
         e.offset()..e.offset() + e.length() as u64,
@@ -51,7 +58,7 @@ fn read_any(ds: &Dataset, keys: &Keyring, index: &Index, id: &Id, kind: u8) -> R
         epoch: loc.epoch,
         dataset: ds.id,
     })?;
-    blob::open(&k, kind, e.comp(), e.raw_len(), id, &sealed)
+    loc.open(&k, &sealed)
 }
 
 /// Every blob (trees and chunks) reachable from the tree `root`, reading trees from any
@@ -120,35 +127,74 @@ pub fn ensure_usable(
         progress,
         todo.iter().map(|l| l.entry.raw_len() as u64).sum(),
     );
+    // One group per sealed range: the members of a bundle are read and opened once, and
+    // sealed again as one bundle.
+    let mut groups: Vec<&[BlobLoc]> = Vec::new();
+    let mut rest = &todo[..];
+    while let Some(first) = rest.first() {
+        let n = rest
+            .iter()
+            .take_while(|l| l.pack == first.pack && l.entry.offset() == first.entry.offset())
+            .count();
+        let (g, r) = rest.split_at(n);
+        groups.push(g);
+        rest = r;
+    }
     let mut pack = PackBuilder::default();
     let mut written = Vec::new();
-    for batch in todo.chunks(BATCH) {
+    for batch in groups.chunks(BATCH) {
         crate::interrupt::check()?;
-        let sealed: Vec<Result<blob::SealedBlob>> = batch
+        let sealed: Vec<Result<Vec<blob::Sealed>>> = batch
             .par_iter()
-            .map(|loc| {
-                let e = &loc.entry;
+            .map(|group| {
+                let e = &group[0].entry;
                 let bytes = ds.store.get_range(
-                    &store::pack_path(&loc.pack),
+                    &store::pack_path(&group[0].pack),
                     e.offset()..e.offset() + e.length() as u64,
                 )?;
-                let from = keys.get(loc.epoch).ok_or_else(|| Error::NoEpochKey {
+                let from = keys.get(group[0].epoch).ok_or_else(|| Error::NoEpochKey {
                     who: keys.who.clone(),
-                    epoch: loc.epoch,
+                    epoch: group[0].epoch,
                     dataset: ds.id,
                 })?;
-                let b = blob::reseal(&from, to, e.kind(), e.comp(), e.raw_len(), &e.id(), &bytes)?;
-                pb.inc(e.raw_len() as u64);
-                Ok(b)
+                let raw: u64 = group.iter().map(|l| l.entry.raw_len() as u64).sum();
+                let out = if e.comp() == blob::COMP_BUNDLE {
+                    let unit = blob::open_unit(&from, &group[0].header.blobs, group[0].at, &bytes)?;
+                    let mut b = blob::Bundle::default();
+                    for l in *group {
+                        let data = unit.blob(l.at).ok_or_else(|| Error::Corrupt {
+                            kind: "bundle",
+                            id: l.entry.id(),
+                            reason: "a member is outside its bundle".into(),
+                        })?;
+                        b.add(l.entry.kind(), l.entry.id(), data);
+                    }
+                    b.seal(to)
+                } else {
+                    let b =
+                        blob::reseal(&from, to, e.kind(), e.comp(), e.raw_len(), &e.id(), &bytes)?;
+                    vec![blob::Sealed::Blob(b)]
+                };
+                pb.inc(raw);
+                Ok(out)
             })
             .collect();
-        for b in sealed {
-            let b = b?;
-            out.blobs += 1;
-            out.bytes += b.raw_len as u64;
-            pack.add(b);
-            if pack.len() >= TARGET_SIZE {
-                written.push(write_pack(ds, to, std::mem::take(&mut pack))?);
+        for group in sealed {
+            for b in group? {
+                match &b {
+                    blob::Sealed::Blob(b) => {
+                        out.blobs += 1;
+                        out.bytes += b.raw_len as u64;
+                    }
+                    blob::Sealed::Bundle(b) => {
+                        out.blobs += b.members.len() as u64;
+                        out.bytes += b.members.iter().map(|m| m.2 as u64).sum::<u64>();
+                    }
+                }
+                pack.add_sealed(b);
+                if pack.len() >= TARGET_SIZE {
+                    written.push(write_pack(ds, to, std::mem::take(&mut pack))?);
+                }
             }
         }
     }
