@@ -473,14 +473,18 @@ fn stages(dir: &Path) -> std::io::Result<()> {
     // Seconds per stage, and bytes in.
     let (mut t_read, mut t_chunk, mut t_hash, mut t_seal, mut t_write) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut bytes, mut chunks, mut sealed_bytes) = (0u64, 0u64, 0u64);
-    // Compression choices: name, level, decide by entropy first; seconds, bytes out.
-    let mut choices: Vec<(&str, i32, bool, f64, u64)> = vec![
-        ("zstd 3, no entropy check", 3, false, 0.0, 0),
-        ("zstd 3, entropy check (coffer)", 3, true, 0.0, 0),
-        ("zstd 1, entropy check first", 1, true, 0.0, 0),
-        ("zstd 2, entropy check first", 2, true, 0.0, 0),
-        ("zstd 4, entropy check first", 4, true, 0.0, 0),
+    // Compression choices: name, level, decide by entropy first, bundle small chunks (spec
+    // §6.4); seconds, bytes out. The first is what coffer does, and is what is sealed.
+    use coffer::object::blob::{BUNDLE_CHUNK_MAX, BUNDLE_TARGET};
+    let mut choices: Vec<(&str, i32, bool, bool, f64, u64)> = vec![
+        ("zstd 3, bundles (coffer)", 3, true, true, 0.0, 0),
+        ("zstd 3, one chunk at a time", 3, true, false, 0.0, 0),
+        ("zstd 3, bundles, no entropy check", 3, false, true, 0.0, 0),
+        ("zstd 1, bundles", 1, true, true, 0.0, 0),
+        ("zstd 2, bundles", 2, true, true, 0.0, 0),
+        ("zstd 4, bundles", 4, true, true, 0.0, 0),
     ];
+    let mut bundles: Vec<Vec<u8>> = vec![Vec::new(); choices.len()];
     let mut compressors: Vec<zstd::bulk::Compressor> = choices
         .iter()
         .map(|c| zstd::bulk::Compressor::new(c.1))
@@ -507,21 +511,42 @@ fn stages(dir: &Path) -> std::io::Result<()> {
             let id = keys.id_key.blob_id(coffer::object::blob::KIND_CHUNK, chunk);
             t_hash += thread_cpu() - t;
             let mut kept: Option<Vec<u8>> = None;
+            let mut ready = false;
             for (i, ch) in choices.iter_mut().enumerate() {
                 let t = thread_cpu();
                 let skip = ch.2 && coffer::object::blob::looks_incompressible(chunk);
-                let z = if skip {
-                    None
+                let bundle = ch.3 && !skip && chunk.len() < BUNDLE_CHUNK_MAX;
+                // A bundled chunk waits; a full bundle is compressed as one frame.
+                let input: Option<&[u8]> = if bundle {
+                    bundles[i].extend_from_slice(chunk);
+                    (bundles[i].len() >= BUNDLE_TARGET).then_some(&bundles[i][..])
                 } else {
-                    let z = compressors[i].compress(chunk)?;
-                    (z.len() + z.len() / 32 < chunk.len()).then_some(z)
+                    Some(chunk)
                 };
-                ch.3 += thread_cpu() - t;
-                ch.4 += z.as_ref().map_or(chunk.len(), Vec::len) as u64;
+                let z = match input {
+                    Some(data) if !skip => {
+                        let z = compressors[i].compress(data)?;
+                        (z.len() + z.len() / 32 < data.len()).then_some(z)
+                    }
+                    _ => None,
+                };
+                ch.4 += thread_cpu() - t;
+                let flushed = input.is_some();
+                if let Some(data) = input {
+                    ch.5 += z.as_ref().map_or(data.len(), Vec::len) as u64;
+                }
+                if bundle && flushed {
+                    bundles[i].clear();
+                }
                 if i == 0 {
+                    ready = flushed;
                     kept = z;
                 }
             }
+            if !ready {
+                continue;
+            }
+            // The bundle's frame, or this chunk's; bundles are sealed as one body.
             let body = kept.as_deref().unwrap_or(chunk);
             let t = thread_cpu();
             let mut sealed = Vec::with_capacity(body.len() + 28);
@@ -562,13 +587,22 @@ fn stages(dir: &Path) -> std::io::Result<()> {
     row("read (warm cache)", t_read, bytes);
     row("chunk (keyed gear CDC)", t_chunk, bytes);
     row("hash (keyed BLAKE3 id)", t_hash, bytes);
-    for (name, _, _, t, _) in &choices {
+    // Bundles still open at the end are compressed as they would be by the last commit.
+    for (i, ch) in choices.iter_mut().enumerate() {
+        if !bundles[i].is_empty() {
+            let t = thread_cpu();
+            let z = compressors[i].compress(&bundles[i])?;
+            ch.4 += thread_cpu() - t;
+            ch.5 += z.len().min(bundles[i].len()) as u64;
+        }
+    }
+    for (name, _, _, _, t, _) in &choices {
         row(&format!("compress: {name}"), *t, bytes);
     }
     row("seal (AES-256-GCM)", t_seal, sealed_bytes);
     row("write (packs, page cache)", t_write, sealed_bytes);
     println!("\n{:<34} {:>14}", "compression choice", "stored MiB");
-    for (name, _, _, _, out) in &choices {
+    for (name, _, _, _, _, out) in &choices {
         println!("{name:<34} {:>14.1}", *out as f64 / (1u64 << 20) as f64);
     }
     Ok(())

@@ -492,3 +492,54 @@ fn version_under_an_unknown_policy_is_a_finding() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not in the dataset's policy chain"), "{text}");
 }
+
+/// Commit applies checkout's link rule (spec §14): a link every checkout would refuse
+/// (escaping, absolute, or passing through a link, itself included) is not committed, with
+/// the way out in the message; listed in `.cofferignore`, it is left out and the rest commits.
+#[test]
+fn commit_refuses_a_link_checkout_would_refuse() {
+    let e = Env::new();
+    e.write("places.csv", b"borough,places\nCamden,120\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let head = e.ok(&["log", "--json"]);
+    for (link, target) in [
+        ("up", "../../etc"),
+        ("abs", "/etc/passwd"),
+        ("sub/back", "../../x"),
+        ("dots", ".."),
+        ("d/a", "a/b/c"),
+        ("s2", "s1/.."),
+    ] {
+        let p = e.data.join(link);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        if link == "s2" {
+            std::os::unix::fs::symlink(".", e.data.join("s1")).unwrap();
+        }
+        std::os::unix::fs::symlink(target, &p).unwrap();
+        let err = e.fails(&["commit", "-m", "with a bad link"], 2);
+        assert!(
+            err.contains(link) && err.contains("not committed") && err.contains(".cofferignore"),
+            "{link} -> {target}: {err}"
+        );
+        assert_eq!(
+            e.ok(&["log", "--json"]),
+            head,
+            "{link} -> {target} made a version"
+        );
+        std::fs::remove_file(&p).unwrap();
+        let _ = std::fs::remove_file(e.data.join("s1"));
+    }
+    // Listed in .cofferignore: left out, and the version checks out.
+    std::os::unix::fs::symlink("/etc/passwd", e.data.join("abs")).unwrap();
+    e.write(".cofferignore", b"abs\n");
+    std::os::unix::fs::symlink("places.csv", e.data.join("latest.csv")).unwrap();
+    e.ok(&["commit", "-m", "v2"]);
+    let out = e.tmp.path().join("out");
+    e.ok(&["checkout", "HEAD", "--to", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_link(out.join("latest.csv")).unwrap(),
+        std::path::Path::new("places.csv")
+    );
+    assert!(std::fs::symlink_metadata(out.join("abs")).is_err());
+}

@@ -414,7 +414,9 @@ fn file_pieces(
 
 /// Refuse a version with a link that leaves the checkout folder (`links`: every link of
 /// the version).
-fn check_links<'b>(links: impl Iterator<Item = (&'b str, &'b [u8])> + Clone) -> Result<()> {
+pub(crate) fn check_links<'b>(
+    links: impl Iterator<Item = (&'b str, &'b [u8])> + Clone,
+) -> Result<()> {
     let paths: HashSet<&str> = links.clone().map(|(p, _)| p).collect();
     for (p, target) in links {
         if !link_is_safe(p, target, &paths) {

@@ -473,6 +473,8 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let mut trees = Trees::new(&keys, &index, &ds.store);
     let bundles = Bundles::default();
     let mut paths = 0u64;
+    // Every link's path and target (few, and checked together: §14).
+    let mut links: Vec<(String, Vec<u8>)> = Vec::new();
     // The walk goes in batches ([`super::batch_size`] entries): each batch's files are read on all
     // cores (largest first), then its entries join the trees and the new stat cache in walk
     // order. Memory is the batch, the open folders and the stored blobs' index, whatever
@@ -557,11 +559,25 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
                         new_cache.add(&e.rel, &st, &ids, since)?;
                         trees.add(e.depth, Entry::file(name, st.exec, st.size, ids))?;
                     }
-                    Kind::Symlink(t) => trees.add(e.depth, Entry::symlink(name, t))?,
+                    Kind::Symlink(t) => {
+                        links.push((e.rel.clone(), t.clone()));
+                        trees.add(e.depth, Entry::symlink(name, t))?
+                    }
                     Kind::Dir => trees.open(e.depth, name)?,
                 }
             }
         }
+        // Checkout's link rule, applied before the version exists: a version with a link
+        // that every checkout would refuse is not made.
+        super::checkout::check_links(links.iter().map(|(p, t)| (p.as_str(), t.as_slice())))
+            .map_err(|e| match e {
+                Error::UnsafePath(m) => Error::Usage(format!(
+                    "{m}; checkout would refuse the version, so it is not committed: replace \
+                     the link with what it points to, or add it to {}",
+                    super::IGNORE_FILE
+                )),
+                e => e,
+            })?;
         trees.finish()
     };
     // The packer is joined whatever happened, so no pack is being written once this returns.
