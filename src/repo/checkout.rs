@@ -327,7 +327,11 @@ impl Paths<'_> {
                     plain = Some((slot.0, unit));
                 }
                 let Some(data) = plain.as_ref().and_then(|(_, u)| u.blob(slot.1 as usize)) else {
-                    continue;
+                    return Err(Error::Corrupt {
+                        kind: "pack",
+                        id: head.pack,
+                        reason: format!("entry {} is outside the unit opened for it", slot.1),
+                    });
                 };
                 let (_, n) = files[*fi as usize];
                 let tmp = tmp_of(*fi as usize);
