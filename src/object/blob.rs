@@ -28,6 +28,19 @@ pub const BUNDLE_TARGET: usize = 1024 * 1024;
 pub const BUNDLE_MAX_BLOBS: usize = 1024;
 /// Most blobs a reader accepts in one bundle.
 pub const BUNDLE_READ_MAX_BLOBS: usize = 4096;
+/// Most plaintext a reader accepts in one bundle (the largest chunk): reading one member
+/// costs at most this much work, whoever wrote the pack.
+pub const BUNDLE_READ_MAX_SIZE: usize = crate::chunking::MAX_SIZE;
+
+/// Magic number that starts a zstd frame (RFC 8878 §3.1.1); skippable frames have others.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Whether `body` is exactly one zstd frame, and not a skippable one (which decodes to
+/// nothing): a decoder would otherwise join frames or skip data.
+fn is_one_frame(body: &[u8]) -> bool {
+    body.starts_with(&ZSTD_MAGIC)
+        && zstd::zstd_safe::find_frame_compressed_size(body).ok() == Some(body.len())
+}
 
 /// zstd level: 3 is zstd's default, the best ratio per CPU second on CSV and JSON here.
 const ZSTD_LEVEL: i32 = 3;
@@ -102,7 +115,7 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Add one blob (the caller keeps it shorter than [`BUNDLE_CHUNK_MAX`]).
+    /// Add one chunk (the caller keeps it shorter than [`BUNDLE_CHUNK_MAX`]).
     pub fn add(&mut self, kind: u8, id: Id, data: &[u8]) {
         if self.plain.is_empty() {
             self.plain.reserve(BUNDLE_TARGET + BUNDLE_CHUNK_MAX);
@@ -331,15 +344,15 @@ pub fn open_unit(keys: &EpochKeys, blobs: &[BlobEntry], i: usize, sealed: &[u8])
         reason: reason.into(),
     };
     let total: u64 = members.iter().map(|m| m.raw_len() as u64).sum();
-    if total > super::MAX_BLOB_SIZE as u64 {
-        return Err(corrupt("declared size exceeds the format limit"));
+    if total > BUNDLE_READ_MAX_SIZE as u64 || members.iter().any(|m| m.kind() != KIND_CHUNK) {
+        return Err(corrupt("exceeds the limits of a bundle"));
     }
     let aad = bundle_aad(members.iter().map(|m| (m.kind(), &m.0, m.raw_len())));
     let body = keys
         .blob
         .open(&aad, sealed)
         .ok_or_else(|| corrupt("decryption failed (altered, or sealed under another key)"))?;
-    if zstd::zstd_safe::find_frame_compressed_size(&body).ok() != Some(body.len()) {
+    if !is_one_frame(&body) {
         return Err(corrupt("the body is not exactly one zstd frame"));
     }
     let plain = decompress(&body, total as usize).ok_or_else(|| corrupt("decompression failed"))?;
@@ -413,7 +426,7 @@ fn open_parts(
         COMP_NONE => (body, None),
         COMP_ZSTD => {
             // Exactly one frame: a decoder would otherwise join concatenated frames.
-            if zstd::zstd_safe::find_frame_compressed_size(&body).ok() != Some(body.len()) {
+            if !is_one_frame(&body) {
                 return Err(corrupt("the body is not exactly one zstd frame"));
             }
             (

@@ -267,6 +267,9 @@ pub fn open_header(
         if (b.length() as usize) < OVERHEAD || b.raw_len() as usize > super::MAX_BLOB_SIZE {
             return Err(corrupt("blob length out of bounds".into()));
         }
+        if b.comp() == COMP_BUNDLE && b.kind() != super::blob::KIND_CHUNK {
+            return Err(corrupt("a bundle holds only chunks".into()));
+        }
         // A bundle's members follow one another with its offset: the first one starts it.
         let joins = prev.is_some_and(|p| {
             p.comp() == COMP_BUNDLE && b.comp() == COMP_BUNDLE && p.offset() == b.offset()
@@ -278,19 +281,22 @@ pub fn open_header(
         if joins {
             members += 1;
             raw += b.raw_len() as u64;
-            if members > super::blob::BUNDLE_READ_MAX_BLOBS || raw > super::MAX_BLOB_SIZE as u64 {
-                return Err(corrupt(format!(
-                    "a bundle at offset {} is too large",
-                    b.offset()
-                )));
+        } else {
+            if b.offset() != expect {
+                return Err(corrupt("blobs are not contiguous".into()));
             }
-            continue;
+            (members, raw) = (1, b.raw_len() as u64);
+            expect += b.length() as u64;
         }
-        if b.offset() != expect {
-            return Err(corrupt("blobs are not contiguous".into()));
+        if b.comp() == COMP_BUNDLE
+            && (members > super::blob::BUNDLE_READ_MAX_BLOBS
+                || raw > super::blob::BUNDLE_READ_MAX_SIZE as u64)
+        {
+            return Err(corrupt(format!(
+                "a bundle at offset {} is too large",
+                b.offset()
+            )));
         }
-        (members, raw) = (1, b.raw_len() as u64);
-        expect += b.length() as u64;
     }
     if expect != blobs_len {
         return Err(corrupt("header does not cover the pack".into()));

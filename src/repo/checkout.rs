@@ -268,7 +268,14 @@ impl Paths<'_> {
         for (i, (slot, _, _)) in pieces.iter().enumerate() {
             let e = self.reader.locs.at(*slot).entry;
             let e_end = e.offset() + e.length() as u64;
+            // Members of one bundle share its range: never split them (each window would
+            // open the whole bundle again).
+            let same_unit = i > 0 && {
+                let p = self.reader.locs.at(pieces[i - 1].0);
+                pieces[i - 1].0 .0 == slot.0 && p.entry.offset() == e.offset()
+            };
             if i > first
+                && !same_unit
                 && (pieces[first].0 .0 != slot.0
                     || e_end.saturating_sub(start) > READ_WINDOW
                     || e.offset().saturating_sub(end) > MAX_GAP)

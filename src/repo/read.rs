@@ -70,6 +70,9 @@ pub struct VersionReader<'a> {
     pub locs: View,
     /// Packs it lists that this identity cannot open, with their epochs.
     unreadable: Vec<(Id, u32)>,
+    /// The bundle last opened (pack, offset): reading its members one after another
+    /// (cat, diff, rows over small files) opens it once.
+    last_bundle: std::sync::Mutex<Option<(Id, u64, std::sync::Arc<blob::Unit>)>>,
 }
 
 /// A path in a version with its entry; folders included, before their contents.
@@ -101,6 +104,7 @@ impl<'a> VersionReader<'a> {
             seal,
             locs,
             unreadable,
+            last_bundle: std::sync::Mutex::new(None),
         })
     }
 
@@ -128,6 +132,17 @@ impl<'a> VersionReader<'a> {
                 reason: format!("stored as a {}", blob::kind_name(e.kind())),
             });
         }
+        let bundled = e.comp() == blob::COMP_BUNDLE;
+        if bundled {
+            let last = self.last_bundle.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((pack, off, unit)) = last.as_ref() {
+                if *pack == loc.pack && *off == e.offset() {
+                    if let Some(b) = unit.blob(loc.at) {
+                        return Ok(b.to_vec());
+                    }
+                }
+            }
+        }
         let sealed = self.ds.store.get_range(
             &store::pack_path(&loc.pack),
             e.offset()..e.offset() + e.length() as u64,
@@ -136,7 +151,20 @@ impl<'a> VersionReader<'a> {
             kind: "epoch key",
             id: loc.pack,
         })?;
-        loc.open(&k, &sealed)
+        if !bundled {
+            return loc.open(&k, &sealed);
+        }
+        let unit = blob::open_unit(&k, &loc.header.blobs, loc.at, &sealed)?;
+        let out = unit
+            .blob(loc.at)
+            .map(<[u8]>::to_vec)
+            .ok_or(Error::Missing {
+                kind: blob::kind_name(kind),
+                id: *id,
+            })?;
+        *self.last_bundle.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((loc.pack, e.offset(), std::sync::Arc::new(unit)));
+        Ok(out)
     }
 
     /// Read and validate one tree.

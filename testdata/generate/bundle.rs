@@ -210,5 +210,43 @@ pub fn vectors(keys: &EpochKeys) -> (Value, Vec<Value>) {
         &header_nonce,
     );
     out2.push(json!({ "name": "pack_unknown_compression_3", "id": Id::of_stored(&bytes).to_hex(), "bytes": h(&bytes), "error": "unknown blob kind or compression" }));
+    // A skippable frame holding junk: it decodes to nothing, like the two empty members.
+    let empty_id = keys.id_key.blob_id(KIND_CHUNK, b"");
+    let empties = entries(&[empty_id, empty_id], &[0, 0]);
+    let mut skippable = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0];
+    skippable.extend_from_slice(b"junk");
+    let bytes = craft(
+        keys,
+        vec![(empties.clone(), seal(keys, &empties, &skippable, &nonce))],
+        &header_nonce,
+    );
+    out2.push(json!({ "name": "bundle_skippable_frame", "id": Id::of_stored(&bytes).to_hex(), "bytes": h(&bytes), "error": "exactly one zstd frame" }));
+    // Trees in a bundle: only chunks may be bundled.
+    let mut trees = good.clone();
+    for e in &mut trees {
+        e.1 = blob::KIND_TREE;
+    }
+    let bytes = craft(
+        keys,
+        vec![(trees.clone(), seal(keys, &trees, &zstd(&whole), &nonce))],
+        &header_nonce,
+    );
+    out2.push(json!({ "name": "bundle_of_trees", "id": Id::of_stored(&bytes).to_hex(), "bytes": h(&bytes), "error": "only chunks" }));
+    // Two members of 1 MiB + 1 byte each: more plaintext than a bundle may hold (2 MiB).
+    let big: Vec<Vec<u8>> = (0..2u8).map(|i| vec![b'a' + i; (1 << 20) + 1]).collect();
+    let big_ids: Vec<Id> = big
+        .iter()
+        .map(|d| keys.id_key.blob_id(KIND_CHUNK, d))
+        .collect();
+    let big_e = entries(&big_ids, &[(1 << 20) + 1, (1 << 20) + 1]);
+    let bytes = craft(
+        keys,
+        vec![(
+            big_e.clone(),
+            seal(keys, &big_e, &zstd(&big.concat()), &nonce),
+        )],
+        &header_nonce,
+    );
+    out2.push(json!({ "name": "bundle_over_2_mib", "id": Id::of_stored(&bytes).to_hex(), "bytes": h(&bytes), "error": "too large" }));
     (bundle, out2)
 }
