@@ -123,9 +123,10 @@ pub enum Command {
     },
     /// Restore a version into the folder (or into another folder with --to).
     ///
-    /// In place, the folder must have no uncommitted changes; files the version lacks are
-    /// removed. The branch head does not move: committing afterwards records the restored
-    /// content as a new version.
+    /// In place, the folder must have no uncommitted changes; files of the branch head that
+    /// the version lacks are removed (files the head does not have either are left alone,
+    /// as untracked files). The branch head does not move: committing afterwards records the
+    /// restored content as a new version.
     Checkout {
         /// Version: id, unique id prefix (4+ hex digits), HEAD or HEAD~N.
         version: String,
