@@ -992,13 +992,6 @@ fn read_tree(ds: &Dataset, keys: &Keyring, id: &Id, loc: &BlobLoc) -> Result<Vec
         &store::pack_path(&loc.pack),
         e.offset()..e.offset() + e.length() as u64,
     )?;
-    if e.kind() != KIND_TREE || e.id() != *id {
-        return Err(Error::Corrupt {
-            kind: "tree",
-            id: *id,
-            reason: format!("stored as a {}", blob::kind_name(e.kind())),
-        });
-    }
-    let plain = loc.open(&k, &sealed)?;
+    let plain = loc.open(&k, KIND_TREE, &sealed)?;
     tree::decode(id, &plain)
 }

@@ -161,21 +161,24 @@ impl PackBuilder {
 /// The header entries sealed together with entry `i`: `i` alone, or every member of its
 /// bundle (consecutive bundle entries with the same offset).
 pub fn unit_of(blobs: &[BlobEntry], i: usize) -> std::ops::Range<usize> {
-    let same = |a: &BlobEntry, b: &BlobEntry| {
-        a.comp() == COMP_BUNDLE && b.comp() == COMP_BUNDLE && a.offset() == b.offset()
-    };
     let Some(e) = blobs.get(i) else {
         return i..i;
     };
     let mut start = i;
-    while start > 0 && same(&blobs[start - 1], e) {
+    while start > 0 && same_bundle(&blobs[start - 1], e) {
         start -= 1;
     }
     let mut end = i + 1;
-    while end < blobs.len() && same(&blobs[end], e) {
+    while end < blobs.len() && same_bundle(&blobs[end], e) {
         end += 1;
     }
     start..end
+}
+
+/// Whether two neighbouring header entries are members of one bundle (§7): both `comp = 2`
+/// with one offset.
+fn same_bundle(a: &BlobEntry, b: &BlobEntry) -> bool {
+    a.comp() == COMP_BUNDLE && b.comp() == COMP_BUNDLE && a.offset() == b.offset()
 }
 
 /// Associated data of a pack header.
@@ -271,9 +274,7 @@ pub fn open_header(
             return Err(corrupt("a bundle holds only chunks".into()));
         }
         // A bundle's members follow one another with its offset: the first one starts it.
-        let joins = prev.is_some_and(|p| {
-            p.comp() == COMP_BUNDLE && b.comp() == COMP_BUNDLE && p.offset() == b.offset()
-        });
+        let joins = prev.is_some_and(|p| same_bundle(p, b));
         if joins && prev.is_some_and(|p| p.length() != b.length()) {
             return Err(corrupt("a bundle's members disagree on its length".into()));
         }

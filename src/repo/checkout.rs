@@ -265,15 +265,15 @@ impl Paths<'_> {
         // size for remote stores. A window is a run of `pieces`.
         let mut windows: Vec<std::ops::Range<usize>> = Vec::new();
         let (mut first, mut start, mut end) = (0usize, 0u64, 0u64);
+        // The previous piece's pack number and offset.
+        let mut prev: Option<(u32, u64)> = None;
         for (i, (slot, _, _)) in pieces.iter().enumerate() {
             let e = self.reader.locs.at(*slot).entry;
             let e_end = e.offset() + e.length() as u64;
             // Members of one bundle share its range: never split them (each window would
             // open the whole bundle again).
-            let same_unit = i > 0 && {
-                let p = self.reader.locs.at(pieces[i - 1].0);
-                pieces[i - 1].0 .0 == slot.0 && p.entry.offset() == e.offset()
-            };
+            let same_unit = prev == Some((slot.0, e.offset()));
+            prev = Some((slot.0, e.offset()));
             if i > first
                 && !same_unit
                 && (pieces[first].0 .0 != slot.0
@@ -321,13 +321,7 @@ impl Paths<'_> {
                 };
                 if !plain.as_ref().is_some_and(held) {
                     let l = self.reader.locs.at(*slot);
-                    if l.entry.kind() != KIND_CHUNK {
-                        return Err(Error::Corrupt {
-                            kind: "chunk",
-                            id: l.entry.id(),
-                            reason: format!("stored as a {}", blob::kind_name(l.entry.kind())),
-                        });
-                    }
+                    l.expect_kind(KIND_CHUNK)?;
                     let s = (l.entry.offset() - start) as usize;
                     let sealed = &bytes[s..s + l.entry.length() as usize];
                     let unit = blob::open_unit(&k, &l.header.blobs, l.at, sealed)?;

@@ -31,9 +31,29 @@ pub struct BlobLoc {
 }
 
 impl BlobLoc {
-    /// Open this blob from `sealed`, the bytes at its entry's offset and length, with the
-    /// keys of its pack's epoch: decrypt, decompress and check it against its id (§6.3, §6.4).
-    pub fn open(&self, keys: &crate::crypto::keys::EpochKeys, sealed: &[u8]) -> Result<Vec<u8>> {
+    /// Refuse to read this blob as `kind` unless its header entry says it is one.
+    pub fn expect_kind(&self, kind: u8) -> Result<()> {
+        use crate::object::blob::kind_name;
+        if self.entry.kind() != kind {
+            return Err(Error::Corrupt {
+                kind: kind_name(kind),
+                id: self.entry.id(),
+                reason: format!("stored as a {}", kind_name(self.entry.kind())),
+            });
+        }
+        Ok(())
+    }
+
+    /// Open this blob as a `kind` from `sealed`, the bytes at its entry's offset and length,
+    /// with the keys of its pack's epoch: decrypt, decompress and check it against its id
+    /// (§6.3, §6.4).
+    pub fn open(
+        &self,
+        keys: &crate::crypto::keys::EpochKeys,
+        kind: u8,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.expect_kind(kind)?;
         crate::object::blob::open_at(keys, &self.header.blobs, self.at, sealed)
     }
 }

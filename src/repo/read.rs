@@ -125,13 +125,7 @@ impl<'a> VersionReader<'a> {
                 },
             })?;
         let e = &loc.entry;
-        if e.kind() != kind {
-            return Err(Error::Corrupt {
-                kind: blob::kind_name(kind),
-                id: *id,
-                reason: format!("stored as a {}", blob::kind_name(e.kind())),
-            });
-        }
+        loc.expect_kind(kind)?;
         let bundled = e.comp() == blob::COMP_BUNDLE;
         if bundled {
             let last = self.last_bundle.lock().unwrap_or_else(|p| p.into_inner());
@@ -152,7 +146,7 @@ impl<'a> VersionReader<'a> {
             id: loc.pack,
         })?;
         if !bundled {
-            return loc.open(&k, &sealed);
+            return loc.open(&k, kind, &sealed);
         }
         let unit = blob::open_unit(&k, &loc.header.blobs, loc.at, &sealed)?;
         let out = unit

@@ -42,13 +42,6 @@ fn read_any(ds: &Dataset, keys: &Keyring, index: &Index, id: &Id, kind: u8) -> R
         id: *id,
     })?;
     let e = &loc.entry;
-    if e.kind() != kind {
-        return Err(Error::Corrupt {
-            kind: blob::kind_name(kind),
-            id: *id,
-            reason: format!("stored as a {}", blob::kind_name(e.kind())),
-        });
-    }
     let sealed = ds.store.get_range(
         &store::pack_path(&loc.pack),
         e.offset()..e.offset() + e.length() as u64,
@@ -58,7 +51,7 @@ fn read_any(ds: &Dataset, keys: &Keyring, index: &Index, id: &Id, kind: u8) -> R
         epoch: loc.epoch,
         dataset: ds.id,
     })?;
-    loc.open(&k, &sealed)
+    loc.open(&k, kind, &sealed)
 }
 
 /// Every blob (trees and chunks) reachable from the tree `root`, reading trees from any
