@@ -3,7 +3,6 @@
 use crate::id::Id;
 use crate::object::tree::{Entry, DIR, FILE, SYMLINK};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// What one path is, reduced to what a diff compares.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,8 +51,6 @@ impl From<Entry> for Node {
 }
 
 /// A path's state on one side.
-pub type Side = BTreeMap<String, Node>;
-
 /// One difference.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -85,53 +82,89 @@ fn size_of(n: &Node) -> Option<u64> {
 }
 
 /// Differences from `a` to `b`, in path order. Folders are reported only when added or removed.
-pub fn diff(a: &Side, b: &Side) -> Vec<Change> {
+/// Whether nothing changed from `a` to `b` (a folder is compared by what it holds, path by
+/// path).
+pub fn same(a: &Node, b: &Node) -> bool {
+    a == b || (a.kind == DIR && b.kind == DIR)
+}
+
+/// How `path` changed from `a` to `b`, if it did ([`same`]): the one rule for "changed",
+/// for diffs, status and checkout's refusal.
+pub fn change(path: &str, a: Option<&Node>, b: Option<&Node>) -> Option<Change> {
+    let change = match (a, b) {
+        (Some(_), None) => "removed",
+        (None, Some(_)) => "added",
+        (Some(x), Some(y)) if !same(x, y) => "modified",
+        _ => return None,
+    };
+    Some(Change {
+        change,
+        path: path.to_string(),
+        kind: kind_name(b.or(a).map_or(u8::MAX, |n| n.kind)),
+        old_size: a.and_then(size_of),
+        new_size: b.and_then(size_of),
+    })
+}
+
+/// The changes from stream `a` to stream `b`, in walk order, holding neither.
+pub fn diff_streams(a: Stream, b: Stream) -> crate::error::Result<Vec<Change>> {
     let mut out = Vec::new();
-    let mut ai = a.iter().peekable();
-    let mut bi = b.iter().peekable();
-    loop {
-        let ord = match (ai.peek(), bi.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((pa, _)), Some((pb, _))) => pa.cmp(pb),
-        };
-        match ord {
-            std::cmp::Ordering::Less => {
-                let Some((p, n)) = ai.next() else { break };
-                out.push(Change {
-                    change: "removed",
-                    path: p.clone(),
-                    kind: kind_name(n.kind),
-                    old_size: size_of(n),
-                    new_size: None,
-                });
-            }
-            std::cmp::Ordering::Greater => {
-                let Some((p, n)) = bi.next() else { break };
-                out.push(Change {
-                    change: "added",
-                    path: p.clone(),
-                    kind: kind_name(n.kind),
-                    old_size: None,
-                    new_size: size_of(n),
-                });
-            }
-            std::cmp::Ordering::Equal => {
-                let (Some((p, x)), Some((_, y))) = (ai.next(), bi.next()) else {
-                    break;
-                };
-                if x != y && !(x.kind == DIR && y.kind == DIR) {
-                    out.push(Change {
-                        change: "modified",
-                        path: p.clone(),
-                        kind: kind_name(y.kind),
-                        old_size: size_of(x),
-                        new_size: size_of(y),
-                    });
-                }
-            }
+    for item in Join::new([a, b]) {
+        let (p, [x, y]) = item?;
+        out.extend(change(&p, x.as_ref(), y.as_ref()));
+    }
+    Ok(out)
+}
+
+/// A stream of paths and their nodes in walk order (a version's pre-order, or the working
+/// folder's walk).
+pub type Stream<'a> = Box<dyn Iterator<Item = crate::error::Result<(String, Node)>> + 'a>;
+
+/// Streams in walk order joined on their paths: each step is the next path any of them
+/// holds, with each stream's node there (`None` where it has none). Memory is one item per
+/// stream, so two versions and a working folder are compared without holding any of them.
+pub struct Join<'a, const N: usize> {
+    streams: [std::iter::Peekable<Stream<'a>>; N],
+}
+
+impl<'a, const N: usize> Join<'a, N> {
+    /// Join `streams`; each step's nodes are in the same order.
+    pub fn new(streams: [Stream<'a>; N]) -> Self {
+        Join {
+            streams: streams.map(Iterator::peekable),
         }
     }
-    out
+}
+
+impl<const N: usize> Iterator for Join<'_, N> {
+    type Item = crate::error::Result<(String, [Option<Node>; N])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut least: Option<&str> = None;
+        for s in &mut self.streams {
+            match s.peek() {
+                Some(Ok((p, _)))
+                    if least.is_none_or(|l| crate::repo::statcache::walk_order(p, l).is_lt()) =>
+                {
+                    least = Some(p);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) => {
+                    return match s.next() {
+                        Some(Err(e)) => Some(Err(e)),
+                        _ => None,
+                    }
+                }
+                None => {}
+            }
+        }
+        let path = least?.to_string();
+        let nodes = std::array::from_fn(|i| {
+            self.streams[i]
+                .next_if(|r| matches!(r, Ok((p, _)) if *p == path))
+                .and_then(|r| r.ok())
+                .map(|(_, n)| n)
+        });
+        Some(Ok((path, nodes)))
+    }
 }

@@ -6,7 +6,7 @@ mod remote;
 
 pub use args::Cli;
 use args::{Command, IdCommand, ShareCommand};
-use coffer::diff::{self, Side};
+use coffer::diff;
 use coffer::error::{Error, Result};
 use coffer::history;
 use coffer::identity::{Identity, Passphrase};
@@ -14,7 +14,7 @@ use coffer::repo::checkout::{self, CheckoutOptions};
 use coffer::repo::commit::{self, CommitOptions};
 use coffer::repo::index::Index;
 use coffer::repo::read::VersionReader;
-use coffer::repo::worktree::working_side;
+use coffer::repo::worktree::WorkingWalk;
 use coffer::repo::{Dataset, Keyring};
 use coffer::rules::History;
 use coffer::verify;
@@ -108,16 +108,15 @@ pub(crate) fn open_keys(ds: &Dataset, identity: &Identity) -> Result<(History, K
     Ok((hist, keys))
 }
 
-fn version_side(
-    ds: &Dataset,
+fn open_version<'a>(
+    ds: &'a Dataset,
     hist: &History,
-    keys: &Keyring,
+    keys: &'a Keyring,
     index: &mut Index,
     rev: &str,
-) -> Result<Side> {
+) -> Result<VersionReader<'a>> {
     let id = history::resolve(ds, hist, rev)?;
-    let r = VersionReader::open(ds, hist, keys, index, id)?;
-    r.side()
+    VersionReader::open(ds, hist, keys, index, id)
 }
 
 /// Run a parsed command line.
@@ -231,8 +230,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let (hist, keys) = open_keys(&ds, &id)?;
             let mut index = Index::load(&ds, &keys)?;
             let head = match ds.head()? {
-                Some(_) => ds.restrict(version_side(&ds, &hist, &keys, &mut index, "HEAD")?),
-                None => Side::new(),
+                Some(_) => Some(open_version(&ds, &hist, &keys, &mut index, "HEAD")?),
+                None => None,
             };
             // Any epoch's keys hash files alike (blob ids come from the dataset's dedup key):
             // a member withdrawn since can still see what changed in its folder.
@@ -240,7 +239,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 .current()
                 .or_else(|| keys.epochs.values().last())
                 .ok_or(Error::NoVersions)?;
-            let changes = diff::diff(&head, &working_side(&ds, hk, &index)?);
+            let scope = ds.partial().unwrap_or_default();
+            let head: diff::Stream = match &head {
+                Some(r) => r.stream(&scope)?,
+                None => Box::new(std::iter::empty()),
+            };
+            let changes = diff::diff_streams(head, Box::new(WorkingWalk::new(&ds, hk, &index)?))?;
             if *json {
                 print_json(&changes);
             } else if changes.is_empty() {
@@ -322,7 +326,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let id = ctx.identity()?;
             let (hist, keys) = open_keys(&ds, &id)?;
             let mut index = Index::load(&ds, &keys)?;
-            let left = version_side(
+            let left = open_version(
                 &ds,
                 &hist,
                 &keys,
@@ -330,10 +334,18 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 a.as_deref().unwrap_or("HEAD"),
             )?;
             let right = match b {
-                Some(b) => version_side(&ds, &hist, &keys, &mut index, b)?,
-                None => working_side(&ds, keys.current().ok_or(Error::NoVersions)?, &index)?,
+                Some(b) => Some(open_version(&ds, &hist, &keys, &mut index, b)?),
+                None => None,
             };
-            let changes = diff::diff(&left, &right);
+            let right: diff::Stream = match &right {
+                Some(r) => r.stream("")?,
+                None => Box::new(WorkingWalk::new(
+                    &ds,
+                    keys.current().ok_or(Error::NoVersions)?,
+                    &index,
+                )?),
+            };
+            let changes = diff::diff_streams(left.stream("")?, right)?;
             if *json {
                 print_json(&changes);
             } else if changes.is_empty() {

@@ -5,10 +5,10 @@
 use super::commit::chunk_file;
 use super::index::{Index, Slot};
 use super::read::VersionReader;
-use super::worktree::working_side;
+use super::worktree::WorkingWalk;
 use super::{Dataset, Keyring};
 use crate::crypto::keys::EpochKeys;
-use crate::diff::{self, Node, Side};
+use crate::diff::{self, same, Join, Node, Stream};
 use crate::error::{Error, IoContext, Result};
 use crate::id::Id;
 use crate::object::blob::{self, KIND_CHUNK};
@@ -455,10 +455,12 @@ fn check_version(reader: &VersionReader) -> Result<Vec<(String, Vec<u8>)>> {
 /// Check out into an empty folder: nothing there to compare or protect, so the version
 /// (checked already) is walked again instead of held, and written in batches of
 /// [`super::batch_size`] paths. Memory is a batch and the open folders, whatever the number of files.
+/// `scope` is the folder a partial clone holds (paths outside it are skipped).
 fn checkout_fresh(
     paths: &mut Paths,
     outcome: &mut CheckoutOutcome,
     links: &[(String, Vec<u8>)],
+    scope: &str,
 ) -> Result<()> {
     let reader = paths.reader;
     let mut batch: Vec<(String, Node)> = Vec::new();
@@ -472,6 +474,9 @@ fn checkout_fresh(
     };
     // Links ride along for the check of their folders; they are made last.
     reader.each_path(&mut |p, e| {
+        if !super::in_scope(&p, scope) {
+            return Ok(());
+        }
         batch.push((p, Node::from(e)));
         if batch.len() >= super::batch_size() {
             flush(&mut batch)?;
@@ -479,7 +484,12 @@ fn checkout_fresh(
         Ok(())
     })?;
     flush(&mut batch)?;
-    paths.links(links.iter().map(|(p, t)| (p.as_str(), t.as_slice())))
+    paths.links(
+        links
+            .iter()
+            .filter(|(p, _)| super::in_scope(p, scope))
+            .map(|(p, t)| (p.as_str(), t.as_slice())),
+    )
 }
 
 /// Check out version `vid`.
@@ -528,116 +538,258 @@ pub fn checkout(
         pb: super::progress_bar(opts.progress, reader.seal.bytes),
         named: 0,
     };
-    let empty = !in_place && std::fs::read_dir(&root).at(&root)?.next().is_none();
+    // In place, a partial clone holds only its folder.
+    let scope = if in_place { ds.partial() } else { None };
+    let scope = scope.as_deref().unwrap_or("");
+    // Nothing there to compare or protect: an empty target, or in place a folder holding
+    // only `.coffer/` (a clone, or every file deleted and the deletion discarded).
+    let empty = std::fs::read_dir(&root)
+        .at(&root)?
+        .all(|e| in_place && e.is_ok_and(|e| e.file_name() == super::DOT))
+        && (!in_place || opts.force || ds.head()?.is_none());
     if empty {
         drop(index);
-        checkout_fresh(&mut paths, &mut outcome, &links)?;
+        checkout_fresh(&mut paths, &mut outcome, &links, scope)?;
         paths.pb.finish_and_clear();
         return Ok(outcome);
     }
 
-    // Metadata scales with the number of paths: keep one copy of it.
-    let want: Side = reader.side()?;
-    // In place, a partial clone holds only its folder.
-    let want = if in_place { ds.restrict(want) } else { want };
-
-    // What is there now, and what of it may be replaced without --force.
-    let (current, replaceable): (Side, Side) = if in_place {
-        let working = working_side(ds, &hash_keys, &index)?;
-        let head_side: Side = match ds.head()? {
-            // A head the rules now refuse holds nothing to protect once forced.
-            Some(h) if opts.force && !hist.is_history(&h) => Side::new(),
-            Some(h) => {
-                let hr = VersionReader::open(ds, hist, keys, &mut index, h)?;
-                ds.restrict(hr.side()?)
-            }
-            None => Side::new(),
-        };
-        let dirty = diff::diff(&head_side, &working);
-        if !dirty.is_empty() && !opts.force {
-            let first = &dirty[0];
-            return Err(Error::Dirty(format!(
-                "{} change(s), first: {} {}; commit them, or use --force to discard them",
-                dirty.len(),
-                first.change,
-                first.path
-            )));
+    // In place, the head: what may be replaced or removed without --force.
+    let head = match ds.head()? {
+        // A head the rules now refuse holds nothing to protect once forced.
+        Some(h) if in_place && (!opts.force || hist.is_history(&h)) => {
+            Some(VersionReader::open(ds, hist, keys, &mut index, h)?)
         }
-        (working, head_side)
-    } else {
-        let mut cur = Side::new();
-        for p in want.keys() {
-            if let Some(d) = disk_node(&root.join(p), &hash_keys)? {
-                cur.insert(p.clone(), d);
-            }
+        _ => None,
+    };
+    let head_paths = || -> Result<Stream> {
+        match &head {
+            Some(h) => h.stream(scope),
+            None => Ok(Box::new(std::iter::empty())),
         }
-        (cur, Side::new())
     };
 
-    drop(index);
-    let mut conflicts: Vec<&str> = Vec::new();
-    let mut to_write: Vec<(&str, &Node)> = Vec::new();
-    for (p, n) in &want {
-        match current.get(p) {
-            Some(c) if c == n || (c.kind == DIR && n.kind == DIR) => outcome.unchanged += 1,
-            Some(c) => {
-                let committed = replaceable.get(p) == Some(c);
-                if !committed && !opts.force {
-                    conflicts.push(p);
+    // The folder, the version and the head are compared as streams in walk order, never
+    // held: first a check that changes nothing, then removals, then writes.
+    if !opts.force {
+        let mut refusal = Refusal::default();
+        if in_place {
+            // Changes since the head refuse the checkout; so does a file the version has
+            // where the walk saw nothing (an ignored file).
+            let working: Stream = Box::new(WorkingWalk::new(ds, &hash_keys, &index)?);
+            for item in Join::new([reader.stream(scope)?, head_paths()?, working]) {
+                let (p, [want, head, now]) = item?;
+                if let Some(c) = diff::change(&p, head.as_ref(), now.as_ref()) {
+                    refusal.dirty += 1;
+                    refusal
+                        .first_dirty
+                        .get_or_insert_with(|| format!("{} {}", c.change, c.path));
                 }
-                to_write.push((p, n));
-            }
-            None => {
-                // Something not in the scan (an ignored file) may still be on disk.
-                if std::fs::symlink_metadata(root.join(p)).is_ok() && !opts.force && n.kind != DIR {
-                    conflicts.push(p);
+                if let (Some(w), None) = (&want, &now) {
+                    if w.kind != DIR && std::fs::symlink_metadata(root.join(&p)).is_ok() {
+                        refusal.conflict(p);
+                    }
                 }
-                to_write.push((p, n));
             }
+        } else {
+            // Out of place, anything there that differs from the version.
+            let mut batch: Vec<(String, Node)> = Vec::new();
+            let mut check = |batch: &mut Vec<(String, Node)>| -> Result<()> {
+                let found = disk_nodes(&root, &batch_paths(batch), &hash_keys)?;
+                for ((p, w), now) in batch.drain(..).zip(found) {
+                    if now.is_some_and(|n| !same(&n, &w)) {
+                        refusal.conflict(p);
+                    }
+                }
+                Ok(())
+            };
+            for item in reader.stream(scope)? {
+                batch.push(item?);
+                if batch.len() >= super::batch_size() {
+                    check(&mut batch)?;
+                }
+            }
+            check(&mut batch)?;
         }
-    }
-    if !conflicts.is_empty() {
-        return Err(Error::WouldOverwrite {
-            count: conflicts.len(),
-            first: conflicts[0].to_string(),
-        });
+        refusal.check()?;
     }
 
-    // In place: remove what the version does not have (deepest first).
-    if in_place {
-        let mut gone: Vec<&String> = replaceable
-            .keys()
-            .filter(|p| !want.contains_key(*p))
-            .collect();
-        gone.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
-        for p in gone {
-            let path = root.join(p);
-            match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.is_dir() => {
-                    let _ = std::fs::remove_dir(&path);
-                }
-                Ok(_) => std::fs::remove_file(&path).at(&path)?,
-                Err(_) => {}
+    // In place: remove what the head has and the version does not, a folder after what it
+    // holds (and only if that leaves it empty).
+    if head.is_some() {
+        let mut folders: Vec<String> = Vec::new();
+        let rmdir = |d: String| {
+            let _ = std::fs::remove_dir(root.join(d));
+        };
+        for item in Join::new([reader.stream(scope)?, head_paths()?]) {
+            let (p, [want, head]) = item?;
+            while folders.last().is_some_and(|d| !is_below(&p, d)) {
+                folders.pop().map(rmdir);
             }
-            outcome.removed += 1;
+            if head.is_some() && want.is_none() {
+                let path = root.join(&p);
+                match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_dir() => folders.push(p),
+                    Ok(_) => std::fs::remove_file(&path).at(&path)?,
+                    Err(_) => {}
+                }
+                outcome.removed += 1;
+            }
         }
+        folders.into_iter().rev().for_each(rmdir);
     }
 
-    paths.pb.set_length(
-        to_write
-            .iter()
-            .filter(|(_, n)| n.kind == FILE)
-            .map(|(_, n)| n.size)
-            .sum(),
-    );
-    let written = paths.write(&to_write);
+    // Write what differs from what is there now.
+    let mut writes = Writes {
+        paths: &mut paths,
+        outcome: &mut outcome,
+        batch: Vec::new(),
+        links: Vec::new(),
+    };
+    if in_place && opts.force {
+        // The folder as the removals left it.
+        let working: Stream = Box::new(WorkingWalk::new(ds, &hash_keys, &index)?);
+        for item in Join::new([reader.stream(scope)?, working]) {
+            let (p, [want, now]) = item?;
+            writes.take(p, want, now.as_ref())?;
+        }
+    } else if in_place {
+        // Checked above: the folder is the head.
+        drop(index);
+        for item in Join::new([reader.stream(scope)?, head_paths()?]) {
+            let (p, [want, head]) = item?;
+            writes.take(p, want, head.as_ref())?;
+        }
+    } else {
+        drop(index);
+        let mut batch: Vec<(String, Node)> = Vec::new();
+        let step = |batch: &mut Vec<(String, Node)>, writes: &mut Writes| -> Result<()> {
+            // Checked above without --force: whatever is there is the version's.
+            let now = if opts.force {
+                disk_nodes(&root, &batch_paths(batch), &hash_keys)?
+            } else {
+                batch
+                    .iter()
+                    .map(|(p, w)| {
+                        std::fs::symlink_metadata(root.join(p))
+                            .is_ok()
+                            .then(|| w.clone())
+                    })
+                    .collect()
+            };
+            for ((p, w), now) in batch.drain(..).zip(now) {
+                writes.take(p, Some(w), now.as_ref())?;
+            }
+            Ok(())
+        };
+        for item in reader.stream(scope)? {
+            batch.push(item?);
+            if batch.len() >= super::batch_size() {
+                step(&mut batch, &mut writes)?;
+            }
+        }
+        step(&mut batch, &mut writes)?;
+    }
+    writes.finish()?;
     paths.pb.finish_and_clear();
-    (outcome.files_written, outcome.bytes_written) = written?;
-    paths.links(
-        to_write
-            .iter()
-            .filter(|(_, n)| n.kind == SYMLINK)
-            .map(|(p, n)| (*p, n.target.as_slice())),
-    )?;
     Ok(outcome)
+}
+
+/// Whether `path` is inside folder `dir`.
+fn is_below(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+fn batch_paths(batch: &[(String, Node)]) -> Vec<&str> {
+    batch.iter().map(|(p, _)| p.as_str()).collect()
+}
+
+/// What is at each of `paths` below `root` now, hashed on all cores.
+fn disk_nodes(root: &Path, paths: &[&str], keys: &EpochKeys) -> Result<Vec<Option<Node>>> {
+    paths
+        .par_iter()
+        .map(|p| disk_node(&root.join(p), keys))
+        .collect()
+}
+
+/// Why a checkout would refuse, gathered in one pass before anything is written.
+#[derive(Default)]
+struct Refusal {
+    dirty: usize,
+    first_dirty: Option<String>,
+    conflicts: usize,
+    first_conflict: Option<String>,
+}
+
+impl Refusal {
+    fn conflict(&mut self, path: String) {
+        self.conflicts += 1;
+        self.first_conflict.get_or_insert(path);
+    }
+
+    fn check(self) -> Result<()> {
+        if let Some(first) = self.first_dirty {
+            return Err(Error::Dirty(format!(
+                "{} change(s), first: {first}; commit them, or use --force to discard them",
+                self.dirty
+            )));
+        }
+        match self.first_conflict {
+            Some(first) => Err(Error::WouldOverwrite {
+                count: self.conflicts,
+                first,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The writes of a checkout, in batches of [`super::batch_size`] paths; links last.
+struct Writes<'p, 'a> {
+    paths: &'p mut Paths<'a>,
+    outcome: &'p mut CheckoutOutcome,
+    batch: Vec<(String, Node)>,
+    links: Vec<(String, Vec<u8>)>,
+}
+
+impl Writes<'_, '_> {
+    /// Path `p`, which the version has as `want` and the folder as `now`.
+    fn take(&mut self, p: String, want: Option<Node>, now: Option<&Node>) -> Result<()> {
+        // Not while `p` is inside the last path to write: writing it may remove a folder
+        // the walk of the folder is still in.
+        if self.batch.len() >= super::batch_size()
+            && !self.batch.last().is_some_and(|(l, _)| is_below(&p, l))
+        {
+            self.flush()?;
+        }
+        let Some(w) = want else { return Ok(()) };
+        if now.is_some_and(|n| same(n, &w)) {
+            self.outcome.unchanged += 1;
+            if w.kind == FILE {
+                self.paths.pb.inc(w.size);
+            }
+            return Ok(());
+        }
+        if w.kind == SYMLINK {
+            self.links.push((p.clone(), w.target.clone()));
+        }
+        // Links ride along for the check of their folders; they are made last.
+        self.batch.push((p, w));
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let refs: Vec<(&str, &Node)> = self.batch.iter().map(|(p, n)| (p.as_str(), n)).collect();
+        let (files, bytes) = self.paths.write(&refs)?;
+        self.outcome.files_written += files;
+        self.outcome.bytes_written += bytes;
+        self.batch.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        self.paths
+            .links(self.links.iter().map(|(p, t)| (p.as_str(), t.as_slice())))
+    }
 }

@@ -9,7 +9,7 @@ use super::index::Index;
 use super::read::VersionReader;
 use super::{Dataset, Keyring};
 use crate::crypto::keys::EpochKeys;
-use crate::diff::{self, Side};
+use crate::diff;
 use crate::error::{Error, Result};
 use crate::history;
 use crate::id::Id;
@@ -39,11 +39,13 @@ pub struct MergeOutcome {
 /// Refuse to move the folder if it has changes the branch head does not hold.
 pub fn ensure_clean(ds: &Dataset, hist: &History, keys: &Keyring, head: Id) -> Result<()> {
     let mut index = Index::load(ds, keys)?;
-    let want = ds.restrict(version_side(ds, hist, keys, &mut index, head)?);
+    let r = VersionReader::open(ds, hist, keys, &mut index, head)?;
     let Some(hk) = keys.current().or_else(|| keys.epochs.values().last()) else {
         return Err(Error::NoVersions);
     };
-    let changes = diff::diff(&want, &super::worktree::working_side(ds, hk, &index)?);
+    let scope = ds.partial().unwrap_or_default();
+    let working = super::worktree::WorkingWalk::new(ds, hk, &index)?;
+    let changes = diff::diff_streams(r.stream(&scope)?, Box::new(working))?;
     match changes.first() {
         None => Ok(()),
         Some(c) => Err(Error::Dirty(format!(
@@ -52,18 +54,6 @@ pub fn ensure_clean(ds: &Dataset, hist: &History, keys: &Keyring, head: Id) -> R
             c.path
         ))),
     }
-}
-
-/// A version as a diff side.
-pub fn version_side(
-    ds: &Dataset,
-    hist: &History,
-    keys: &Keyring,
-    index: &mut Index,
-    id: Id,
-) -> Result<Side> {
-    let r = VersionReader::open(ds, hist, keys, index, id)?;
-    r.side()
 }
 
 /// The newest version both `a` and `b` descend from.

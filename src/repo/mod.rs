@@ -389,17 +389,6 @@ impl Dataset {
             .map(|s| s.trim().trim_matches('/').to_string())
     }
 
-    /// Keep only the paths a partial clone holds (everything otherwise).
-    pub fn restrict(&self, side: crate::diff::Side) -> crate::diff::Side {
-        match self.partial() {
-            Some(prefix) => side
-                .into_iter()
-                .filter(|(p, _)| in_scope(p, &prefix))
-                .collect(),
-            None => side,
-        }
-    }
-
     /// Take the writer lock; fails at once if another process holds it.
     pub fn lock(&self) -> Result<Lock> {
         let p = self.dot.join("lock");

@@ -178,61 +178,97 @@ impl<'a> VersionReader<'a> {
         Ok(out)
     }
 
-    /// The version as a diff side, built without holding its paths twice.
-    pub fn side(&self) -> Result<crate::diff::Side> {
-        let mut out = crate::diff::Side::new();
-        self.each_path(&mut |p, e| {
-            out.insert(p, crate::diff::Node::from(e));
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     /// Call `f` with every path of the version and its entry, in pre-order (counted first,
     /// as [`VersionReader::flatten`] says).
     pub fn each_path(&self, f: &mut dyn FnMut(String, Entry) -> Result<()>) -> Result<()> {
+        for item in self.paths()? {
+            let (p, e) = item?;
+            f(p, e)?;
+        }
+        Ok(())
+    }
+
+    /// The version's paths within `scope` (a partial clone's folder, see
+    /// [`super::in_scope`]; "" for all) as a stream of diff nodes in walk order.
+    pub fn stream<'r>(&'r self, scope: &'r str) -> Result<crate::diff::Stream<'r>> {
+        Ok(Box::new(
+            self.paths()?
+                .filter(move |r| r.as_ref().map_or(true, |(p, _)| super::in_scope(p, scope)))
+                .map(|r| r.map(|(p, e)| (p, crate::diff::Node::from(e)))),
+        ))
+    }
+
+    /// Every path of the version and its entry in pre-order, siblings by name bytes (the
+    /// working folder's walk order), read one folder at a time: memory is the open folders,
+    /// not the version. The paths are counted first, as [`VersionReader::flatten`] says.
+    pub fn paths(&self) -> Result<PathWalk<'_, 'a>> {
         count_paths(&self.seal.root, &mut |id| self.tree(id)).map_err(|e| match e {
             Error::Limit(why) => Error::Limit(format!("version {}: {why}", self.id.short())),
             other => other,
         })?;
-        let mut n = 0u64;
-        self.walk(&self.seal.root, "", 0, &mut n, f)
+        Ok(PathWalk {
+            reader: self,
+            open: vec![(String::new(), self.tree(&self.seal.root)?.into_iter())],
+            n: 0,
+        })
     }
+}
 
-    fn walk(
-        &self,
-        tree_id: &Id,
-        prefix: &str,
-        depth: usize,
-        n: &mut u64,
-        f: &mut dyn FnMut(String, Entry) -> Result<()>,
-    ) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(Error::Limit(format!(
-                "folders nested deeper than {MAX_DEPTH}"
-            )));
+/// The paths of a version in walk order ([`VersionReader::paths`]).
+pub struct PathWalk<'r, 'a> {
+    reader: &'r VersionReader<'a>,
+    /// The folders being listed, outermost first: each one's path and its entries not yet
+    /// given.
+    open: Vec<(String, std::vec::IntoIter<Entry>)>,
+    n: u64,
+}
+
+impl Iterator for PathWalk<'_, '_> {
+    type Item = Result<(String, Entry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.step();
+        if r.is_err() {
+            // An error ends the walk.
+            self.open.clear();
         }
-        for e in self.tree(tree_id)? {
-            if *n >= MAX_PATHS {
+        r.transpose()
+    }
+}
+
+impl PathWalk<'_, '_> {
+    fn step(&mut self) -> Result<Option<(String, Entry)>> {
+        loop {
+            let Some((prefix, entries)) = self.open.last_mut() else {
+                return Ok(None);
+            };
+            let Some(e) = entries.next() else {
+                self.open.pop();
+                continue;
+            };
+            if self.n >= MAX_PATHS {
                 return Err(Error::Limit(format!(
                     "more than {MAX_PATHS} paths in a version"
                 )));
             }
-            *n += 1;
+            self.n += 1;
             let path = if prefix.is_empty() {
                 e.name().to_string()
             } else {
                 format!("{prefix}/{}", e.name())
             };
-            match (e.kind() == DIR).then(|| e.ids()[0]) {
-                Some(sub) => {
-                    f(path.clone(), e)?;
-                    self.walk(&sub, &path, depth + 1, n, f)?;
+            if e.kind() == DIR {
+                // The root is at depth 0, so this folder's entries are at depth `open.len()`.
+                if self.open.len() > MAX_DEPTH {
+                    return Err(Error::Limit(format!(
+                        "folders nested deeper than {MAX_DEPTH}"
+                    )));
                 }
-                None => f(path, e)?,
+                let sub = self.reader.tree(&e.ids()[0])?;
+                self.open.push((path.clone(), sub.into_iter()));
             }
+            return Ok(Some((path, e)));
         }
-        Ok(())
     }
 }
 

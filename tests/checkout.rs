@@ -1,0 +1,269 @@
+//! Checkout in place against a model: random versions A and B (files, folders, links, with
+//! names drawn from a handful so that they collide), B committed on top of A, random changes
+//! to the folder (edits, deletions, untracked files and folders, a file turned into
+//! folders), then `checkout HEAD~1` with and without `--force`, at batch sizes that split
+//! the streams at every place (debug builds take the batch from `COFFER_TEST_BATCH`).
+//!
+//! Without `--force`: it succeeds exactly when the folder is B, and then the folder is A;
+//! otherwise nothing changes. With `--force`: every path of A is A's, nothing of B that A
+//! lacks is left (a folder only if it still holds untracked files), and every untracked file
+//! survives unless A puts a file or link at it or above it.
+
+mod util;
+
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+use util::*;
+
+#[derive(Debug, Clone)]
+enum Node {
+    File(u8, bool),
+    Dir(BTreeMap<String, Node>),
+    Link(String),
+}
+
+const NAMES: [&str; 4] = ["a", "b", "c.csv", "d"];
+
+fn name() -> impl Strategy<Value = String> {
+    proptest::sample::select(&NAMES[..]).prop_map(str::to_string)
+}
+
+fn tree() -> impl Strategy<Value = BTreeMap<String, Node>> {
+    let leaf = prop_oneof![
+        4 => (0u8..4, any::<bool>()).prop_map(|(c, x)| Node::File(c, x)),
+        1 => name().prop_map(Node::Link),
+    ];
+    let node = leaf.prop_recursive(3, 24, 4, |inner| {
+        proptest::collection::btree_map(name(), inner, 0..4).prop_map(Node::Dir)
+    });
+    proptest::collection::btree_map(name(), node, 0..4)
+}
+
+fn content(c: u8) -> Vec<u8> {
+    match c {
+        0 => vec![],
+        1 => b"x".to_vec(),
+        2 => b"row,1\n".repeat(40),
+        _ => noise(3000, 7),
+    }
+}
+
+fn build(dir: &Path, entries: &BTreeMap<String, Node>) {
+    use std::os::unix::fs::PermissionsExt;
+    for (n, node) in entries {
+        let p = dir.join(n);
+        match node {
+            Node::File(c, exec) => {
+                std::fs::write(&p, content(*c)).unwrap();
+                let mode = if *exec { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+            Node::Dir(sub) => {
+                std::fs::create_dir(&p).unwrap();
+                build(&p, sub);
+            }
+            Node::Link(t) => std::os::unix::fs::symlink(t, &p).unwrap(),
+        }
+    }
+}
+
+/// Everything but `.coffer/`.
+fn clear(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == ".coffer" {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            std::fs::remove_dir_all(e.path()).unwrap();
+        } else {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Change {
+    Append(usize),
+    Delete(usize),
+    Untracked(usize, String),
+    /// Untracked folders three deep (a walk still inside them when a write removes them
+    /// would fail).
+    UntrackedDeep(usize),
+    FileToFolder(usize),
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        any::<usize>().prop_map(Change::Append),
+        any::<usize>().prop_map(Change::Delete),
+        (any::<usize>(), prop_oneof![name(), Just("u".to_string())])
+            .prop_map(|(i, n)| Change::Untracked(i, n)),
+        any::<usize>().prop_map(Change::UntrackedDeep),
+        any::<usize>().prop_map(Change::FileToFolder),
+    ]
+}
+
+type Snap = BTreeMap<String, (String, Vec<u8>)>;
+
+fn snap(dir: &Path) -> Snap {
+    snapshot(dir)
+        .into_iter()
+        .map(|(p, k, b)| (p, (k, b)))
+        .collect()
+}
+
+fn apply(dir: &Path, c: &Change) {
+    let now: Vec<(String, String)> = snap(dir).into_iter().map(|(p, (k, _))| (p, k)).collect();
+    let pick = |i: usize| (!now.is_empty()).then(|| &now[i % now.len()]);
+    match c {
+        Change::Append(i) => {
+            if let Some((p, k)) = pick(*i) {
+                if k.starts_with("file") {
+                    let mut b = std::fs::read(dir.join(p)).unwrap();
+                    b.extend_from_slice(b"edit");
+                    std::fs::write(dir.join(p), b).unwrap();
+                }
+            }
+        }
+        Change::Delete(i) => {
+            if let Some((p, k)) = pick(*i) {
+                match k.as_str() {
+                    "dir" => std::fs::remove_dir_all(dir.join(p)).unwrap(),
+                    _ => std::fs::remove_file(dir.join(p)).unwrap(),
+                }
+            }
+        }
+        Change::Untracked(i, n) => {
+            let parent = match pick(*i) {
+                Some((p, k)) if k == "dir" => dir.join(p),
+                _ => dir.to_path_buf(),
+            };
+            let p = parent.join(n);
+            if std::fs::symlink_metadata(&p).is_err() {
+                std::fs::write(p, b"untracked").unwrap();
+            }
+        }
+        Change::UntrackedDeep(i) => {
+            let parent = match pick(*i) {
+                Some((p, k)) if k == "dir" => dir.join(p),
+                _ => dir.to_path_buf(),
+            };
+            if std::fs::symlink_metadata(parent.join("u")).is_err() {
+                std::fs::create_dir_all(parent.join("u/v/w")).unwrap();
+                std::fs::write(parent.join("u/v/w/f"), b"deep").unwrap();
+            }
+        }
+        Change::FileToFolder(i) => {
+            if let Some((p, k)) = pick(*i) {
+                if k.starts_with("file") {
+                    std::fs::remove_file(dir.join(p)).unwrap();
+                    std::fs::create_dir_all(dir.join(p).join("u/v")).unwrap();
+                    std::fs::write(dir.join(p).join("u/v/in"), b"inside").unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// `path` itself and every folder above it.
+fn self_and_above(path: &str) -> impl Iterator<Item = &str> {
+    path.char_indices()
+        .filter(|(_, c)| *c == '/')
+        .map(|(i, _)| &path[..i])
+        .chain(std::iter::once(path))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #[test]
+    fn in_place_checkout_matches_the_model(
+        a in tree(),
+        b in tree(),
+        changes in proptest::collection::vec(change(), 0..4),
+        force in any::<bool>(),
+        batch in proptest::sample::select(vec!["1", "2", "3", "1000"]),
+    ) {
+        let e = Env::new();
+        e.ok(&["init"]);
+        build(&e.data, &a);
+        e.ok(&["commit", "-m", "A", "--allow-empty"]);
+        let want = snap(&e.data);
+        clear(&e.data);
+        build(&e.data, &b);
+        e.ok(&["commit", "-m", "B", "--allow-empty"]);
+        let head = snap(&e.data);
+        for c in &changes {
+            apply(&e.data, c);
+        }
+        let before = snap(&e.data);
+
+        let mut args = vec!["checkout", "HEAD~1"];
+        if force {
+            args.push("--force");
+        }
+        let out = e.coffer(&args).env("COFFER_TEST_BATCH", batch).output().unwrap();
+        let after = snap(&e.data);
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+
+        if !force {
+            prop_assert_eq!(out.status.success(), before == head, "{}", said);
+            prop_assert_eq!(&after, if out.status.success() { &want } else { &before });
+            return Ok(());
+        }
+        prop_assert!(out.status.success(), "{}", said);
+        for (p, v) in &want {
+            prop_assert_eq!(after.get(p), Some(v), "{} is not the version's", p);
+        }
+        for (p, (k, _)) in &after {
+            if want.contains_key(p) {
+                continue;
+            }
+            let untracked_below = after
+                .keys()
+                .any(|q| q.starts_with(&format!("{p}/")) && !head.contains_key(q));
+            prop_assert!(
+                before.contains_key(p) && (!head.contains_key(p) || (k == "dir" && untracked_below)),
+                "{} is left over", p
+            );
+        }
+        for (u, v) in &before {
+            let replaced = self_and_above(u)
+                .any(|q| want.get(q).is_some_and(|(k, _)| k != "dir") || q == u && want.contains_key(q));
+            if v.0.starts_with("file") && !head.contains_key(u) && !replaced {
+                prop_assert_eq!(after.get(u), Some(v), "untracked {} was lost", u);
+            }
+        }
+    }
+}
+
+/// A file of the version where the folder holds untracked folders, several deep: writing the
+/// file removes them, and the walk of the folder must be past them by then, at any batch.
+#[test]
+fn force_replaces_a_folder_the_walk_is_still_in() {
+    for batch in ["1", "2", "3"] {
+        let e = Env::new();
+        e.ok(&["init"]);
+        e.write("a", b"version one");
+        e.write("z", b"z");
+        e.ok(&["commit", "-m", "one"]);
+        e.write("a", b"version two");
+        e.ok(&["commit", "-m", "two"]);
+        std::fs::remove_file(e.data.join("a")).unwrap();
+        e.write("a/u/v/w/in", b"untracked");
+        e.write("a/x/in", b"untracked");
+        let out = e
+            .coffer(&["checkout", "HEAD~1", "--force"])
+            .env("COFFER_TEST_BATCH", batch)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "batch {batch}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read(e.data.join("a")).unwrap(), b"version one");
+        assert_eq!(std::fs::read(e.data.join("z")).unwrap(), b"z");
+    }
+}
