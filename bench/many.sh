@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Memory per file: FILES small files (default a million, 100 folders of 10,000), committed,
-# committed again unchanged, checked out into an empty folder and in place, pushed to a folder
-# remote and cloned from it; prints time and peak memory of each, and the growth per file
+# committed again unchanged, checked out into an empty folder and in place, verified, pushed
+# to a folder remote and cloned from it; prints time and peak memory of each, and the growth per file
 # against a run with a tenth of the files.
 #
 #   bash bench/many.sh [FILES] [WORKDIR]
@@ -24,6 +24,7 @@ run() { # FILES -> prints one line per step: step files seconds peak_kib
       recommit) cmd=("$coffer" -C "$d" commit -q -m v2 --allow-empty) ;;
       checkout) cmd=("$coffer" -C "$d" checkout -q HEAD --to "$work/out-$files") ;;
       inplace)  cmd=("$coffer" -C "$d" checkout -q HEAD~1) ;;
+      verify)   cmd=("$coffer" -C "$d" verify -q) ;;
       push)     "$coffer" -C "$d" remote add -q origin "$work/remote-$files" >/dev/null
                 cmd=("$coffer" -C "$d" push -q origin) ;;
       clone)    cmd=("$coffer" clone -q "$work/remote-$files" "$work/clone-$files") ;;
@@ -33,7 +34,7 @@ run() { # FILES -> prints one line per step: step files seconds peak_kib
   done
   rm -rf "$d" "$work/out-$files" "$work/remote-$files" "$work/clone-$files"
 }
-steps="commit recommit checkout inplace push clone"
+steps="commit recommit checkout inplace verify push clone"
 rm -rf "$work"; mkdir -p "$work"
 "$coffer" id new --name bench -q --out "$work/id" >/dev/null
 small=$((n / 10))

@@ -20,6 +20,11 @@ pub const TRAILER_LEN: usize = 16;
 pub const TARGET_SIZE: usize = 16 * 1024 * 1024;
 /// Largest header accepted from storage.
 pub const MAX_HEADER_LEN: u32 = 16 * 1024 * 1024;
+/// A pack is also closed once it lists this many blobs. An entry takes at most 56 bytes of
+/// header, so a full pack's header (7 MiB, a bundle's members past the mark included) stays
+/// well inside [`MAX_HEADER_LEN`]: tiny files bundled a thousand to a few kilobytes would
+/// otherwise fill the header long before the blobs reach [`TARGET_SIZE`].
+pub const MAX_BLOBS: usize = 128 * 1024;
 
 /// One blob in a pack: `[id, kind, comp, offset, length, raw_len]`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -122,6 +127,12 @@ impl PackBuilder {
     /// Bytes of blobs so far.
     pub fn len(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Whether the pack should be closed: [`TARGET_SIZE`] bytes of blobs or [`MAX_BLOBS`]
+    /// entries. The one rule every writer (commit, trees, reseal) follows.
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= TARGET_SIZE || self.blobs.len() >= MAX_BLOBS
     }
 
     /// True when no blob was added.
@@ -336,4 +347,37 @@ pub fn open_pack(
         hstart as u64,
     )?;
     Ok((t, header))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keys::EpochSecret;
+    use crate::object::blob::BUNDLE_MAX_BLOBS;
+
+    /// The fullest header a writer makes (one entry short of [`MAX_BLOBS`], then a whole
+    /// bundle, every integer at its widest) is one a reader accepts.
+    #[test]
+    fn a_full_pack_header_is_readable() {
+        let keys = EpochKeys::derive(0, &EpochSecret::from_bytes(&[5u8; 64]).unwrap());
+        let widest = BlobEntry(
+            Id([0xff; 32]),
+            1,
+            COMP_BUNDLE,
+            u32::MAX as u64,
+            u32::MAX,
+            u32::MAX,
+        );
+        let mut b = PackBuilder::default();
+        while !b.is_full() {
+            b.blobs.push(widest.clone());
+        }
+        b.blobs.pop();
+        assert!(!b.is_full());
+        b.blobs
+            .extend(std::iter::repeat_n(widest, BUNDLE_MAX_BLOBS));
+        let (id, bytes, _) = b.finish(&keys);
+        let t = parse_trailer(&id, bytes.len() as u64, &bytes).unwrap();
+        assert!(t.header_len <= MAX_HEADER_LEN / 2, "{}", t.header_len);
+    }
 }

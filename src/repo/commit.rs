@@ -12,7 +12,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::id::{Bytes32, Id};
 use crate::identity::Identity;
 use crate::object::blob::{self, Bundle, Sealed, BUNDLE_CHUNK_MAX, KIND_CHUNK, KIND_TREE};
-use crate::object::pack::{PackBuilder, PackHeader, TARGET_SIZE};
+use crate::object::pack::{PackBuilder, PackHeader};
 use crate::object::tree::{self, Entry};
 use crate::object::version::{Seal, Version};
 use crate::object::MAX_BLOB_SIZE;
@@ -134,7 +134,7 @@ impl Packer {
             };
             for b in rx {
                 cur.add_sealed(b);
-                if cur.len() >= TARGET_SIZE {
+                if cur.is_full() {
                     flush(std::mem::take(&mut cur), &mut out);
                 }
             }
@@ -438,7 +438,7 @@ impl<'a> Trees<'a> {
         let id = self.keys.id_key.blob_id(KIND_TREE, &bytes);
         if !self.refer(&id) && self.new.insert(id) {
             self.pack.add(blob::seal(self.keys, KIND_TREE, id, &bytes));
-            if self.pack.len() >= TARGET_SIZE {
+            if self.pack.is_full() {
                 self.flush()?;
             }
         }

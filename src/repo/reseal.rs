@@ -13,7 +13,7 @@ use crate::crypto::keys::EpochKeys;
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::object::blob::{self, KIND_TREE};
-use crate::object::pack::{PackBuilder, TARGET_SIZE};
+use crate::object::pack::PackBuilder;
 use crate::object::tree::{self, DIR};
 use crate::store;
 use rayon::prelude::*;
@@ -185,7 +185,7 @@ pub fn ensure_usable(
                     }
                 }
                 pack.add_sealed(b);
-                if pack.len() >= TARGET_SIZE {
+                if pack.is_full() {
                     written.push(write_pack(ds, to, std::mem::take(&mut pack))?);
                 }
             }
