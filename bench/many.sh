@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Memory per file: FILES small files (default a million, 100 folders of 10,000), committed,
 # committed again unchanged, checked out into an empty folder and in place, verified, pushed
-# to a folder remote and cloned from it; prints time and peak memory of each, and the growth per file
-# against a run with a tenth of the files.
+# to a folder remote and cloned from it; prints time and peak memory of each, and the growth
+# per file against a run with a tenth of the files.
 #
-#   bash bench/many.sh [FILES] [WORKDIR]
+#   bash bench/many.sh [FILES] [WORKDIR]       (STEPS="commit verify" runs some steps)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000000}
@@ -34,7 +34,7 @@ run() { # FILES -> prints one line per step: step files seconds peak_kib
   done
   rm -rf "$d" "$work/out-$files" "$work/remote-$files" "$work/clone-$files"
 }
-steps="commit recommit checkout inplace verify push clone"
+steps=${STEPS:-"commit recommit checkout inplace verify push clone"}
 rm -rf "$work"; mkdir -p "$work"
 "$coffer" id new --name bench -q --out "$work/id" >/dev/null
 small=$((n / 10))

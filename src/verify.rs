@@ -8,7 +8,7 @@ use crate::identity::Identity;
 use crate::object::blob::{self, KIND_CHUNK, KIND_TREE};
 use crate::object::pack::{self, TRAILER_LEN};
 use crate::object::tree::{self, DIR, FILE};
-use crate::repo::index::BlobLoc;
+use crate::repo::index::{BlobLoc, View};
 use crate::repo::read::MAX_PATHS;
 use crate::repo::{Dataset, Keyring};
 use crate::rules::history::Status;
@@ -130,7 +130,10 @@ struct PackResult {
     id: Id,
     bytes: u64,
     epoch: Option<u32>,
-    blobs: Vec<(Id, BlobLoc)>,
+    /// The header, when the pack was opened.
+    header: Option<std::sync::Arc<crate::object::pack::PackHeader>>,
+    /// Its entries that did not open (every member of a bundle that did not).
+    bad: HashSet<u32>,
     errors: Vec<Error>,
 }
 
@@ -172,7 +175,8 @@ fn check_pack_keyless(ds: &Dataset, id: &Id, size: u64, depth: Depth) -> PackRes
         id: *id,
         bytes: 0,
         epoch: None,
-        blobs: vec![],
+        header: None,
+        bad: HashSet::new(),
         errors: vec![],
     };
     let name = store::pack_path(id);
@@ -221,7 +225,8 @@ fn check_pack(
         id: *id,
         bytes: 0,
         epoch: None,
-        blobs: vec![],
+        header: None,
+        bad: HashSet::new(),
         errors: vec![],
     };
     let Some(bytes) = pr.take(ds.store.get(&store::pack_path(id))) else {
@@ -270,25 +275,13 @@ fn check_pack(
         let sealed = &bytes[s..s + e.length() as usize];
         let unit = pack::unit_of(&header.blobs, i);
         let next = unit.end.max(i + 1);
-        match blob::open_unit(&k, &header.blobs, i, sealed) {
-            Ok(_) => {
-                for at in unit {
-                    pr.blobs.push((
-                        header.blobs[at].id(),
-                        BlobLoc {
-                            pack: *id,
-                            epoch: t.epoch,
-                            entry: header.blobs[at].clone(),
-                            header: header.clone(),
-                            at,
-                        },
-                    ))
-                }
-            }
-            Err(err) => pr.errors.push(err),
+        if let Err(err) = blob::open_unit(&k, &header.blobs, i, sealed) {
+            pr.bad.extend(unit.map(|at| at as u32));
+            pr.errors.push(err);
         }
         i = next;
     }
+    pr.header = Some(header);
     pr
 }
 
@@ -506,14 +499,18 @@ pub(crate) fn verify_store(
         })
         .collect();
     pb.finish_and_clear();
-    let mut good: HashMap<Id, HashMap<Id, BlobLoc>> = HashMap::new();
+    // Each opened pack's epoch, header and entries that did not open.
+    let mut good: HashMap<Id, CheckedPack> = HashMap::new();
     let mut damaged: HashSet<Id> = HashSet::new();
     let mut epochs: HashMap<Id, u32> = HashMap::new();
     let mut pack_errors: Vec<(Id, usize)> = Vec::new();
     for pr in checks {
         r.packs += 1;
         r.bytes += pr.bytes;
-        r.blobs += pr.blobs.len();
+        r.blobs += pr
+            .header
+            .as_ref()
+            .map_or(0, |h| h.blobs.len() - pr.bad.len());
         for e in &pr.errors {
             r.add_err(e);
         }
@@ -524,7 +521,9 @@ pub(crate) fn verify_store(
         if let Some(e) = pr.epoch {
             epochs.insert(pr.id, e);
         }
-        good.insert(pr.id, pr.blobs.into_iter().collect());
+        if let (Some(e), Some(h)) = (pr.epoch, pr.header) {
+            good.insert(pr.id, (e, h, pr.bad));
+        }
     }
 
     // Claims (on a remote): each must decode and hold objects that open; a claim is never
@@ -735,13 +734,11 @@ fn walk_versions(
     ds: &Dataset,
     hist: &History,
     keys: &Keyring,
-    good: &HashMap<Id, HashMap<Id, BlobLoc>>,
+    good: &HashMap<Id, CheckedPack>,
     damaged: &HashSet<Id>,
     listed: &HashMap<Id, u64>,
     r: &mut Report,
 ) {
-    // Trees are shared between versions: each copy is read and decrypted once.
-    let mut trees: TreeCache = HashMap::new();
     for (vid, v) in &hist.versions {
         if !hist.is_history(vid) {
             continue;
@@ -794,18 +791,16 @@ fn walk_versions(
                 lost.join(", ")
             )
         };
-        let locs: HashMap<Id, &BlobLoc> = v
-            .packs
-            .iter()
-            .filter_map(|p| good.get(p))
-            .flat_map(|m| m.iter().map(|(k, v)| (*k, v)))
-            .collect();
+        // The blobs of the packs the version lists, 8 bytes each besides the headers.
+        let locs = View::of_checked(v.packs.iter().filter_map(|p| {
+            good.get(p)
+                .map(|(epoch, header, bad)| (*p, *epoch, header.clone(), bad))
+        }));
         let mut w = Walker {
             ds,
             keys,
             locs: &locs,
             where_: &where_,
-            trees: &mut trees,
             memo: HashMap::new(),
             problems: Vec::new(),
         };
@@ -846,7 +841,12 @@ fn walk_versions(
 }
 
 /// Decoded trees by (tree id, pack of the copy read).
-type TreeCache = HashMap<(Id, Id), std::result::Result<Vec<tree::Entry>, String>>;
+/// A pack verify opened: its epoch, its header, and the entries that did not open.
+type CheckedPack = (
+    u32,
+    std::sync::Arc<crate::object::pack::PackHeader>,
+    HashSet<u32>,
+);
 
 /// What is below one tree, each distinct subtree counted once however often it is named.
 #[derive(Clone, Copy, Default)]
@@ -863,9 +863,8 @@ struct Shape {
 struct Walker<'a> {
     ds: &'a Dataset,
     keys: &'a Keyring,
-    locs: &'a HashMap<Id, &'a BlobLoc>,
+    locs: &'a View,
     where_: &'a str,
-    trees: &'a mut TreeCache,
     /// Subtrees already walked in this version.
     memo: HashMap<Id, Shape>,
     problems: Vec<String>,
@@ -875,22 +874,19 @@ struct Walker<'a> {
 const MAX_PROBLEMS: usize = 20;
 
 impl Walker<'_> {
-    /// The decoded tree `tid` from the copy the version lists (cached across versions).
+    /// The decoded tree `tid` from the copy the version lists. Not kept across versions:
+    /// memory stays the open folders whatever the size of the history (a subtree is walked
+    /// once per version, see `memo`).
     fn entries(&mut self, tid: &Id) -> Option<Vec<tree::Entry>> {
         let Some(loc) = self.locs.get(tid).filter(|l| l.entry.kind() == KIND_TREE) else {
             self.problems
                 .push(format!("tree {} {}", tid.short(), self.where_));
             return None;
         };
-        let (ds, keys) = (self.ds, self.keys);
-        match self
-            .trees
-            .entry((*tid, loc.pack))
-            .or_insert_with(|| read_tree(ds, keys, tid, loc).map_err(|e| e.to_string()))
-        {
-            Ok(e) => Some(e.clone()),
+        match read_tree(self.ds, self.keys, tid, &loc) {
+            Ok(e) => Some(e),
             Err(e) => {
-                self.problems.push(e.clone());
+                self.problems.push(e.to_string());
                 None
             }
         }

@@ -12,6 +12,7 @@ use crate::store::{self, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -104,10 +105,16 @@ impl BlobTable {
 
     /// Add the blobs of pack number `no` (in `packs`); each one the table already holds is
     /// given to `held` with its new slot and its first one.
-    fn add(
+    fn add(&mut self, packs: &[(Id, PackInfo)], no: u32, held: impl FnMut(&BlobEntry, Slot, Slot)) {
+        self.add_where(packs, no, |_| true, held)
+    }
+
+    /// [`BlobTable::add`] for the entries `keep` accepts (by position in the header).
+    fn add_where(
         &mut self,
         packs: &[(Id, PackInfo)],
         no: u32,
+        keep: impl Fn(u32) -> bool,
         mut held: impl FnMut(&BlobEntry, Slot, Slot),
     ) {
         let BlobTable { slots, hasher } = self;
@@ -115,6 +122,9 @@ impl BlobTable {
         let rehash = |s: &Slot| hasher.hash_one(entry_of(packs, *s).0);
         slots.reserve(header.len(), rehash);
         for (i, b) in (0u32..).zip(header) {
+            if !keep(i) {
+                continue;
+            }
             let hash = hasher.hash_one(b.0);
             match slots.find(hash, |s| entry_of(packs, *s).0 == b.0) {
                 None => {
@@ -134,6 +144,25 @@ pub struct View {
 }
 
 impl View {
+    /// A view of packs read and checked by the caller (verify): each pack's id, epoch,
+    /// header, and the entries of it to leave out (those that failed their check). A blob
+    /// held twice is found in the first pack listed that holds it whole.
+    pub fn of_checked<'h>(
+        packs: impl IntoIterator<Item = (Id, u32, Arc<PackHeader>, &'h HashSet<u32>)>,
+    ) -> View {
+        let mut out = View {
+            packs: Vec::new(),
+            blobs: BlobTable::default(),
+        };
+        for (id, epoch, header, bad) in packs {
+            let no = out.packs.len() as u32;
+            out.packs.push((id, PackInfo(epoch, 0, header)));
+            out.blobs
+                .add_where(&out.packs, no, |i| !bad.contains(&i), |_, _, _| {});
+        }
+        out
+    }
+
     /// The blob at `slot`, which [`View::find`] gave.
     pub fn at(&self, (p, i): Slot) -> BlobLoc {
         let (pack, info) = &self.packs[p as usize];
