@@ -267,3 +267,58 @@ fn force_replaces_a_folder_the_walk_is_still_in() {
         assert_eq!(std::fs::read(e.data.join("z")).unwrap(), b"z");
     }
 }
+
+/// A folder of the head that the user replaced with a link to somewhere else: removing what
+/// the head had below it must not follow the link (spec §14), with or without `--force`.
+#[test]
+fn removals_never_go_through_a_link() {
+    for force in [false, true] {
+        let e = Env::new();
+        let outside = e.tmp.path().join("outside");
+        e.ok(&["init"]);
+        e.write("d/keep", b"in both versions");
+        e.write("a/b/keep", b"in both versions");
+        e.ok(&["commit", "-m", "one"]);
+        e.write("d/f", b"head only");
+        e.write("d/sub/f", b"head only");
+        e.write("a/b/f", b"head only");
+        e.ok(&["commit", "-m", "two"]);
+        // The same names outside, which a removal through the links would hit.
+        for rel in ["f", "sub/f", "b/f"] {
+            std::fs::create_dir_all(outside.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(outside.join(rel), b"not coffer's").unwrap();
+        }
+        std::fs::remove_dir_all(e.data.join("d")).unwrap();
+        std::os::unix::fs::symlink(&outside, e.data.join("d")).unwrap();
+        std::fs::remove_dir_all(e.data.join("a")).unwrap();
+        std::os::unix::fs::symlink(&outside, e.data.join("a")).unwrap();
+        let mut args = vec!["checkout", "HEAD~1"];
+        if force {
+            args.push("--force");
+        }
+        let out = e.coffer(&args).output().unwrap();
+        assert_eq!(
+            out.status.success(),
+            force,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for rel in ["f", "sub/f", "b/f"] {
+            assert_eq!(
+                std::fs::read(outside.join(rel)).ok().as_deref(),
+                Some(&b"not coffer's"[..]),
+                "{rel} outside the folder, force {force}"
+            );
+        }
+        if force {
+            assert_eq!(
+                std::fs::read(e.data.join("d/keep")).unwrap(),
+                b"in both versions"
+            );
+            assert_eq!(
+                std::fs::read(e.data.join("a/b/keep")).unwrap(),
+                b"in both versions"
+            );
+        }
+    }
+}

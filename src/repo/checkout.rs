@@ -180,25 +180,10 @@ impl Paths<'_> {
                 Err(_) => std::fs::create_dir(&path).at(&path)?,
             }
         }
-        // Every folder on the way to a written path must be a real folder (checked once each).
-        let mut real_dirs: HashSet<PathBuf> = HashSet::new();
+        // Every folder on the way to a written path must be a real folder.
+        let mut real = RealFolders::new(self.root);
         for (p, _) in to_write {
-            let mut anc = self.root.to_path_buf();
-            let parts: Vec<&str> = p.split('/').collect();
-            for part in &parts[..parts.len() - 1] {
-                anc.push(part);
-                if real_dirs.contains(&anc) {
-                    continue;
-                }
-                let m = std::fs::symlink_metadata(&anc).at(&anc)?;
-                if !m.is_dir() {
-                    return Err(Error::UnsafePath(format!(
-                        "{} is not a real folder",
-                        anc.display()
-                    )));
-                }
-                real_dirs.insert(anc.clone());
-            }
+            real.check(p)?;
         }
 
         // Files: temporary names (the n-th file is `.coffer-checkout.PID.n` in its folder),
@@ -618,6 +603,9 @@ pub fn checkout(
     // holds (and only if that leaves it empty).
     if head.is_some() {
         let mut folders: Vec<String> = Vec::new();
+        // Nothing is removed through a link or from a folder that is gone: what is there is
+        // outside the folder, or nothing.
+        let mut real = RealFolders::new(&root);
         let rmdir = |d: String| {
             let _ = std::fs::remove_dir(root.join(d));
         };
@@ -626,7 +614,7 @@ pub fn checkout(
             while folders.last().is_some_and(|d| !is_below(&p, d)) {
                 folders.pop().map(rmdir);
             }
-            if head.is_some() && want.is_none() {
+            if head.is_some() && want.is_none() && real.check(&p).is_ok() {
                 let path = root.join(&p);
                 match std::fs::symlink_metadata(&path) {
                     Ok(m) if m.is_dir() => folders.push(p),
@@ -693,6 +681,48 @@ pub fn checkout(
     writes.finish()?;
     paths.pb.finish_and_clear();
     Ok(outcome)
+}
+
+/// The rule that nothing is written or removed through a link: every folder on the way to
+/// a path must be a real folder. Remembers the folders found real (a bounded number).
+struct RealFolders<'a> {
+    root: &'a Path,
+    known: HashSet<PathBuf>,
+}
+
+impl<'a> RealFolders<'a> {
+    fn new(root: &'a Path) -> Self {
+        RealFolders {
+            root,
+            known: HashSet::new(),
+        }
+    }
+
+    /// Check the folders above `rel` (a path below the root).
+    fn check(&mut self, rel: &str) -> Result<()> {
+        if self.known.len() > 4096 {
+            self.known.clear();
+        }
+        let mut anc = self.root.to_path_buf();
+        let Some((parent, _)) = rel.rsplit_once('/') else {
+            return Ok(());
+        };
+        for part in parent.split('/') {
+            anc.push(part);
+            if self.known.contains(&anc) {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&anc).at(&anc)?;
+            if !m.is_dir() {
+                return Err(Error::UnsafePath(format!(
+                    "{} is not a real folder",
+                    anc.display()
+                )));
+            }
+            self.known.insert(anc.clone());
+        }
+        Ok(())
+    }
 }
 
 /// Whether `path` is inside folder `dir`.
