@@ -322,3 +322,36 @@ fn removals_never_go_through_a_link() {
         }
     }
 }
+
+/// Found by a helper: an ignored file where the version has a folder was replaced without
+/// `--force`; and `--to OUT --force`, with `OUT/d` a link to a copy of the version's `d`,
+/// compared through the link, skipped `d`'s files and left `d` an empty folder.
+#[test]
+fn ignored_files_and_links_in_the_way_of_folders() {
+    let e = Env::new();
+    e.ok(&["init"]);
+    e.write("a/f", b"in the version");
+    e.write("d/x", b"x");
+    e.write("d/sub/y", b"y");
+    e.ok(&["commit", "-m", "one"]);
+    std::fs::remove_dir_all(e.data.join("a")).unwrap();
+    e.write(".cofferignore", b"a\n");
+    e.ok(&["commit", "-m", "two"]);
+    e.write("a", b"PRECIOUS");
+    e.fails(&["checkout", "HEAD~1"], 2);
+    assert_eq!(std::fs::read(e.data.join("a")).unwrap(), b"PRECIOUS");
+
+    let copy = e.tmp.path().join("copy");
+    let out = e.tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    copy_dir(&e.data.join("d"), &copy);
+    std::os::unix::fs::symlink(&copy, out.join("d")).unwrap();
+    let to = out.to_str().unwrap();
+    e.fails(&["checkout", "HEAD", "--to", to], 2);
+    e.ok(&["checkout", "HEAD", "--to", to, "--force"]);
+    assert!(!std::fs::symlink_metadata(out.join("d"))
+        .unwrap()
+        .is_symlink());
+    assert_eq!(std::fs::read(out.join("d/x")).unwrap(), b"x");
+    assert_eq!(std::fs::read(out.join("d/sub/y")).unwrap(), b"y");
+}

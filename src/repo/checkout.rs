@@ -571,7 +571,9 @@ pub fn checkout(
                         .get_or_insert_with(|| format!("{} {}", c.change, c.path));
                 }
                 if let (Some(w), None) = (&want, &now) {
-                    if w.kind != DIR && std::fs::symlink_metadata(root.join(&p)).is_ok() {
+                    // Anything but a folder where the version has a folder is replaced too.
+                    let there = std::fs::symlink_metadata(root.join(&p));
+                    if there.is_ok_and(|m| w.kind != DIR || !m.is_dir()) {
                         refusal.conflict(p);
                     }
                 }
@@ -735,10 +737,15 @@ fn batch_paths(batch: &[(String, Node)]) -> Vec<&str> {
 }
 
 /// What is at each of `paths` below `root` now, hashed on all cores.
+/// What is below a link (or a file) is not there: it is not the folder's, and it is
+/// replaced once the link is.
 fn disk_nodes(root: &Path, paths: &[&str], keys: &EpochKeys) -> Result<Vec<Option<Node>>> {
     paths
         .par_iter()
-        .map(|p| disk_node(&root.join(p), keys))
+        .map(|p| match RealFolders::new(root).check(p) {
+            Ok(()) => disk_node(&root.join(p), keys),
+            Err(_) => Ok(None),
+        })
         .collect()
 }
 
