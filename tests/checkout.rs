@@ -4,10 +4,12 @@
 //! folders), then `checkout HEAD~1` with and without `--force`, at batch sizes that split
 //! the streams at every place (debug builds take the batch from `COFFER_TEST_BATCH`).
 //!
-//! Without `--force`: it succeeds exactly when the folder is B, and then the folder is A;
-//! otherwise nothing changes. With `--force`: every path of A is A's, nothing of B that A
-//! lacks is left (a folder only if it still holds untracked files), and every untracked file
-//! survives unless A puts a file or link at it or above it.
+//! Without `--force`: it succeeds exactly when the folder is B and no ignored file lies
+//! below a path where A puts a file or link; then the folder is A, plus the ignored files
+//! and the folders above them; otherwise nothing changes. With `--force`: every path of A
+//! is A's, nothing of B that A lacks is left (a folder only if it still holds untracked
+//! files), and every untracked or ignored file survives unless A puts a file or link at it
+//! or above it.
 
 mod util;
 
@@ -92,16 +94,27 @@ enum Change {
     /// would fail).
     UntrackedDeep(usize),
     FileToFolder(usize),
+    /// A file `.cofferignore` leaves out, in a folder or the top: the walk never sees it.
+    Ignored(usize),
+}
+
+/// What `.cofferignore` (in both versions) leaves out.
+const IGNORE: &[u8] = b"*.log\n";
+
+fn ignored(path: &str) -> bool {
+    path.split('/').any(|n| n.ends_with(".log"))
 }
 
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
-        any::<usize>().prop_map(Change::Append),
-        any::<usize>().prop_map(Change::Delete),
-        (any::<usize>(), prop_oneof![name(), Just("u".to_string())])
+        1 => any::<usize>().prop_map(Change::Append),
+        1 => any::<usize>().prop_map(Change::Delete),
+        1 => (any::<usize>(), prop_oneof![name(), Just("u".to_string())])
             .prop_map(|(i, n)| Change::Untracked(i, n)),
-        any::<usize>().prop_map(Change::UntrackedDeep),
-        any::<usize>().prop_map(Change::FileToFolder),
+        1 => any::<usize>().prop_map(Change::UntrackedDeep),
+        1 => any::<usize>().prop_map(Change::FileToFolder),
+        // Ignored files leave the folder clean: more of them reach the checks behind.
+        3 => any::<usize>().prop_map(Change::Ignored),
     ]
 }
 
@@ -115,7 +128,12 @@ fn snap(dir: &Path) -> Snap {
 }
 
 fn apply(dir: &Path, c: &Change) {
-    let now: Vec<(String, String)> = snap(dir).into_iter().map(|(p, (k, _))| (p, k)).collect();
+    // The ignore rules stay as both versions have them.
+    let now: Vec<(String, String)> = snap(dir)
+        .into_iter()
+        .filter(|(p, _)| p != ".cofferignore")
+        .map(|(p, (k, _))| (p, k))
+        .collect();
     let pick = |i: usize| (!now.is_empty()).then(|| &now[i % now.len()]);
     match c {
         Change::Append(i) => {
@@ -155,6 +173,13 @@ fn apply(dir: &Path, c: &Change) {
                 std::fs::write(parent.join("u/v/w/f"), b"deep").unwrap();
             }
         }
+        Change::Ignored(i) => {
+            let parent = match pick(*i) {
+                Some((p, k)) if k == "dir" => dir.join(p),
+                _ => dir.to_path_buf(),
+            };
+            std::fs::write(parent.join("k.log"), b"ignored").unwrap();
+        }
         Change::FileToFolder(i) => {
             if let Some((p, k)) = pick(*i) {
                 if k.starts_with("file") {
@@ -188,10 +213,12 @@ proptest! {
         let e = Env::new();
         e.ok(&["init"]);
         build(&e.data, &a);
+        e.write(".cofferignore", IGNORE);
         e.ok(&["commit", "-m", "A", "--allow-empty"]);
         let want = snap(&e.data);
         clear(&e.data);
         build(&e.data, &b);
+        e.write(".cofferignore", IGNORE);
         e.ok(&["commit", "-m", "B", "--allow-empty"]);
         let head = snap(&e.data);
         for c in &changes {
@@ -208,8 +235,25 @@ proptest! {
         let said = String::from_utf8_lossy(&out.stderr).into_owned();
 
         if !force {
-            prop_assert_eq!(out.status.success(), before == head, "{}", said);
-            prop_assert_eq!(&after, if out.status.success() { &want } else { &before });
+            // An ignored file refuses the checkout only where the version puts a file or
+            // link above it; elsewhere it stays, and so do the folders above it.
+            let seen: Snap = before.clone().into_iter().filter(|(p, _)| !ignored(p)).collect();
+            let in_the_way = before.keys().filter(|u| ignored(u)).any(|u| {
+                self_and_above(u).any(|q| want.get(q).is_some_and(|(k, _)| k != "dir"))
+            });
+            prop_assert_eq!(out.status.success(), seen == head && !in_the_way, "{}", said);
+            if !out.status.success() {
+                prop_assert_eq!(&after, &before);
+                return Ok(());
+            }
+            for (p, v) in &after {
+                let kept = ignored(p) && before.get(p) == Some(v)
+                    || v.0 == "dir" && after.keys().any(|u| ignored(u) && u.starts_with(&format!("{p}/")));
+                prop_assert!(want.get(p) == Some(v) || kept, "{} is not the version's", p);
+            }
+            for p in want.keys() {
+                prop_assert!(after.contains_key(p), "{} is missing", p);
+            }
             return Ok(());
         }
         prop_assert!(out.status.success(), "{}", said);
@@ -232,6 +276,7 @@ proptest! {
             let replaced = self_and_above(u)
                 .any(|q| want.get(q).is_some_and(|(k, _)| k != "dir") || q == u && want.contains_key(q));
             if v.0.starts_with("file") && !head.contains_key(u) && !replaced {
+                // Untracked or ignored.
                 prop_assert_eq!(after.get(u), Some(v), "untracked {} was lost", u);
             }
         }
@@ -354,4 +399,37 @@ fn ignored_files_and_links_in_the_way_of_folders() {
         .is_symlink());
     assert_eq!(std::fs::read(out.join("d/x")).unwrap(), b"x");
     assert_eq!(std::fs::read(out.join("d/sub/y")).unwrap(), b"y");
+}
+
+/// Without `--force`, a checkout that refuses changes nothing, and one that may go ahead is
+/// not refused: an ignored file inside a folder the version replaces with a file refuses
+/// before the folder's tracked files are removed; a link of the head where the version has
+/// a folder is replaced, whatever the link's target holds.
+#[test]
+fn refusals_come_before_any_change_and_only_when_due() {
+    let e = Env::new();
+    e.ok(&["init"]);
+    e.write(".cofferignore", IGNORE);
+    e.write("a", b"a file");
+    e.write("b/d", b"in b");
+    e.ok(&["commit", "-m", "one"]);
+    std::fs::remove_file(e.data.join("a")).unwrap();
+    std::fs::remove_dir_all(e.data.join("b")).unwrap();
+    e.write("a/f", b"tracked");
+    e.write("a/sub/g", b"tracked");
+    e.write("c/d", b"the link's target");
+    std::os::unix::fs::symlink("c", e.data.join("b")).unwrap();
+    e.ok(&["commit", "-m", "two"]);
+
+    e.write("a/sub/keep.log", b"PRECIOUS");
+    let before = snap(&e.data);
+    let said = e.fails(&["checkout", "HEAD~1"], 2);
+    assert!(said.contains("a (a folder holding files"), "{said}");
+    assert_eq!(snap(&e.data), before);
+
+    std::fs::remove_file(e.data.join("a/sub/keep.log")).unwrap();
+    e.ok(&["checkout", "HEAD~1"]);
+    assert_eq!(std::fs::read(e.data.join("a")).unwrap(), b"a file");
+    assert_eq!(std::fs::read(e.data.join("b/d")).unwrap(), b"in b");
+    assert!(!e.data.join("c").exists());
 }

@@ -125,8 +125,10 @@ pub enum Command {
     ///
     /// In place, the folder must have no uncommitted changes; files of the branch head that
     /// the version lacks are removed (files the head does not have either are left alone,
-    /// as untracked files). The branch head does not move: committing afterwards records the
-    /// restored content as a new version.
+    /// as untracked files). Untracked or ignored files where the version puts a file or
+    /// link, or inside a folder it turns into one, refuse the checkout before anything is
+    /// changed; --force replaces them. The branch head does not move: committing afterwards
+    /// records the restored content as a new version.
     Checkout {
         /// Version: id, unique id prefix (4+ hex digits), HEAD or HEAD~N.
         version: String,

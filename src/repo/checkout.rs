@@ -136,16 +136,18 @@ fn clear_path(path: &Path, force: bool) -> Result<()> {
             } else {
                 std::fs::remove_dir(path).map_err(|_| Error::WouldOverwrite {
                     count: 1,
-                    first: format!(
-                        "{} (a folder holding files that no version has)",
-                        path.display()
-                    ),
+                    first: holding(path.display()),
                 })
             }
         }
         Ok(_) => std::fs::remove_file(path).at(path),
         Err(_) => Ok(()),
     }
+}
+
+/// How a refusal names a folder that cannot be replaced without `--force`.
+fn holding(path: impl std::fmt::Display) -> String {
+    format!("{path} (a folder holding files that no version has)")
 }
 
 /// Writes a version's folders and files into a folder: shared by the checkout of a whole
@@ -562,8 +564,26 @@ pub fn checkout(
             // Changes since the head refuse the checkout; so does a file the version has
             // where the walk saw nothing (an ignored file).
             let working: Stream = Box::new(WorkingWalk::new(ds, &hash_keys, &index)?);
+            // A folder the version replaces with a file or link: what is on disk below it
+            // against what the walk saw there. More on disk is content the walk skips (an
+            // ignored file), which only --force may remove; refuse now, not midway.
+            let mut replaced: Option<(String, usize)> = None;
+            let mut real = RealFolders::new(&root);
             for item in Join::new([reader.stream(scope)?, head_paths()?, working]) {
                 let (p, [want, head, now]) = item?;
+                match replaced.take() {
+                    Some((d, left)) if is_below(&p, &d) => {
+                        replaced = Some((d, left.saturating_sub(usize::from(now.is_some()))));
+                    }
+                    Some((d, left)) if left > 0 => refusal.conflict(holding(d)),
+                    _ => {}
+                }
+                if now.as_ref().is_some_and(|n| n.kind == DIR)
+                    && want.as_ref().is_some_and(|w| w.kind != DIR)
+                {
+                    let below = walkdir::WalkDir::new(root.join(&p)).min_depth(1);
+                    replaced = Some((p.clone(), below.into_iter().count()));
+                }
                 if let Some(c) = diff::change(&p, head.as_ref(), now.as_ref()) {
                     refusal.dirty += 1;
                     refusal
@@ -572,11 +592,15 @@ pub fn checkout(
                 }
                 if let (Some(w), None) = (&want, &now) {
                     // Anything but a folder where the version has a folder is replaced too.
+                    // Below a link nothing is there: the link is the head's, and replaced.
                     let there = std::fs::symlink_metadata(root.join(&p));
-                    if there.is_ok_and(|m| w.kind != DIR || !m.is_dir()) {
+                    if real.check(&p).is_ok() && there.is_ok_and(|m| w.kind != DIR || !m.is_dir()) {
                         refusal.conflict(p);
                     }
                 }
+            }
+            if let Some((d, _)) = replaced.filter(|(_, left)| *left > 0) {
+                refusal.conflict(holding(d));
             }
         } else {
             // Out of place, anything there that differs from the version.
