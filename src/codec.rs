@@ -2,7 +2,8 @@
 //! (spec/format.md, "Encoding").
 //!
 //! Decoding checks magic, kind and version first, then the body, then re-encodes and
-//! compares bytes, so any non-canonical or trailing input is rejected.
+//! compares bytes, so any non-canonical or trailing input is rejected. [`Canonical`] reads
+//! the same bytes faster for hot paths (trees), accepting only what `encode` writes.
 
 use crate::error::{Error, Result};
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -25,8 +26,28 @@ pub fn encode<T: Serialize>(kind: &str, body: &T) -> Vec<u8> {
 /// Decode the envelope of `kind`, rejecting other kinds, other versions and non-canonical bytes.
 pub fn decode<T: DeserializeOwned + Serialize>(kind: &'static str, bytes: &[u8]) -> Result<T> {
     let malformed = |reason: String| Error::Malformed { what: kind, reason };
-    let (magic, found_kind, version, IgnoredAny): (String, String, u64, IgnoredAny) =
-        ciborium::from_reader(bytes).map_err(|e| malformed(format!("not a coffer object: {e}")))?;
+    // One parse in the common case; the header alone is parsed again only to name what is
+    // wrong when the whole does not parse.
+    let parsed: std::result::Result<(String, String, u64, T), _> = ciborium::from_reader(bytes);
+    let (magic, found_kind, version, body) = match parsed {
+        Ok(all) => all,
+        Err(e) => {
+            let (magic, found_kind, version, IgnoredAny): (String, String, u64, IgnoredAny) =
+                ciborium::from_reader(bytes)
+                    .map_err(|e| malformed(format!("not a coffer object: {e}")))?;
+            check_header(kind, &magic, &found_kind, version)?;
+            return Err(malformed(e.to_string()));
+        }
+    };
+    check_header(kind, &magic, &found_kind, version)?;
+    if encode(kind, &body) != bytes {
+        return Err(malformed("not in canonical encoding".into()));
+    }
+    Ok(body)
+}
+
+fn check_header(kind: &'static str, magic: &str, found_kind: &str, version: u64) -> Result<()> {
+    let malformed = |reason: String| Error::Malformed { what: kind, reason };
     if magic != MAGIC {
         return Err(malformed("not a coffer object (bad magic)".into()));
     }
@@ -42,12 +63,96 @@ pub fn decode<T: DeserializeOwned + Serialize>(kind: &'static str, bytes: &[u8])
             supported: FORMAT_VERSION,
         });
     }
-    let (_, _, _, body): (String, String, u64, T) =
-        ciborium::from_reader(bytes).map_err(|e| malformed(e.to_string()))?;
-    if encode(kind, &body) != bytes {
-        return Err(malformed("not in canonical encoding".into()));
+    Ok(())
+}
+
+/// A reader of exactly the CBOR [`encode`] writes: shortest-form heads, definite lengths,
+/// no tags, nothing after the value. Whatever it accepts, [`decode`] accepts with the same
+/// value; anything else returns `None`, and the caller falls back to [`decode`], which says
+/// what is wrong.
+pub struct Canonical<'b> {
+    b: &'b [u8],
+}
+
+impl<'b> Canonical<'b> {
+    /// Start at the envelope of `kind`: `["coffer", kind, version, ...`, positioned at the
+    /// body.
+    pub fn envelope(bytes: &'b [u8], kind: &str) -> Option<Self> {
+        let mut r = Canonical { b: bytes };
+        (r.array()? == 4 && r.text()? == MAGIC && r.text()? == kind && r.uint()? == FORMAT_VERSION)
+            .then_some(r)
     }
-    Ok(body)
+
+    /// Bytes not yet read.
+    pub fn left(&self) -> usize {
+        self.b.len()
+    }
+
+    /// Whether everything was read.
+    pub fn at_end(&self) -> bool {
+        self.b.is_empty()
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'b [u8]> {
+        if n > self.b.len() {
+            return None;
+        }
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Some(head)
+    }
+
+    /// A head of major type `major` with its argument, in shortest form only.
+    fn head(&mut self, major: u8) -> Option<u64> {
+        let first = *self.take(1)?.first()?;
+        if first >> 5 != major {
+            return None;
+        }
+        let (len, min) = match first & 31 {
+            n @ 0..=23 => return Some(u64::from(n)),
+            24 => (1, 24),
+            25 => (2, 0x100),
+            26 => (4, 0x1_0000),
+            27 => (8, 0x1_0000_0000),
+            _ => return None,
+        };
+        let v = self
+            .take(len)?
+            .iter()
+            .fold(0u64, |v, b| (v << 8) | u64::from(*b));
+        (v >= min).then_some(v)
+    }
+
+    /// An unsigned integer.
+    pub fn uint(&mut self) -> Option<u64> {
+        self.head(0)
+    }
+
+    /// An array's length.
+    pub fn array(&mut self) -> Option<usize> {
+        usize::try_from(self.head(4)?).ok()
+    }
+
+    /// A byte string.
+    pub fn bytes(&mut self) -> Option<&'b [u8]> {
+        let n = usize::try_from(self.head(2)?).ok()?;
+        self.take(n)
+    }
+
+    /// A text string (UTF-8).
+    pub fn text(&mut self) -> Option<&'b str> {
+        let n = usize::try_from(self.head(3)?).ok()?;
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+
+    /// `false` or `true`.
+    pub fn bool(&mut self) -> Option<bool> {
+        match *self.take(1)?.first()? {
+            0xf4 => Some(false),
+            0xf5 => Some(true),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

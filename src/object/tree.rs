@@ -124,11 +124,112 @@ pub fn encode(entries: &[Entry]) -> Vec<u8> {
 
 /// Decode and validate a tree.
 pub fn decode(id: &Id, bytes: &[u8]) -> Result<Vec<Entry>> {
-    let entries: Vec<Entry> = codec::decode(KIND, bytes).map_err(|e| Error::Corrupt {
-        kind: "tree",
-        id: *id,
-        reason: e.to_string(),
-    })?;
+    let entries = match decode_canonical(bytes) {
+        Some(entries) => entries,
+        // Not as `encode` writes it: the general decoder says why.
+        None => codec::decode(KIND, bytes).map_err(|e| Error::Corrupt {
+            kind: "tree",
+            id: *id,
+            reason: e.to_string(),
+        })?,
+    };
     validate(id, &entries)?;
     Ok(entries)
+}
+
+/// A tree exactly as [`encode`] writes it, read without serde (trees are the hot object
+/// of every walk); `None` for anything else.
+fn decode_canonical(bytes: &[u8]) -> Option<Vec<Entry>> {
+    let mut r = codec::Canonical::envelope(bytes, KIND)?;
+    let n = r.array()?;
+    // An entry takes at least 9 bytes: no length read can allocate beyond the input.
+    let mut entries = Vec::with_capacity(n.min(r.left() / 9));
+    for _ in 0..n {
+        if r.array()? != 6 {
+            return None;
+        }
+        let name = r.text()?.to_string();
+        let kind = u8::try_from(r.uint()?).ok()?;
+        let exec = r.bool()?;
+        let size = r.uint()?;
+        let k = r.array()?;
+        let mut ids = Vec::with_capacity(k.min(r.left() / 34));
+        for _ in 0..k {
+            ids.push(Id(r.bytes()?.try_into().ok()?));
+        }
+        let target = r.bytes()?.to_vec();
+        entries.push(Entry(name, kind, exec, size, ids, target));
+    }
+    r.at_end().then_some(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        (
+            "[a-z.]{1,30}",
+            0u8..4,
+            any::<bool>(),
+            prop_oneof![Just(0u64), 0u64..30, any::<u64>()],
+            proptest::collection::vec(any::<[u8; 32]>().prop_map(Id), 0..4),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(n, k, x, s, ids, t)| Entry(n, k, x, s, ids, t))
+    }
+
+    fn general(bytes: &[u8]) -> Option<Vec<Entry>> {
+        codec::decode(KIND, bytes).ok()
+    }
+
+    proptest! {
+        /// The fast reader takes every tree `encode` writes, and on any bytes at all
+        /// (mutated, cut, grown) never accepts what the general decoder refuses, nor reads
+        /// a different value.
+        #[test]
+        fn the_canonical_reader_agrees_with_the_general_decoder(
+            entries in proptest::collection::vec(entry(), 0..6),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..4), 0..4),
+        ) {
+            let good = encode(&entries);
+            prop_assert_eq!(decode_canonical(&good), Some(entries));
+            let mut b = good;
+            for (at, byte, how) in edits {
+                let at = at % (b.len() + 1);
+                match how {
+                    0 if at < b.len() => b[at] = byte,
+                    1 => b.insert(at, byte),
+                    2 if at < b.len() => { b.remove(at); }
+                    _ => b.truncate(at),
+                }
+            }
+            let fast = decode_canonical(&b);
+            if fast.is_some() {
+                prop_assert_eq!(fast, general(&b));
+            }
+        }
+    }
+
+    #[test]
+    fn the_canonical_reader_refuses_long_heads_tags_and_trailing_bytes() {
+        let e = vec![Entry::file("a".into(), false, 5, vec![])];
+        let good = encode(&e);
+        assert!(decode_canonical(&good).is_some());
+        // The size 5 written in a one-byte head (0x18 0x05) instead of inline.
+        let at = good.len() - 3;
+        assert_eq!(good[at], 0x05);
+        let mut long = good.clone();
+        long.splice(at..=at, [0x18, 0x05]);
+        assert_eq!(decode_canonical(&long), None);
+        assert_eq!(general(&long), None);
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(decode_canonical(&trailing), None);
+        assert_eq!(general(&trailing), None);
+        let mut tagged = vec![0xc0];
+        tagged.extend_from_slice(&good);
+        assert_eq!(decode_canonical(&tagged), None);
+    }
 }
