@@ -73,6 +73,9 @@ pub struct VersionReader<'a> {
     /// The bundle last opened (pack, offset): reading its members one after another
     /// (cat, diff, rows over small files) opens it once.
     last_bundle: std::sync::Mutex<Option<(Id, u64, std::sync::Arc<blob::Unit>)>>,
+    /// Set once the paths were counted within the limits: the trees do not change, so
+    /// later walks (checkout walks a version up to three times) need not count again.
+    counted: std::sync::OnceLock<()>,
 }
 
 /// A path in a version with its entry; folders included, before their contents.
@@ -105,6 +108,7 @@ impl<'a> VersionReader<'a> {
             locs,
             unreadable,
             last_bundle: std::sync::Mutex::new(None),
+            counted: std::sync::OnceLock::new(),
         })
     }
 
@@ -202,10 +206,13 @@ impl<'a> VersionReader<'a> {
     /// working folder's walk order), read one folder at a time: memory is the open folders,
     /// not the version. The paths are counted first, as [`VersionReader::flatten`] says.
     pub fn paths(&self) -> Result<PathWalk<'_, 'a>> {
-        count_paths(&self.seal.root, &mut |id| self.tree(id)).map_err(|e| match e {
-            Error::Limit(why) => Error::Limit(format!("version {}: {why}", self.id.short())),
-            other => other,
-        })?;
+        if self.counted.get().is_none() {
+            count_paths(&self.seal.root, &mut |id| self.tree(id)).map_err(|e| match e {
+                Error::Limit(why) => Error::Limit(format!("version {}: {why}", self.id.short())),
+                other => other,
+            })?;
+            let _ = self.counted.set(());
+        }
         Ok(PathWalk {
             reader: self,
             open: vec![(String::new(), self.tree(&self.seal.root)?.into_iter())],
