@@ -348,10 +348,15 @@ impl Paths<'_> {
             .with_min_len(64)
             .try_for_each(|fi| {
                 let path = self.root.join(files[fi].0);
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    clear_path(&path, self.force)?;
+                // A rename replaces a file or link; only a folder in the way needs clearing
+                // (found when the rename fails, saving a stat for every file).
+                match std::fs::rename(tmp_of(fi), &path) {
+                    Err(_) if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) => {
+                        clear_path(&path, self.force)?;
+                        std::fs::rename(tmp_of(fi), &path).at(&path)
+                    }
+                    r => r.at(&path),
                 }
-                std::fs::rename(tmp_of(fi), &path).at(&path)
             });
         if let Err(e) = placed {
             cleanup();
