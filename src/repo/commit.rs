@@ -213,7 +213,7 @@ impl Bundles {
 /// Blob ids already stored or being stored by this commit.
 struct Seen<'a> {
     index: &'a Index,
-    new: Mutex<HashSet<Id>>,
+    new: Mutex<crate::id::IdSet>,
 }
 
 impl Seen<'_> {
@@ -468,7 +468,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let packer = Packer::start(ds.store.clone(), keys.clone());
     let seen = Seen {
         index: &index,
-        new: Mutex::new(HashSet::new()),
+        new: Mutex::new(Default::default()),
     };
     let mut trees = Trees::new(&keys, &index, &ds.store);
     let bundles = Bundles::default();
