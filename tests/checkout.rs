@@ -433,3 +433,32 @@ fn refusals_come_before_any_change_and_only_when_due() {
     assert_eq!(std::fs::read(e.data.join("b/d")).unwrap(), b"in b");
     assert!(!e.data.join("c").exists());
 }
+
+/// `--to` inside `.coffer/`, however spelled (a link, `..` after a folder not made yet), is
+/// refused before any folder is made.
+#[test]
+fn a_refused_to_makes_no_folder() {
+    let e = Env::new();
+    e.ok(&["init"]);
+    e.write("f", b"one");
+    e.ok(&["commit", "-m", "one"]);
+    std::os::unix::fs::symlink(".coffer/store", e.data.join("st")).unwrap();
+    for (to, made) in [
+        (".coffer/new/deeper", ".coffer/new"),
+        ("st/x", ".coffer/store/x"),
+        ("sub/../.coffer/y", "sub"),
+    ] {
+        let said = e.fails(
+            &[
+                "checkout",
+                "HEAD",
+                "--to",
+                &e.data.join(to).to_string_lossy(),
+            ],
+            2,
+        );
+        assert!(said.contains("inside .coffer/"), "{to}: {said}");
+        assert!(!e.data.join(made).exists(), "{to} made {made}");
+    }
+    assert!(!e.data.join(".coffer/y").exists());
+}

@@ -19,6 +19,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest byte range read from a pack at once.
 const READ_WINDOW: u64 = 4 * 1024 * 1024;
@@ -201,19 +202,27 @@ impl Paths<'_> {
                 .join(files[fi].0)
                 .with_file_name(format!(".coffer-checkout.{pid}.{}", self.named + fi))
         };
+        // Which temporary files this call made: only those are removed on failure (a file
+        // already there under such a name is someone else's).
+        let created: Vec<AtomicBool> = files.iter().map(|_| AtomicBool::new(false)).collect();
         // Modes are 0644 or 0755 filtered by the umask, as git and tar do.
-        let create = |tmp: &Path, exec: bool| {
-            std::fs::OpenOptions::new()
+        let create = |fi: usize, exec: bool| {
+            let tmp = tmp_of(fi);
+            let f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .custom_flags(libc::O_NOFOLLOW)
                 .mode(if exec { 0o755 } else { 0o644 })
-                .open(tmp)
-                .at(tmp)
+                .open(&tmp)
+                .at(&tmp)?;
+            created[fi].store(true, Ordering::Relaxed);
+            Ok::<_, Error>((f, tmp))
         };
         let cleanup = || {
-            for fi in 0..files.len() {
-                let _ = std::fs::remove_file(tmp_of(fi));
+            for (fi, made) in created.iter().enumerate() {
+                if made.load(Ordering::Relaxed) {
+                    let _ = std::fs::remove_file(tmp_of(fi));
+                }
             }
         };
         // Every chunk to write: its place in the packs, the file and the offset it goes to;
@@ -222,8 +231,7 @@ impl Paths<'_> {
         for (fi, (p, n)) in files.iter().enumerate() {
             // A one-chunk file (most small files) is created by its one write, saving an open.
             if n.chunks.len() != 1 {
-                let tmp = tmp_of(fi);
-                if let Err(e) = create(&tmp, n.exec).and_then(|f| f.set_len(n.size).at(&tmp)) {
+                if let Err(e) = create(fi, n.exec).and_then(|(f, tmp)| f.set_len(n.size).at(&tmp)) {
                     cleanup();
                     return Err(e);
                 }
@@ -322,10 +330,11 @@ impl Paths<'_> {
                     });
                 };
                 let (_, n) = files[*fi as usize];
-                let tmp = tmp_of(*fi as usize);
                 if n.chunks.len() == 1 {
-                    create(&tmp, n.exec)?.write_all(data).at(&tmp)?;
+                    let (mut f, tmp) = create(*fi as usize, n.exec)?;
+                    f.write_all(data).at(&tmp)?;
                 } else {
+                    let tmp = tmp_of(*fi as usize);
                     let f = std::fs::OpenOptions::new()
                         .write(true)
                         .custom_flags(libc::O_NOFOLLOW)
@@ -509,12 +518,12 @@ pub fn checkout(
         ds.root.clone()
     } else {
         let t = opts.target.clone().unwrap_or_default();
-        std::fs::create_dir_all(&t).at(&t)?;
-        let t = std::fs::canonicalize(&t).at(&t)?;
-        if t.starts_with(ds.root.join(super::DOT)) {
+        // Checked before any folder is made: a refused --to leaves nothing behind.
+        if resolved(&t)?.starts_with(ds.root.join(super::DOT)) {
             return Err(Error::Usage("refusing to check out inside .coffer/".into()));
         }
-        t
+        std::fs::create_dir_all(&t).at(&t)?;
+        std::fs::canonicalize(&t).at(&t)?
     };
     let _lock = if in_place { Some(ds.lock()?) } else { None };
     let mut outcome = CheckoutOutcome {
@@ -712,6 +721,35 @@ pub fn checkout(
     writes.finish()?;
     paths.pb.finish_and_clear();
     Ok(outcome)
+}
+
+/// Where `path` is or would be once made: its longest existing ancestor with links
+/// resolved, then the rest taken lexically (`create_dir_all` makes real folders, so `..` in
+/// the rest goes back to the folder above, as it would).
+fn resolved(path: &Path) -> Result<PathBuf> {
+    let path = std::path::absolute(path).at(path)?;
+    let mut base = path.as_path();
+    let mut rest = Vec::new();
+    while std::fs::symlink_metadata(base).is_err() {
+        match (base.parent(), base.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                base = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut out = std::fs::canonicalize(base).at(base)?;
+    for c in rest.into_iter().rev() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// The rule that nothing is written or removed through a link: every folder on the way to
