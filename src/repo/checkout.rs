@@ -640,9 +640,16 @@ pub fn checkout(
     }
 
     // In place: remove what the head has and the version does not, a folder after what it
-    // holds (and only if that leaves it empty).
-    if head.is_some() {
+    // holds (and only if that leaves it empty). Only what lies in a folder the version turns
+    // into a file or link goes before the writes; the rest after them, so an error while
+    // writing (a damaged pack) leaves those files in place.
+    let remove = |outcome: &mut CheckoutOutcome, in_replaced: bool| -> Result<()> {
+        if head.is_none() {
+            return Ok(());
+        }
         let mut folders: Vec<String> = Vec::new();
+        // The folder the version turns into a file or link that the walk is in.
+        let mut replaced: Option<String> = None;
         // Nothing is removed through a link or from a folder that is gone: what is there is
         // outside the folder, or nothing.
         let mut real = RealFolders::new(&root);
@@ -654,7 +661,16 @@ pub fn checkout(
             while folders.last().is_some_and(|d| !is_below(&p, d)) {
                 folders.pop().map(rmdir);
             }
-            if head.is_some() && want.is_none() && real.check(&p).is_ok() {
+            if replaced.as_ref().is_some_and(|r| !is_below(&p, r)) {
+                replaced = None;
+            }
+            let below = replaced.is_some();
+            if head.as_ref().is_some_and(|h| h.kind == DIR)
+                && want.as_ref().is_some_and(|w| w.kind != DIR)
+            {
+                replaced = Some(p.clone());
+            }
+            if head.is_some() && want.is_none() && below == in_replaced && real.check(&p).is_ok() {
                 let path = root.join(&p);
                 match std::fs::symlink_metadata(&path) {
                     Ok(m) if m.is_dir() => folders.push(p),
@@ -665,7 +681,9 @@ pub fn checkout(
             }
         }
         folders.into_iter().rev().for_each(rmdir);
-    }
+        Ok(())
+    };
+    remove(&mut outcome, true)?;
 
     // Write what differs from what is there now.
     let mut writes = Writes {
@@ -719,6 +737,7 @@ pub fn checkout(
         step(&mut batch, &mut writes)?;
     }
     writes.finish()?;
+    remove(&mut outcome, false)?;
     paths.pb.finish_and_clear();
     Ok(outcome)
 }
