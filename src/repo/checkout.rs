@@ -592,9 +592,7 @@ pub fn checkout(
                     Some((d, left)) if left > 0 => refusal.conflict(holding(d)),
                     _ => {}
                 }
-                if now.as_ref().is_some_and(|n| n.kind == DIR)
-                    && want.as_ref().is_some_and(|w| w.kind != DIR)
-                {
+                if replaces_folder(want.as_ref(), now.as_ref()) {
                     let below = walkdir::WalkDir::new(root.join(&p)).min_depth(1);
                     replaced = Some((p.clone(), below.into_iter().count()));
                 }
@@ -665,9 +663,7 @@ pub fn checkout(
                 replaced = None;
             }
             let below = replaced.is_some();
-            if head.as_ref().is_some_and(|h| h.kind == DIR)
-                && want.as_ref().is_some_and(|w| w.kind != DIR)
-            {
+            if replaces_folder(want.as_ref(), head.as_ref()) {
                 replaced = Some(p.clone());
             }
             if head.is_some() && want.is_none() && below == in_replaced && real.check(&p).is_ok() {
@@ -811,6 +807,12 @@ impl<'a> RealFolders<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether the version (`want`) puts a file or link where a folder is (`there`): what the
+/// folder holds must go first, and only --force may remove what no version has.
+fn replaces_folder(want: Option<&Node>, there: Option<&Node>) -> bool {
+    there.is_some_and(|t| t.kind == DIR) && want.is_some_and(|w| w.kind != DIR)
 }
 
 /// Whether `path` is inside folder `dir`.
