@@ -575,3 +575,69 @@ fn from_now_gives_only_later_versions() {
     );
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
 }
+
+/// A clone that finds only a head it cannot read (its access was withdrawn) leaves a folder
+/// with no files; once access is given again, `pull` there writes the head in full. Files put
+/// in that folder meanwhile are never overwritten.
+#[test]
+fn a_clone_that_could_not_read_its_head_is_pulled_once_access_is_given() {
+    let e = Env::new(); // camden
+    let hackney = org(&e, "hackney");
+    e.write("housing/register.csv", b"id,band\n1,A\n2,B\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    e.ok(&["share", "add", &hackney.public, "--name", "Hackney"]);
+    e.ok(&["share", "remove", "Hackney"]);
+    e.write("housing/register.csv", b"id,band\n1,A\n2,B\n3,C\n");
+    e.ok(&["commit", "-m", "after Hackney left"]);
+    let src = e.data.to_str().unwrap().to_string();
+    let hk = e.tmp.path().join("hackney-copy");
+    let hks = hk.to_str().unwrap();
+    let out = run_as(&e, &hackney, &["clone", &src, hks]);
+    assert_eq!(out.status.code(), Some(2));
+    let listing = |p: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(listing(&hk), [".coffer"]);
+
+    // Still withdrawn: the pull says so and writes nothing.
+    let out = run_as(&e, &hackney, &["-C", hks, "pull"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("your access was withdrawn"), "{err}");
+    assert_eq!(listing(&hk), [".coffer"]);
+
+    // A file of Hackney's own in that folder is refused, and kept.
+    std::fs::write(hk.join("notes.txt"), b"mine\n").unwrap();
+    e.ok(&["share", "add", &hackney.public, "--name", "Hackney"]);
+    let out = run_as(&e, &hackney, &["-C", hks, "pull"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds files but no checkout"), "{err}");
+    assert_eq!(std::fs::read(hk.join("notes.txt")).unwrap(), b"mine\n");
+
+    // Moved out, the pull writes the head, and the folder is then an ordinary clone.
+    std::fs::remove_file(hk.join("notes.txt")).unwrap();
+    let out = run_as(&e, &hackney, &["-C", hks, "pull"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(hk.join("housing/register.csv")).unwrap(),
+        b"id,band\n1,A\n2,B\n3,C\n"
+    );
+    let st = run_as(&e, &hackney, &["-C", hks, "status"]);
+    assert!(st.status.success());
+    assert!(
+        String::from_utf8_lossy(&st.stdout).contains("clean"),
+        "{}",
+        String::from_utf8_lossy(&st.stdout)
+    );
+}

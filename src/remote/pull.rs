@@ -42,7 +42,18 @@ pub fn pull(
     let hist = ds.history()?;
     let keys = ds.keyring(&hist.chain, identity)?;
     let before = ds.head()?;
-    if let Some(h) = before.filter(|h| hist.is_history(h)) {
+    // A folder holding nothing but `.coffer/` gets the head written in full below: a clone
+    // that could not read what it found, pulled once access is given.
+    let bare = before.is_some() && ds.holds_nothing()?;
+    if let Some(h) = before.filter(|h| !bare && hist.is_history(h)) {
+        if !keys.reads(&hist, hist.get(&h)?) {
+            // Keys are never taken back: a head they do not open was never checked out here.
+            return Err(crate::Error::Usage(format!(
+                "{} holds files but no checkout of the branch head {} (the clone could not read it): move the files out, then run `coffer pull` again",
+                ds.root.display(),
+                h.short()
+            )));
+        }
         merge::ensure_clean(ds, &hist, &keys, h)?;
     }
     let fetched = {
@@ -93,7 +104,7 @@ pub fn pull(
         merges,
         checkout: None,
     };
-    if cur != before {
+    if cur != before || bare {
         if let Some(h) = cur {
             let hist = ds.history()?;
             let keys = ds.keyring(&hist.chain, identity)?;

@@ -544,10 +544,11 @@ pub fn checkout(
     let scope = scope.as_deref().unwrap_or("");
     // Nothing there to compare or protect: an empty target, or in place a folder holding
     // only `.coffer/` (a clone, or every file deleted and the deletion discarded).
-    let empty = std::fs::read_dir(&root)
-        .at(&root)?
-        .all(|e| in_place && e.is_ok_and(|e| e.file_name() == super::DOT))
-        && (!in_place || opts.force || ds.head()?.is_none());
+    let empty = if in_place {
+        ds.holds_nothing()? && (opts.force || ds.head()?.is_none())
+    } else {
+        std::fs::read_dir(&root).at(&root)?.next().is_none()
+    };
     if empty {
         drop(index);
         checkout_fresh(&mut paths, &mut outcome, &links, scope)?;

@@ -272,7 +272,7 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
             let mut newest = None;
             for h in &f.heads {
                 let v = hist.get(h)?;
-                let readable = hist.epochs_needed(v).iter().all(|e| keys.get(*e).is_some());
+                let readable = keys.reads(&hist, v);
                 let rank = (readable, v.seq, std::cmp::Reverse(*h));
                 if newest.is_none_or(|(r, _)| rank > r) {
                     newest = Some((rank, *h));

@@ -94,6 +94,13 @@ impl Keyring {
     pub fn current(&self) -> Option<&EpochKeys> {
         self.epochs.get(&self.current)
     }
+    /// Whether these keys open version `v`: its seal and every pack it lists. Keys are never
+    /// taken back, so a version these keys do not open was never checked out with them.
+    pub fn reads(&self, hist: &crate::rules::History, v: &crate::object::version::Version) -> bool {
+        hist.epochs_needed(v)
+            .iter()
+            .all(|e| self.epochs.contains_key(e))
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -422,6 +429,14 @@ impl Dataset {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::Io { path: p, source: e }),
         }
+    }
+
+    /// Whether the working folder holds nothing but `.coffer/`: nothing there to compare or
+    /// protect (a clone that could not read its head, or every file deleted).
+    pub fn holds_nothing(&self) -> Result<bool> {
+        Ok(std::fs::read_dir(&self.root)
+            .at(&self.root)?
+            .all(|e| e.is_ok_and(|e| e.file_name() == DOT)))
     }
 
     /// Move the branch head (atomically).
