@@ -595,6 +595,11 @@ fn a_clone_that_could_not_read_its_head_is_pulled_once_access_is_given() {
     let hks = hk.to_str().unwrap();
     let out = run_as(&e, &hackney, &["clone", &src, hks]);
     assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot open this content") && err.contains("run `coffer pull` there"),
+        "{err}"
+    );
     let listing = |p: &std::path::Path| {
         let mut v: Vec<String> = std::fs::read_dir(p)
             .unwrap()

@@ -299,7 +299,14 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
                 force: true,
                 progress: opts.progress,
             },
-        )?),
+        )
+        .map_err(|e| match e {
+            Error::NoEpochKey { .. } => Error::Usage(format!(
+                "{e}. {} holds the dataset without its files: once you are given access, run `coffer pull` there (older versions you can read check out with `coffer checkout REV --to DIR`)",
+                ds.root.display()
+            )),
+            e => e,
+        })?),
         None => None,
     };
     Ok(CloneOutcome {
