@@ -645,4 +645,12 @@ fn a_clone_that_could_not_read_its_head_is_pulled_once_access_is_given() {
         "{}",
         String::from_utf8_lossy(&st.stdout)
     );
+
+    // Checked out now: deleting every file is a change like any other, which pull keeps.
+    std::fs::remove_dir_all(hk.join("housing")).unwrap();
+    let out = run_as(&e, &hackney, &["-C", hks, "pull"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uncommitted changes"), "{err}");
+    assert_eq!(listing(&hk), [".coffer"]);
 }

@@ -42,18 +42,22 @@ pub fn pull(
     let hist = ds.history()?;
     let keys = ds.keyring(&hist.chain, identity)?;
     let before = ds.head()?;
-    // A folder holding nothing but `.coffer/` gets the head written in full below: a clone
-    // that could not read what it found, pulled once access is given.
-    let bare = before.is_some() && ds.holds_nothing()?;
-    if let Some(h) = before.filter(|h| !bare && hist.is_history(h)) {
-        if !keys.reads(&hist, hist.get(&h)?) {
-            // Keys are never taken back: a head they do not open was never checked out here.
+    // Keys are never taken back: a head these keys do not open was never checked out here (a
+    // clone that could not read what it found). It is written in full below, into a folder
+    // holding nothing but `.coffer/`; a folder holding files is refused.
+    let unread = before
+        .and_then(|h| hist.versions.get(&h))
+        .is_some_and(|v| !keys.reads(&hist, v));
+    if let (true, Some(h)) = (unread, before) {
+        if !ds.holds_nothing()? {
             return Err(crate::Error::Usage(format!(
                 "{} holds files but no checkout of the branch head {} (the clone could not read it): move the files out, then run `coffer pull` again",
                 ds.root.display(),
                 h.short()
             )));
         }
+    }
+    if let Some(h) = before.filter(|h| !unread && hist.is_history(h)) {
         merge::ensure_clean(ds, &hist, &keys, h)?;
     }
     let fetched = {
@@ -104,7 +108,7 @@ pub fn pull(
         merges,
         checkout: None,
     };
-    if cur != before || bare {
+    if cur != before || unread {
         if let Some(h) = cur {
             let hist = ds.history()?;
             let keys = ds.keyring(&hist.chain, identity)?;

@@ -431,8 +431,7 @@ impl Dataset {
         }
     }
 
-    /// Whether the working folder holds nothing but `.coffer/`: nothing there to compare or
-    /// protect (a clone that could not read its head, or every file deleted).
+    /// Whether the working folder holds nothing but `.coffer/`.
     pub fn holds_nothing(&self) -> Result<bool> {
         Ok(std::fs::read_dir(&self.root)
             .at(&self.root)?
