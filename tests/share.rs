@@ -654,3 +654,109 @@ fn a_clone_that_could_not_read_its_head_is_pulled_once_access_is_given() {
     assert!(err.contains("uncommitted changes"), "{err}");
     assert_eq!(listing(&hk), [".coffer"]);
 }
+
+/// Two admins withdraw each other: an admin withdrawn by another (pushed first) forks the
+/// older policy late, withdrawing the withdrawer and adding an identity of its own. The fork
+/// blocks commits until the owner repairs it; the repair leaves both admins out and takes no
+/// addition from a side whose signer the other side withdrew; the repair pushes though a
+/// side's claim holds the state it starts from; and nothing committed afterwards reaches the
+/// withdrawn admin or its addition.
+#[test]
+fn a_late_fork_by_a_withdrawn_admin_is_repaired_without_its_additions() {
+    let e = Env::new(); // camden, the owner
+    let m = org(&e, "member");
+    let a2 = org(&e, "a2");
+    let sock = org(&e, "sock");
+    e.write("a.txt", b"a1\n");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    for (o, label) in [(&m, "member"), (&a2, "a2")] {
+        e.ok(&[
+            "share", "add", &o.public, "--name", label, "--role", "admin",
+        ]);
+    }
+    let bucket = e.tmp.path().join("bucket");
+    e.ok(&[
+        "remote",
+        "add",
+        "origin",
+        bucket.to_str().unwrap(),
+        "--create",
+    ]);
+    e.ok(&["push"]);
+    let src = bucket.to_str().unwrap().to_string();
+    let (mold, ac) = (e.tmp.path().join("mold"), e.tmp.path().join("ac"));
+    let ok = |who: &Org, args: &[&str]| {
+        let out = run_as(&e, who, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&m, &["clone", &src, mold.to_str().unwrap()]);
+    ok(&a2, &["clone", &src, ac.to_str().unwrap()]);
+    ok(
+        &a2,
+        &["-C", ac.to_str().unwrap(), "share", "remove", "member"],
+    );
+    ok(&a2, &["-C", ac.to_str().unwrap(), "push"]);
+    // The member, on its stale clone: withdraws a2, adds its own identity; then copies the two
+    // policies into the bucket by hand.
+    ok(&m, &["-C", mold.to_str().unwrap(), "share", "remove", "a2"]);
+    ok(
+        &m,
+        &[
+            "-C",
+            mold.to_str().unwrap(),
+            "share",
+            "add",
+            &sock.public,
+            "--name",
+            "sock",
+            "--role",
+            "reader",
+        ],
+    );
+    for f in std::fs::read_dir(mold.join(".coffer/store/policy")).unwrap() {
+        let f = f.unwrap();
+        let to = bucket.join("policy").join(f.file_name());
+        if !to.exists() {
+            std::fs::copy(f.path(), to).unwrap();
+        }
+    }
+
+    // The owner's folder sees the fork: no commit until it is repaired.
+    e.ok(&["pull"]);
+    e.write("secret.txt", b"SECRET\n");
+    let out = e
+        .coffer(&["commit", "-m", "during the fork"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("share repair"));
+    let out = e.ok(&["share", "repair"]);
+    assert!(out.contains("repaired the fork"), "{out}");
+    let list = e.ok(&["share", "list"]);
+    for gone in ["member", "a2", "sock"] {
+        assert!(
+            !list.lines().any(|l| l.trim_start().starts_with(gone)),
+            "{gone} is in the repair: {list}"
+        );
+    }
+    e.ok(&["push"]);
+    e.ok(&["commit", "-m", "after the repair"]);
+    e.ok(&["push"]);
+    assert!(e.ok(&["verify"]).contains("ok: no problems found"));
+
+    // Nobody the fork touched reads what came after it.
+    for (who, name) in [(&m, "m2"), (&a2, "a22"), (&sock, "s2")] {
+        let to = e.tmp.path().join(name);
+        let out = run_as(&e, who, &["clone", &src, to.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(!to.join("secret.txt").exists(), "{name} reads the secret");
+    }
+    let out = run_as(&e, &m, &["-C", mold.to_str().unwrap(), "pull"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!mold.join("secret.txt").exists());
+}

@@ -268,6 +268,12 @@ fn push_once(
         if let Ok(other) = Claim::decode(&other) {
             let public = chain.prefix(n_published);
             let (their_policies, theirs) = finish_claim(ds, r, &public, &hist, &other)?;
+            // Policies this dataset already holds and refuses (a side of a fork it repaired)
+            // are nothing to pull: a pull would change nothing, and the push could never go on.
+            let their_policies: Vec<Id> = their_policies
+                .into_iter()
+                .filter(|p| !chain.refused.iter().any(|(i, _)| i == p))
+                .collect();
             if !theirs.is_empty() || !their_policies.is_empty() {
                 let local_policies = chain.ids();
                 if their_policies.iter().all(|p| local_policies.contains(p))

@@ -363,13 +363,15 @@ pub fn walk(
         // lines); only then do repairs, and their lines, take part.
         let plain_all: Vec<usize> = (0..sides.len()).filter(|i| !is_repair(i)).collect();
         let plain_lines: Vec<Vec<Id>> = plain_all.iter().map(|i| lines[*i].clone()).collect();
-        let forked = plain_all.len() > 1 && judge_fork(cur, &plain_lines, &all).len() > 1;
+        // The plain sides that stand among themselves: the fork, if more than one.
+        let standing: Vec<usize> = judge_fork(cur, &plain_lines, &all)
+            .into_iter()
+            .map(|k| plain_all[k])
+            .collect();
+        let forked = plain_all.len() > 1 && standing.len() > 1;
         let keep: Vec<usize> = if !forked {
             let kept: Vec<usize> = if plain_all.len() > 1 {
-                judge_fork(cur, &plain_lines, &all)
-                    .into_iter()
-                    .map(|k| plain_all[k])
-                    .collect()
+                standing.clone()
             } else {
                 plain_all.clone()
             };
@@ -388,7 +390,7 @@ pub fn walk(
             }
             kept
         } else {
-            judge_fork(cur, &lines, &all)
+            judge_candidates(cur, &lines, &all, &standing, is_repair)
         };
         for (i, (id, _)) in sides.iter().enumerate() {
             if !keep.contains(&i) && (forked || !is_repair(&i)) {
@@ -455,9 +457,14 @@ pub fn walk(
                     // No fork after all (the repairs here settle nothing): the one side.
                     single = Some(sides[plain[0]].clone());
                 }
-                None if plain.is_empty() && others.is_empty() => {}
                 None => {
-                    let mut fork_lines = fork_lines;
+                    // Repairs that settle nothing set no side aside: without one, the fork is
+                    // the plain sides that stand among themselves.
+                    let mut fork_lines = if plain.is_empty() {
+                        to_lines(&standing)
+                    } else {
+                        fork_lines
+                    };
                     let n = fork_lines.len() + others.len();
                     for (id, _) in fork_lines.iter().filter_map(|l| l.first()) {
                         refused.push((
@@ -521,7 +528,7 @@ pub fn walk(
 
 /// Whether the holder of signing key `signer` (the identity `base` names with it: both keys,
 /// spec §10.1) is still an owner or admin in `p`. A changed X25519 key is a withdrawal.
-fn administers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool {
+pub(crate) fn administers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool {
     match base.member_by_sign_key(signer) {
         Some(me) => p
             .members
@@ -766,6 +773,57 @@ fn judge_fork(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> V
     } else {
         keep
     }
+}
+
+/// Rule 1 again once the plain sides fork, with the repairs (spec §10.1c): a plain side that
+/// stands among the plain sides (`standing`) stays unless the line of a repair that does not
+/// name a policy of its line withdraws or demotes its signer (a late side by someone the
+/// repair left out); a repair stays unless the line of a standing side or of another repair
+/// does so to its signer, or all of them stay if that would leave none. The sides a repair
+/// names are what it repairs: their withdrawals of each other say what the repair must leave
+/// out, and never set them aside.
+fn judge_candidates(
+    base: &Policy,
+    lines: &[Vec<Id>],
+    all: &BTreeMap<Id, Policy>,
+    standing: &[usize],
+    is_repair: impl Fn(&usize) -> bool,
+) -> Vec<usize> {
+    let first = |i: usize| lines[i].first().and_then(|id| all.get(id));
+    let withdraws = |j: usize, signer: &[u8; 32]| {
+        lines[j]
+            .iter()
+            .filter_map(|id| all.get(id))
+            .any(|p| !administers(base, p, signer))
+    };
+    let names = |j: usize, i: usize| {
+        first(j)
+            .and_then(|p| p.repairs.as_ref())
+            .is_some_and(|named| named.iter().any(|n| lines[i].contains(n)))
+    };
+    let repairs: Vec<usize> = (0..lines.len()).filter(|i| is_repair(i)).collect();
+    let mut keep: Vec<usize> = standing
+        .iter()
+        .copied()
+        .filter(|&i| {
+            first(i).is_some_and(|p| {
+                !repairs
+                    .iter()
+                    .any(|&j| !names(j, i) && withdraws(j, &p.signer.0))
+            })
+        })
+        .collect();
+    let against: Vec<usize> = standing.iter().chain(&repairs).copied().collect();
+    let kept: Vec<usize> = repairs
+        .iter()
+        .copied()
+        .filter(|&r| {
+            first(r).is_some_and(|p| !against.iter().any(|&j| j != r && withdraws(j, &p.signer.0)))
+        })
+        .collect();
+    keep.extend(if kept.is_empty() { repairs } else { kept });
+    keep.sort_unstable();
+    keep
 }
 
 impl Chain {

@@ -348,7 +348,8 @@ fn next_policy(
 /// `share repair`: the policy that settles the fork after the policy in force. Members of
 /// that policy stay unless a side withdrew them, with the lowest role a side lowered them to
 /// (else the highest a side raised them to); members a side added join with the lowest role
-/// any side gave them, and the earlier epochs if a side gave them those. A new epoch above
+/// any side gave them, and the earlier epochs if a side gave them those, unless another side
+/// withdrew or demoted that side's signer. A new epoch above
 /// every side's starts; the policy names every side, and every other repair the rules
 /// found well-formed, so every reader accepts it alike.
 fn repair(
@@ -374,11 +375,25 @@ fn repair(
         epoch: base.epoch,
         dataset: ds.id,
     })?;
-    let tips: Vec<&Policy> = lines
+    // The last policy of each line, with the line's index.
+    let (tips, tip_lines): (Vec<&Policy>, Vec<usize>) = lines
         .iter()
-        .filter_map(|l| l.last())
-        .map(|(_, p)| p)
-        .collect();
+        .enumerate()
+        .filter_map(|(k, l)| l.last().map(|(_, p)| (p, k)))
+        .unzip();
+    // Additions and raised roles count only from a line whose signer no other line withdrew
+    // or demoted: in a fork where two admins withdrew each other (or a withdrawn admin forked
+    // late), nobody either of them brought in or promoted gets more than before; an owner can
+    // add or promote them again afterwards. Withdrawals and demotions count from every line.
+    let trusted = |k: usize| {
+        lines[k].first().is_some_and(|(_, p0)| {
+            lines.iter().enumerate().all(|(j, l)| {
+                j == k
+                    || l.iter()
+                        .all(|(_, p)| crate::rules::chain::administers(base, p, &p0.signer.0))
+            })
+        })
+    };
     let mut members: Vec<Member> = Vec::new();
     for m in &base.members {
         let now: Vec<Option<&Member>> = tips
@@ -392,8 +407,11 @@ fn repair(
         let lowered = roles.iter().filter(|r| power(r) < power(m.role()));
         let role = match lowered.min_by_key(|r| power(r)) {
             Some(r) => r.to_string(),
-            None => roles
+            None => now
                 .iter()
+                .zip(&tip_lines)
+                .filter(|(_, k)| trusted(**k))
+                .filter_map(|(n, _)| n.map(|n| n.role()))
                 .max_by_key(|r| power(r))
                 .map_or(m.role().to_string(), |r| r.to_string()),
         };
@@ -402,7 +420,14 @@ fn repair(
         members.push(kept);
     }
     let mut extra: Vec<Wrap> = Vec::new();
-    for t in &tips {
+    let added_tips: Vec<&Policy> = lines
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| trusted(*k))
+        .filter_map(|(_, l)| l.last())
+        .map(|(_, p)| p)
+        .collect();
+    for t in &added_tips {
         for n in &t.members {
             if base.members.iter().any(|m| m.same_identity(n)) {
                 continue;
