@@ -528,7 +528,7 @@ pub fn walk(
 
 /// Whether the holder of signing key `signer` (the identity `base` names with it: both keys,
 /// spec §10.1) is still an owner or admin in `p`. A changed X25519 key is a withdrawal.
-pub(crate) fn administers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool {
+fn administers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool {
     match base.member_by_sign_key(signer) {
         Some(me) => p
             .members
@@ -536,6 +536,16 @@ pub(crate) fn administers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool 
             .any(|m| m.same_identity(me) && m.can_administer()),
         None => p.can_administer(signer),
     }
+}
+
+/// Whether some policy of `line` withdraws or demotes the holder of `signer` (as `base`
+/// names it): rule 1 of spec §10.1c, for fork judgement and for `share repair` alike.
+pub(crate) fn withdraws<'a>(
+    base: &Policy,
+    line: impl IntoIterator<Item = &'a Policy>,
+    signer: &[u8; 32],
+) -> bool {
+    line.into_iter().any(|p| !administers(base, p, signer))
 }
 
 /// How much a role may do: owner 3, admin 2, writer 1, reader 0.
@@ -760,12 +770,10 @@ fn judge_fork(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> V
             return true;
         };
         let signer = &first.signer.0;
-        lines.iter().enumerate().any(|(j, l)| {
-            j != i
-                && l.iter()
-                    .filter_map(|id| all.get(id))
-                    .any(|p| !administers(base, p, signer))
-        })
+        lines
+            .iter()
+            .enumerate()
+            .any(|(j, l)| j != i && withdraws(base, l.iter().filter_map(|id| all.get(id)), signer))
     };
     let keep: Vec<usize> = (0..lines.len()).filter(|i| !lost(*i)).collect();
     if keep.is_empty() {
@@ -791,10 +799,7 @@ fn judge_candidates(
 ) -> Vec<usize> {
     let first = |i: usize| lines[i].first().and_then(|id| all.get(id));
     let withdraws = |j: usize, signer: &[u8; 32]| {
-        lines[j]
-            .iter()
-            .filter_map(|id| all.get(id))
-            .any(|p| !administers(base, p, signer))
+        withdraws(base, lines[j].iter().filter_map(|id| all.get(id)), signer)
     };
     let names = |j: usize, i: usize| {
         first(j)

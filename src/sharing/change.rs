@@ -389,8 +389,7 @@ fn repair(
         lines[k].first().is_some_and(|(_, p0)| {
             lines.iter().enumerate().all(|(j, l)| {
                 j == k
-                    || l.iter()
-                        .all(|(_, p)| crate::rules::chain::administers(base, p, &p0.signer.0))
+                    || !crate::rules::chain::withdraws(base, l.iter().map(|(_, p)| p), &p0.signer.0)
             })
         })
     };
