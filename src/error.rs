@@ -165,6 +165,14 @@ pub enum Error {
         /// What it has, for people.
         what: String,
     },
+    /// A checkout failed after it began to put its staged files in place.
+    #[error("checkout into {dir} stopped part-way while putting files in place: {source}; the folder holds some files of each version: fix that, then run the same checkout again with --force to finish it")]
+    PartWay {
+        /// The folder checked out into.
+        dir: PathBuf,
+        /// What failed.
+        source: Box<Error>,
+    },
     /// Ctrl-C: the operation stopped at a safe point.
     #[error("interrupted: the last version is intact; run it again to resume")]
     Interrupted,

@@ -468,16 +468,30 @@ fn a_refused_to_makes_no_folder() {
 }
 
 /// Damage found only when a chunk is decrypted (a flipped byte in a pack) fails the
-/// checkout before the head's files are removed: a checkout of fewer files than a batch
-/// then changes nothing, and leaves no temporary file.
+/// checkout before anything in the folder changes, however many batches it spans: every
+/// file is staged before the first is put in place. Nothing is left behind: no temporary
+/// file, no folder made for the version, no head file removed, no file turned into a folder
+/// or back. The same for a checkout into an empty folder, which stays empty.
 #[test]
 fn damage_found_while_writing_changes_nothing() {
     let e = Env::new();
     e.ok(&["init"]);
-    e.write("data", &noise(300_000, 3));
+    // The damaged file comes last in walk order, so at batch 1 every other path is staged
+    // before the damage is found.
+    e.write("zz-data", &noise(3_000_000, 3));
     e.write("keep", b"k");
+    e.write("a/new/f", b"in a folder only the older version has");
+    e.write("b", b"a file that becomes a folder");
+    e.write("c/inner", b"a folder that becomes a file");
+    e.write("c/deeper/x", b"below it");
     e.ok(&["commit", "-m", "one"]);
-    std::fs::remove_file(e.data.join("data")).unwrap();
+    for p in ["zz-data", "a/new/f", "b", "c/inner", "c/deeper/x"] {
+        std::fs::remove_file(e.data.join(p)).unwrap();
+    }
+    std::fs::remove_dir_all(e.data.join("a")).unwrap();
+    std::fs::remove_dir_all(e.data.join("c")).unwrap();
+    e.write("b/inner", b"now a folder");
+    e.write("c", b"now a file");
     e.write("extra", b"in the head only");
     e.ok(&["commit", "-m", "two"]);
     let largest = e
@@ -491,6 +505,78 @@ fn damage_found_while_writing_changes_nothing() {
     std::fs::write(&largest, bytes).unwrap();
 
     let before = snap(&e.data);
-    e.fails(&["checkout", "HEAD~1"], 2);
-    assert_eq!(snap(&e.data), before);
+    let to = e.data.parent().unwrap().join("elsewhere");
+    std::fs::create_dir(&to).unwrap();
+    for batch in ["1", "2", "100000"] {
+        for args in [
+            vec!["checkout", "HEAD~1"],
+            vec!["checkout", "HEAD~1", "--force"],
+            vec!["checkout", "HEAD~1", "--to", to.to_str().unwrap()],
+        ] {
+            let out = e
+                .coffer(&args)
+                .env("COFFER_TEST_BATCH", batch)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "batch {batch} {args:?}: {said}");
+            assert!(!said.contains("part-way"), "batch {batch} {args:?}: {said}");
+            assert_eq!(snap(&e.data), before, "batch {batch} {args:?}");
+            assert!(snap(&to).is_empty(), "batch {batch} {args:?}");
+        }
+    }
+}
+
+/// Once every file is staged, the folder changes; a failure from there on (here a file put
+/// into a folder the version replaces with a file, after the refusal pass and before the
+/// renames) says the folder is part-way and how to finish, and `--force` finishes it. Killed
+/// at the same point, nothing but the staged temporary files is there.
+#[test]
+fn a_failure_after_staging_says_part_way_and_force_finishes() {
+    let e = Env::new();
+    e.ok(&["init"]);
+    e.write("x", b"a file in the older version");
+    e.write("y", b"one");
+    e.ok(&["commit", "-m", "one"]);
+    std::fs::remove_file(e.data.join("x")).unwrap();
+    e.write("x/inner", b"a folder now");
+    e.write("y", b"two");
+    e.ok(&["commit", "-m", "two"]);
+    let before = snap(&e.data);
+
+    let mut c = e.spawn_paused(&["checkout", "HEAD~1"], "staged");
+    kill9_running(&mut c);
+    let now: Snap = snap(&e.data)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with(".coffer-checkout."))
+        .collect();
+    assert_eq!(now, before, "killed once staged, the folder is unchanged");
+    for (p, _) in snap(&e.data) {
+        if p.starts_with(".coffer-checkout.") {
+            std::fs::remove_file(e.data.join(p)).unwrap();
+        }
+    }
+
+    let (mut c, flag) = e.spawn_resumable(&["checkout", "HEAD~1"], "staged");
+    e.write("x/untracked", b"put there after the refusal pass");
+    std::fs::remove_file(&flag).unwrap();
+    let st = c.wait().unwrap();
+    let said = std::fs::read_to_string(flag.with_extension("stderr")).unwrap();
+    assert_eq!(st.code(), Some(2), "{said}");
+    assert!(
+        said.contains("part-way") && said.contains("--force"),
+        "{said}"
+    );
+    assert!(
+        e.data.join("x/untracked").exists(),
+        "nothing untracked is lost"
+    );
+
+    e.ok(&["checkout", "HEAD~1", "--force"]);
+    assert_eq!(
+        std::fs::read(e.data.join("x")).unwrap(),
+        b"a file in the older version"
+    );
+    assert_eq!(std::fs::read(e.data.join("y")).unwrap(), b"one");
+    assert!(snap(&e.data).keys().all(|p| p == "x" || p == "y"));
 }

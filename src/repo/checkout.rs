@@ -162,46 +162,168 @@ struct Paths<'a> {
     pb: indicatif::ProgressBar,
     /// Files given temporary names so far (names stay unique across calls).
     named: usize,
+    staged: Staged,
+}
+
+/// What a checkout has staged, in walk order: folders made where nothing was, folders to
+/// make in place of a file or link, files written under temporary names. Spilled to an
+/// unnamed file in `.coffer/`, so memory stays flat in files. Nothing the folder held changes
+/// while staging; [`Paths::place`] then makes the rest and renames, and [`Paths::abandon`]
+/// takes it all back, so a checkout that fails before placing (a damaged pack, an
+/// interrupt, a full disk) leaves the folder as it was, however many files it has.
+struct Staged {
+    list: std::io::BufWriter<std::fs::File>,
+    /// `.coffer/`, where the list is (for errors).
+    dot: PathBuf,
+    /// The outermost folder to make when placing that the walk is in: what lies below it
+    /// waits too, and its files are staged aside.
+    aside_top: Option<String>,
+    /// Whether the folder for files staged aside (`.coffer-checkout.PID/` at the root) was
+    /// made.
+    aside_made: bool,
+}
+
+/// Where the `n`-th file staged, at `rel` below `root`, waits.
+fn staged_file(root: &Path, kind: u8, n: usize, rel: &str) -> PathBuf {
+    if kind == FILE_ASIDE {
+        aside_dir(root).join(n.to_string())
+    } else {
+        let pid = std::process::id();
+        root.join(rel)
+            .with_file_name(format!(".coffer-checkout.{pid}.{n}"))
+    }
+}
+
+/// Where files wait whose folder is made only when placing.
+fn aside_dir(root: &Path) -> PathBuf {
+    root.join(format!(".coffer-checkout.{}", std::process::id()))
+}
+
+/// A folder made while staging (removed again if the checkout fails).
+const MADE_DIR: u8 = 0;
+/// A folder to make when placing: a file or link is in its way, or it lies below one.
+const NEW_DIR: u8 = 1;
+/// A file staged as `.coffer-checkout.PID.N` in its own folder.
+const FILE_NEAR: u8 = 2;
+/// A file staged as `.coffer-checkout.PID/N` at the root: its folder is not made yet.
+const FILE_ASIDE: u8 = 3;
+
+impl Staged {
+    fn new(ds: &Dataset) -> Result<Self> {
+        let f = tempfile::tempfile_in(&ds.dot).at(&ds.dot)?;
+        Ok(Staged {
+            list: std::io::BufWriter::new(f),
+            dot: ds.dot.clone(),
+            aside_top: None,
+            aside_made: false,
+        })
+    }
+
+    fn record(&mut self, kind: u8, n: usize, path: &str) -> Result<()> {
+        let w = &mut self.list;
+        w.write_all(&[kind])
+            .and_then(|()| w.write_all(&(n as u64).to_le_bytes()))
+            .and_then(|()| w.write_all(&(path.len() as u32).to_le_bytes()))
+            .and_then(|()| w.write_all(path.as_bytes()))
+            .at(&self.dot)
+    }
+
+    /// The list so far, from its start, read in batches of [`super::batch_size`] records.
+    fn each(&mut self, mut batch: impl FnMut(&[(u8, usize, String)]) -> Result<()>) -> Result<()> {
+        use std::io::{Read, Seek};
+        let dot = &self.dot;
+        self.list.flush().at(dot)?;
+        let mut f = self.list.get_ref().try_clone().at(dot)?;
+        f.seek(std::io::SeekFrom::Start(0)).at(dot)?;
+        let mut r = std::io::BufReader::new(f);
+        let mut records = Vec::new();
+        loop {
+            let mut head = [0u8; 13];
+            let more = match r.read_exact(&mut head) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
+                Err(e) => return Err(e).at(dot),
+            };
+            if more {
+                let n = u64::from_le_bytes(head[1..9].try_into().unwrap_or_default()) as usize;
+                let len = u32::from_le_bytes(head[9..13].try_into().unwrap_or_default());
+                let mut path = vec![0u8; len as usize];
+                r.read_exact(&mut path).at(dot)?;
+                // Written from `&str` above.
+                let path = String::from_utf8_lossy(&path).into_owned();
+                records.push((head[0], n, path));
+            }
+            if !records.is_empty() && (!more || records.len() >= super::batch_size()) {
+                batch(&records)?;
+                records.clear();
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    }
 }
 
 impl Paths<'_> {
-    /// Write the folders and files of `to_write` (in pre-order; links are left to
-    /// [`Paths::links`]). Returns the files and bytes written.
-    fn write(&mut self, to_write: &[(&str, &Node)]) -> Result<(u64, u64)> {
-        // Folders first, in pre-order, refusing any that is a link on disk.
+    /// Stage the folders and files of `to_write` (in pre-order; links are left to
+    /// [`Paths::links`]): nothing already in the folder is changed. Returns the files and
+    /// bytes staged.
+    fn stage(&mut self, to_write: &[(&str, &Node)]) -> Result<(u64, u64)> {
+        // Folders, in pre-order: made now where nothing is; where a file or link is in the
+        // way, made when placing, and so is everything below it (its files wait aside).
+        let mut aside: Vec<bool> = Vec::with_capacity(to_write.len());
+        let mut real = RealFolders::new(self.root);
         for (p, n) in to_write {
+            let st = &mut self.staged;
+            if st.aside_top.as_ref().is_some_and(|t| !is_below(p, t)) {
+                st.aside_top = None;
+            }
+            let below = st.aside_top.is_some();
+            aside.push(below);
             if n.kind != DIR {
+                continue;
+            }
+            if below {
+                st.record(NEW_DIR, 0, p)?;
                 continue;
             }
             let path = self.root.join(p);
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => {
-                    clear_path(&path, self.force)?;
-                    std::fs::create_dir(&path).at(&path)?;
+                    st.record(NEW_DIR, 0, p)?;
+                    st.aside_top = Some(p.to_string());
                 }
-                Err(_) => std::fs::create_dir(&path).at(&path)?,
+                Err(_) => {
+                    // Never made through a link.
+                    real.check(p)?;
+                    std::fs::create_dir(&path).at(&path)?;
+                    st.record(MADE_DIR, 0, p)?;
+                }
             }
         }
-        // Every folder on the way to a written path must be a real folder.
-        let mut real = RealFolders::new(self.root);
-        for (p, _) in to_write {
-            real.check(p)?;
+        // Every folder on the way to a path staged in place must be a real folder.
+        for ((p, _), below) in to_write.iter().zip(&aside) {
+            if !below {
+                real.check(p)?;
+            }
         }
 
-        // Files: temporary names (the n-th file is `.coffer-checkout.PID.n` in its folder),
-        // filled pack by pack, then renamed into place.
-        let files: Vec<(&str, &Node)> = to_write
+        // Files: temporary names, filled pack by pack.
+        let (files, aside): (Vec<(&str, &Node)>, Vec<bool>) = to_write
             .iter()
-            .filter(|(_, n)| n.kind == FILE)
-            .map(|(p, n)| (*p, *n))
-            .collect();
-        let pid = std::process::id();
-        let tmp_of = |fi: usize| -> PathBuf {
-            self.root
-                .join(files[fi].0)
-                .with_file_name(format!(".coffer-checkout.{pid}.{}", self.named + fi))
-        };
+            .zip(aside)
+            .filter(|((_, n), _)| n.kind == FILE)
+            .map(|((p, n), a)| ((*p, *n), a))
+            .unzip();
+        if aside.contains(&true) && !self.staged.aside_made {
+            let dir = aside_dir(self.root);
+            std::fs::create_dir(&dir).at(&dir)?;
+            self.staged.aside_made = true;
+        }
+        let kind_of = |fi: usize| if aside[fi] { FILE_ASIDE } else { FILE_NEAR };
+        let (root, named) = (self.root, self.named);
+        let tmp_of = |fi: usize| staged_file(root, kind_of(fi), named + fi, files[fi].0);
         // Which temporary files this call made: only those are removed on failure (a file
         // already there under such a name is someone else's).
         let created: Vec<AtomicBool> = files.iter().map(|_| AtomicBool::new(false)).collect();
@@ -351,29 +473,78 @@ impl Paths<'_> {
             cleanup();
             return Err(e);
         }
-        // Rename into place (all chunks are written and checked by now), on all cores.
-        let placed: Result<()> = (0..files.len())
-            .into_par_iter()
-            .with_min_len(64)
-            .try_for_each(|fi| {
-                let path = self.root.join(files[fi].0);
-                // A rename replaces a file or link; only a folder in the way needs clearing
-                // (found when the rename fails, saving a stat for every file).
-                match std::fs::rename(tmp_of(fi), &path) {
-                    Err(_) if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) => {
-                        clear_path(&path, self.force)?;
-                        std::fs::rename(tmp_of(fi), &path).at(&path)
-                    }
-                    r => r.at(&path),
-                }
-            });
-        if let Err(e) = placed {
-            cleanup();
-            return Err(e);
+        for (fi, (p, _)) in files.iter().enumerate() {
+            if let Err(e) = self.staged.record(kind_of(fi), self.named + fi, p) {
+                cleanup();
+                return Err(e);
+            }
         }
         let written = (files.len() as u64, total);
         self.named += files.len();
         Ok(written)
+    }
+
+    /// Put everything staged in place: folders in the way of a folder are replaced, files
+    /// renamed (on all cores; a folder in their way is cleared first). A failure here
+    /// leaves the folder part-way; the caller says so.
+    fn place(&mut self) -> Result<()> {
+        let (root, force) = (self.root, self.force);
+        self.staged.each(|records| {
+            // Folders first: files of this batch may go into them.
+            for (_, _, p) in records.iter().filter(|(k, _, _)| *k == NEW_DIR) {
+                let path = root.join(p);
+                clear_path(&path, force)?;
+                std::fs::create_dir(&path).at(&path)?;
+            }
+            records
+                .par_iter()
+                .with_min_len(64)
+                .filter(|(k, _, _)| *k == FILE_NEAR || *k == FILE_ASIDE)
+                .try_for_each(|(k, n, p)| {
+                    let (from, path) = (staged_file(root, *k, *n, p), root.join(p));
+                    // A rename replaces a file or link; only a folder in the way needs
+                    // clearing (found when the rename fails, saving a stat for every file).
+                    match std::fs::rename(&from, &path) {
+                        Err(_) if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) => {
+                            clear_path(&path, force)?;
+                            std::fs::rename(&from, &path).at(&path)
+                        }
+                        r => r.at(&path),
+                    }
+                })
+        })?;
+        if self.staged.aside_made {
+            let dir = aside_dir(root);
+            std::fs::remove_dir(&dir).at(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Take back everything staged: the temporary files, then the folders made, deepest
+    /// first. Best effort: it runs on the way out of an error. After a failure while
+    /// placing, what is not placed yet is removed the same way (placed files are no longer
+    /// at their temporary names, and folders stay: they may hold placed files).
+    fn abandon(&mut self, placing: bool) {
+        let mut made: Vec<String> = Vec::new();
+        let root = self.root;
+        let _ = self.staged.each(|records| {
+            for (k, n, p) in records {
+                match *k {
+                    MADE_DIR if !placing => made.push(p.clone()),
+                    FILE_NEAR | FILE_ASIDE => {
+                        let _ = std::fs::remove_file(staged_file(root, *k, *n, p));
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        });
+        if self.staged.aside_made {
+            let _ = std::fs::remove_dir(aside_dir(root));
+        }
+        for d in made.iter().rev() {
+            let _ = std::fs::remove_dir(self.root.join(d));
+        }
     }
 
     /// Make the links (last: nothing is written through them), each already checked.
@@ -467,30 +638,53 @@ fn checkout_fresh(
     let mut batch: Vec<(String, Node)> = Vec::new();
     let mut flush = |batch: &mut Vec<(String, Node)>| -> Result<()> {
         let refs: Vec<(&str, &Node)> = batch.iter().map(|(p, n)| (p.as_str(), n)).collect();
-        let (files, bytes) = paths.write(&refs)?;
+        let (files, bytes) = paths.stage(&refs)?;
         outcome.files_written += files;
         outcome.bytes_written += bytes;
         batch.clear();
         Ok(())
     };
     // Links ride along for the check of their folders; they are made last.
-    reader.each_path(&mut |p, e| {
-        if !super::in_scope(&p, scope) {
-            return Ok(());
-        }
-        batch.push((p, Node::from(e)));
-        if batch.len() >= super::batch_size() {
-            flush(&mut batch)?;
-        }
-        Ok(())
-    })?;
-    flush(&mut batch)?;
-    paths.links(
-        links
-            .iter()
-            .filter(|(p, _)| super::in_scope(p, scope))
-            .map(|(p, t)| (p.as_str(), t.as_slice())),
-    )
+    let mut stage = || {
+        reader.each_path(&mut |p, e| {
+            if !super::in_scope(&p, scope) {
+                return Ok(());
+            }
+            batch.push((p, Node::from(e)));
+            if batch.len() >= super::batch_size() {
+                flush(&mut batch)?;
+            }
+            Ok(())
+        })?;
+        flush(&mut batch)
+    };
+    if let Err(e) = stage() {
+        paths.abandon(false);
+        return Err(e);
+    }
+    crate::testhook::pause("staged");
+    paths
+        .place()
+        .and_then(|()| {
+            paths.links(
+                links
+                    .iter()
+                    .filter(|(p, _)| super::in_scope(p, scope))
+                    .map(|(p, t)| (p.as_str(), t.as_slice())),
+            )
+        })
+        .map_err(|e| {
+            paths.abandon(true);
+            part_way(paths.root, e)
+        })
+}
+
+/// A failure after staged files began to be put in place.
+fn part_way(dir: &Path, e: Error) -> Error {
+    Error::PartWay {
+        dir: dir.to_path_buf(),
+        source: Box::new(e),
+    }
 }
 
 /// Check out version `vid`.
@@ -538,6 +732,7 @@ pub fn checkout(
         force: opts.force,
         pb: super::progress_bar(opts.progress, reader.seal.bytes),
         named: 0,
+        staged: Staged::new(ds)?,
     };
     // In place, a partial clone holds only its folder.
     let scope = if in_place { ds.partial() } else { None };
@@ -680,61 +875,77 @@ pub fn checkout(
         folders.into_iter().rev().for_each(rmdir);
         Ok(())
     };
-    remove(&mut outcome, true)?;
-
-    // Write what differs from what is there now.
+    // Stage what differs from what is there now: nothing changes yet, and a failure takes
+    // it all back.
     let mut writes = Writes {
         paths: &mut paths,
         outcome: &mut outcome,
         batch: Vec::new(),
         links: Vec::new(),
     };
-    if in_place && opts.force {
-        // The folder as the removals left it.
-        let working: Stream = Box::new(WorkingWalk::new(ds, &hash_keys, &index)?);
-        for item in Join::new([reader.stream(scope)?, working]) {
-            let (p, [want, now]) = item?;
-            writes.take(p, want, now.as_ref())?;
-        }
-    } else if in_place {
-        // Checked above: the folder is the head.
-        drop(index);
-        for item in Join::new([reader.stream(scope)?, head_paths()?]) {
-            let (p, [want, head]) = item?;
-            writes.take(p, want, head.as_ref())?;
-        }
-    } else {
-        drop(index);
-        let mut batch: Vec<(String, Node)> = Vec::new();
-        let step = |batch: &mut Vec<(String, Node)>, writes: &mut Writes| -> Result<()> {
-            // Checked above without --force: whatever is there is the version's.
-            let now = if opts.force {
-                disk_nodes(&root, &batch_paths(batch), &hash_keys)?
-            } else {
-                batch
-                    .iter()
-                    .map(|(p, w)| {
-                        std::fs::symlink_metadata(root.join(p))
-                            .is_ok()
-                            .then(|| w.clone())
-                    })
-                    .collect()
+    let stage = || -> Result<()> {
+        if in_place && opts.force {
+            // The folder as it is now.
+            let working: Stream = Box::new(WorkingWalk::new(ds, &hash_keys, &index)?);
+            for item in Join::new([reader.stream(scope)?, working]) {
+                let (p, [want, now]) = item?;
+                writes.take(p, want, now.as_ref())?;
+            }
+        } else if in_place {
+            // Checked above: the folder is the head.
+            drop(index);
+            for item in Join::new([reader.stream(scope)?, head_paths()?]) {
+                let (p, [want, head]) = item?;
+                writes.take(p, want, head.as_ref())?;
+            }
+        } else {
+            drop(index);
+            let mut batch: Vec<(String, Node)> = Vec::new();
+            let step = |batch: &mut Vec<(String, Node)>, writes: &mut Writes| -> Result<()> {
+                // Checked above without --force: whatever is there is the version's.
+                let now = if opts.force {
+                    disk_nodes(&root, &batch_paths(batch), &hash_keys)?
+                } else {
+                    batch
+                        .iter()
+                        .map(|(p, w)| {
+                            std::fs::symlink_metadata(root.join(p))
+                                .is_ok()
+                                .then(|| w.clone())
+                        })
+                        .collect()
+                };
+                for ((p, w), now) in batch.drain(..).zip(now) {
+                    writes.take(p, Some(w), now.as_ref())?;
+                }
+                Ok(())
             };
-            for ((p, w), now) in batch.drain(..).zip(now) {
-                writes.take(p, Some(w), now.as_ref())?;
+            for item in reader.stream(scope)? {
+                batch.push(item?);
+                if batch.len() >= super::batch_size() {
+                    step(&mut batch, &mut writes)?;
+                }
             }
-            Ok(())
-        };
-        for item in reader.stream(scope)? {
-            batch.push(item?);
-            if batch.len() >= super::batch_size() {
-                step(&mut batch, &mut writes)?;
-            }
+            step(&mut batch, &mut writes)?;
         }
-        step(&mut batch, &mut writes)?;
+        writes.flush()
+    };
+    let staged = stage();
+    let links = std::mem::take(&mut writes.links);
+    if let Err(e) = staged {
+        paths.abandon(false);
+        return Err(e);
     }
-    writes.finish()?;
-    remove(&mut outcome, false)?;
+    // Everything is staged and checked: now the folder changes.
+    crate::testhook::pause("staged");
+    let placed = remove(&mut outcome, true)
+        .and_then(|()| paths.place())
+        .and_then(|()| paths.links(links.iter().map(|(p, t)| (p.as_str(), t.as_slice()))))
+        .and_then(|()| remove(&mut outcome, false));
+    placed.map_err(|e| {
+        paths.abandon(true);
+        part_way(&root, e)
+    })?;
     paths.pb.finish_and_clear();
     Ok(outcome)
 }
@@ -881,11 +1092,7 @@ struct Writes<'p, 'a> {
 impl Writes<'_, '_> {
     /// Path `p`, which the version has as `want` and the folder as `now`.
     fn take(&mut self, p: String, want: Option<Node>, now: Option<&Node>) -> Result<()> {
-        // Not while `p` is inside the last path to write: writing it may remove a folder
-        // the walk of the folder is still in.
-        if self.batch.len() >= super::batch_size()
-            && !self.batch.last().is_some_and(|(l, _)| is_below(&p, l))
-        {
+        if self.batch.len() >= super::batch_size() {
             self.flush()?;
         }
         let Some(w) = want else { return Ok(()) };
@@ -906,16 +1113,10 @@ impl Writes<'_, '_> {
 
     fn flush(&mut self) -> Result<()> {
         let refs: Vec<(&str, &Node)> = self.batch.iter().map(|(p, n)| (p.as_str(), n)).collect();
-        let (files, bytes) = self.paths.write(&refs)?;
+        let (files, bytes) = self.paths.stage(&refs)?;
         self.outcome.files_written += files;
         self.outcome.bytes_written += bytes;
         self.batch.clear();
         Ok(())
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.flush()?;
-        self.paths
-            .links(self.links.iter().map(|(p, t)| (p.as_str(), t.as_slice())))
     }
 }
