@@ -166,7 +166,12 @@ fn run(c: &Case) {
         )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{case}: the puller's verify");
+    assert!(
+        out.status.success(),
+        "{case}: the puller's verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A fresh clone leaves it out.
     let fresh = e.tmp.path().join("fresh");

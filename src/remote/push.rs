@@ -291,6 +291,15 @@ fn push_once(
         }
     }
     crate::testhook::pause("claim");
+    // The policies that judged this dataset's forks go first: a reader that held a repair
+    // without the sides it names, or a line without the late side it set aside, would judge
+    // differently (spec §10.1c).
+    for id in chain.fork_related().filter(|id| !l.policies.contains(id)) {
+        let b = read_local(ds, &store::policy_path(id), "policy", id)?;
+        r.store
+            .put_content(&store::policy_path(id), b.into())
+            .map_err(|e| r.explain(e))?;
+    }
     for (id, _) in &new_policies {
         let b = read_local(ds, &store::policy_path(id), "policy", id)?;
         r.store

@@ -25,6 +25,9 @@ pub struct Chain {
     /// §10.1c). None of them is in force; their withdrawals and demotions apply; nobody may
     /// commit.
     pub fork: Vec<Vec<(Id, Policy)>>,
+    /// The policies, not in force, that judged the forks of this chain: see
+    /// [`Chain::fork_related`].
+    pub contested: Vec<Id>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -281,7 +284,7 @@ fn line(
                     .iter()
                     .map(|v| line(dataset, v, all, by_prev, memo))
                     .collect();
-                match judge_fork(cur, &lines, all).as_slice() {
+                match judge(cur, &lines, all, |_, _| false).as_slice() {
                     [one] => valid[*one],
                     _ => break,
                 }
@@ -334,6 +337,7 @@ pub fn walk(
     }
     let mut policies = vec![(*dataset, genesis)];
     let mut fork = Vec::new();
+    let mut contested: Vec<Id> = Vec::new();
     let mut memo = HashMap::new();
     loop {
         let (cur_id, cur) = &policies[policies.len() - 1];
@@ -359,22 +363,22 @@ pub fn walk(
             sides.iter().map(|(id, _)| vec![*id]).collect()
         };
         let is_repair = |i: &usize| sides[*i].1.repairs.is_some();
-        // Whether there is a fork at all is a matter of the plain sides (rule 1 among their
-        // lines); only then do repairs, and their lines, take part.
+        // Whether there is a fork at all is a matter of the plain sides: more than one.
+        // Then rule 1 weighs every candidate together, plain sides and repairs, so a late
+        // side cannot undo a repair, nor a late repair a withdrawal (spec §10.1c).
         let plain_all: Vec<usize> = (0..sides.len()).filter(|i| !is_repair(i)).collect();
-        let plain_lines: Vec<Vec<Id>> = plain_all.iter().map(|i| lines[*i].clone()).collect();
-        // The plain sides that stand among themselves: the fork, if more than one.
-        let standing: Vec<usize> = judge_fork(cur, &plain_lines, &all)
-            .into_iter()
-            .map(|k| plain_all[k])
-            .collect();
-        let forked = plain_all.len() > 1 && standing.len() > 1;
+        let forked = plain_all.len() > 1;
+        // The plain sides that stand among themselves: the fork, if no repair settles it.
+        let standing: Vec<usize> = if forked {
+            let plain_lines: Vec<Vec<Id>> = plain_all.iter().map(|i| lines[*i].clone()).collect();
+            judge(cur, &plain_lines, &all, |_, _| false)
+                .into_iter()
+                .map(|k| plain_all[k])
+                .collect()
+        } else {
+            plain_all.clone()
+        };
         let keep: Vec<usize> = if !forked {
-            let kept: Vec<usize> = if plain_all.len() > 1 {
-                standing.clone()
-            } else {
-                plain_all.clone()
-            };
             for i in (0..sides.len()).filter(|i| is_repair(i)) {
                 refused.push((
                     sides[i].0,
@@ -388,12 +392,52 @@ pub fn walk(
                     ),
                 ));
             }
-            kept
+            plain_all.clone()
         } else {
-            judge_candidates(cur, &lines, &all, &standing, is_repair)
+            let names = |j: usize, i: usize| {
+                sides[j]
+                    .1
+                    .repairs
+                    .as_ref()
+                    .is_some_and(|named| named.iter().any(|n| lines[i].contains(n)))
+            };
+            let lines = cut_late(cur, &lines, &all);
+            let mut keep = judge(cur, &lines, &all, names);
+            let plain_in: Vec<usize> = keep.iter().copied().filter(|i| !is_repair(i)).collect();
+            if plain_in.len() == 1 {
+                // One side stands: no fork after all, and nothing for a repair to repair
+                // (whoever holds the sides set aside judges alike, without them).
+                for &i in keep.iter().filter(|i| is_repair(i)) {
+                    refused.push((
+                        sides[i].0,
+                        Refusal::new(
+                            Rule::PolicyRepair,
+                            format!(
+                                "a repair policy, but only one side that follows policy {} (seq {}) stands",
+                                cur_id.short(),
+                                cur.seq
+                            ),
+                        ),
+                    ));
+                }
+                keep = plain_in;
+            } else {
+                // What judged this fork: the lines of the candidates that stand, and any
+                // policy a standing repair names. A candidate set aside has no say over the
+                // others.
+                for &i in &keep {
+                    contested.extend(&lines[i]);
+                    let named = sides[i].1.repairs.iter().flatten();
+                    contested.extend(named.filter(|n| lines.iter().any(|l| l.contains(n))));
+                }
+            }
+            keep
         };
         for (i, (id, _)) in sides.iter().enumerate() {
-            if !keep.contains(&i) && (forked || !is_repair(&i)) {
+            if !keep.contains(&i)
+                && !refused.iter().any(|(r, _)| r == id)
+                && (forked || !is_repair(&i))
+            {
                 refused.push((
                     *id,
                     Refusal::new(
@@ -518,11 +562,15 @@ pub fn walk(
     }
     refused.sort_by_key(|r| r.0);
     refused.dedup_by(|a, b| a.0 == b.0);
+    contested.sort();
+    contested.dedup();
+    contested.retain(|id| !accepted.contains(id));
     Ok(Chain {
         dataset: *dataset,
         policies,
         refused,
         fork,
+        contested,
     })
 }
 
@@ -759,76 +807,121 @@ fn judge_repairs_once(
     (Some((id, r)), others, bad)
 }
 
-/// Which sides of a fork stand (indexes into `lines`, each side's line of policy ids): every
-/// side whose signer no other line withdraws or demotes (so a withdrawn admin cannot undo its
-/// withdrawal by forking an older policy), or all of them if that rule would leave none (two
-/// admins withdrawing each other at once). Nothing the forker controls (ids, times, lengths)
-/// decides.
-fn judge_fork(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec<usize> {
-    let lost = |i: usize| {
-        let Some(first) = lines[i].first().and_then(|id| all.get(id)) else {
-            return true;
-        };
-        let signer = &first.signer.0;
-        lines
-            .iter()
-            .enumerate()
-            .any(|(j, l)| j != i && withdraws(base, l.iter().filter_map(|id| all.get(id)), signer))
+/// Whether `line` (a candidate's line) sets aside candidate line `target` by rule 1 of spec
+/// §10.1c: some policy `q` of `line` withdraws or demotes someone who signed a policy of
+/// `target` and was an owner or admin in `base`, and `q`'s own signer was an owner or admin
+/// in `base` whom `target` does not withdraw or demote. So a withdrawal counts when it comes
+/// from someone the other side left standing: a late side by a withdrawn admin loses to any
+/// line where someone it did not (or could not) withdraw confirmed its withdrawal, while two
+/// admins who withdraw each other at once set neither aside. Authority gained on a side (an
+/// admin it added) counts for nothing until the fork is repaired.
+/// With `only`, the question is whether `line` withdraws that policy's signer, `target`
+/// being the line before it ([`cut_late`]).
+fn sets_aside<'a>(
+    base: &Policy,
+    line: &[&'a Policy],
+    target: &[&'a Policy],
+    only: Option<&'a Policy>,
+) -> bool {
+    let from_base = |key: &[u8; 32]| administers(base, base, key);
+    let signers: Vec<&Policy> = match only {
+        Some(p) => vec![p],
+        None => target.to_vec(),
     };
-    let keep: Vec<usize> = (0..lines.len()).filter(|i| !lost(*i)).collect();
-    if keep.is_empty() {
-        (0..lines.len()).collect()
-    } else {
-        keep
-    }
+    line.iter().any(|q| {
+        from_base(&q.signer.0)
+            && !withdraws(base, target.iter().copied(), &q.signer.0)
+            && signers
+                .iter()
+                .any(|t| from_base(&t.signer.0) && !administers(base, q, &t.signer.0))
+    })
 }
 
-/// Rule 1 again once the plain sides fork, with the repairs (spec §10.1c): a plain side that
-/// stands among the plain sides (`standing`) stays unless the line of a repair that does not
-/// name a policy of its line withdraws or demotes its signer (a late side by someone the
-/// repair left out); a repair stays unless the line of a standing side or of another repair
-/// does so to its signer, or all of them stay if that would leave none. The sides a repair
-/// names are what it repairs: their withdrawals of each other say what the repair must leave
-/// out, and never set them aside.
-fn judge_candidates(
+/// The candidates' lines as rule 1 judges them (spec §10.1c): where a repair names a policy
+/// of a line, that line ends before the first later policy whose signer the repair's line
+/// withdraws or demotes (by someone who was an owner or admin in `base` and whom the line up
+/// to there does not withdraw): appended after the repair's signer saw it, by someone it
+/// left out, it cannot turn what the repair repairs against it.
+fn cut_late(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec<Vec<Id>> {
+    let get = |ids: &[Id]| -> Vec<&Policy> { ids.iter().filter_map(|id| all.get(id)).collect() };
+    let mut out = lines.to_vec();
+    for (j, lj) in lines.iter().enumerate() {
+        let Some(named) = lj
+            .first()
+            .and_then(|id| all.get(id))
+            .and_then(|p| p.repairs.as_ref())
+        else {
+            continue;
+        };
+        let repair_line = get(lj);
+        for (i, li) in lines.iter().enumerate() {
+            let Some(k) = (i != j)
+                .then(|| li.iter().position(|id| named.contains(id)))
+                .flatten()
+            else {
+                continue;
+            };
+            for m in k + 1..li.len() {
+                let Some(late) = all.get(&li[m]) else { break };
+                if sets_aside(base, &repair_line, &get(&li[..m]), Some(late)) {
+                    out[i].truncate(m);
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rule 1 of spec §10.1c: which candidates after `base` stand (indexes into `lines`, each
+/// candidate's line of policy ids). `names(j, i)`: candidate `j` is a repair that names a
+/// policy of line `i` (what a repair repairs, it never sets aside). A candidate stands when
+/// every candidate that sets it aside is itself set aside, and is set aside when one that
+/// stands sets it aside, computed to a fixed point from the candidates nothing sets aside
+/// (a grounded judgement: unique, whatever the order). Candidates left undecided (a cycle:
+/// A withdraws B, B withdraws C, C withdraws A) all stand, and the fork stays until a repair.
+/// Nothing the forker controls (ids, times, lengths of lines) decides.
+fn judge(
     base: &Policy,
     lines: &[Vec<Id>],
     all: &BTreeMap<Id, Policy>,
-    standing: &[usize],
-    is_repair: impl Fn(&usize) -> bool,
+    names: impl Fn(usize, usize) -> bool,
 ) -> Vec<usize> {
-    let first = |i: usize| lines[i].first().and_then(|id| all.get(id));
-    let withdraws = |j: usize, signer: &[u8; 32]| {
-        withdraws(base, lines[j].iter().filter_map(|id| all.get(id)), signer)
-    };
-    let names = |j: usize, i: usize| {
-        first(j)
-            .and_then(|p| p.repairs.as_ref())
-            .is_some_and(|named| named.iter().any(|n| lines[i].contains(n)))
-    };
-    let repairs: Vec<usize> = (0..lines.len()).filter(|i| is_repair(i)).collect();
-    let mut keep: Vec<usize> = standing
+    let policies: Vec<Vec<&Policy>> = lines
         .iter()
-        .copied()
-        .filter(|&i| {
-            first(i).is_some_and(|p| {
-                !repairs
-                    .iter()
-                    .any(|&j| !names(j, i) && withdraws(j, &p.signer.0))
-            })
+        .map(|l| l.iter().filter_map(|id| all.get(id)).collect())
+        .collect();
+    let n = lines.len();
+    let attackers: Vec<Vec<usize>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .filter(|&j| {
+                    j != i && !names(j, i) && sets_aside(base, &policies[j], &policies[i], None)
+                })
+                .collect()
         })
         .collect();
-    let against: Vec<usize> = standing.iter().chain(&repairs).copied().collect();
-    let kept: Vec<usize> = repairs
-        .iter()
-        .copied()
-        .filter(|&r| {
-            first(r).is_some_and(|p| !against.iter().any(|&j| j != r && withdraws(j, &p.signer.0)))
-        })
-        .collect();
-    keep.extend(if kept.is_empty() { repairs } else { kept });
-    keep.sort_unstable();
-    keep
+    // None: undecided; Some(true): stands; Some(false): set aside.
+    let mut state: Vec<Option<bool>> = vec![None; n];
+    loop {
+        let mut changed = false;
+        for i in 0..n {
+            if state[i].is_some() {
+                continue;
+            }
+            if attackers[i].iter().all(|&j| state[j] == Some(false)) {
+                state[i] = Some(true);
+                changed = true;
+            } else if attackers[i].iter().any(|&j| state[j] == Some(true)) {
+                state[i] = Some(false);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    (0..n).filter(|&i| state[i] != Some(false)).collect()
 }
 
 impl Chain {
@@ -1041,26 +1134,25 @@ impl Chain {
             policies: self.policies[..n.clamp(1, self.policies.len())].to_vec(),
             refused: Vec::new(),
             fork: Vec::new(),
+            contested: Vec::new(),
         }
     }
 
-    /// Whether `id` is an accepted policy, a policy of an unrepaired fork's lines, or one of
-    /// a repaired fork's lines.
+    /// Whether `id` is an accepted policy, a policy of an unrepaired fork's lines, or one
+    /// that judged a fork ([`Chain::fork_related`]: the lines of repaired forks among them).
     pub fn knows(&self, id: &Id) -> bool {
         self.get(id).is_some()
             || self.fork.iter().flatten().any(|(i, _)| i == id)
-            || self.repaired_sides().any(|i| i == id)
+            || self.contested.contains(id)
     }
 
-    /// The policies a reader must hold to judge forks and repairs as this chain does: the
-    /// lines of an unrepaired fork (with repairs made at the same moment) and of repaired ones
-    /// (with the repairs that lost), spec §10.1c. Ill-formed repairs and ignored sides are not
-    /// needed: the rules give them no say.
+    /// The policies a reader must hold to judge forks and repairs as this chain does: where
+    /// the plain sides forked, the line of every candidate that stands (sides, repairs that
+    /// settle or lose, ill-formed repairs: each may set another aside) and every policy a
+    /// standing repair names, spec §10.1c. A candidate set aside has no say over the others,
+    /// so a reader without it judges alike.
     pub fn fork_related(&self) -> impl Iterator<Item = &Id> {
-        self.refused
-            .iter()
-            .filter(|(_, r)| matches!(r.rule, Rule::PolicyForkRepaired | Rule::PolicyFork))
-            .map(|(i, _)| i)
+        self.contested.iter()
     }
 
     /// The policies on the lines of repaired forks: not in force, but every reader holds them

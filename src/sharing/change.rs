@@ -381,15 +381,16 @@ fn repair(
         .enumerate()
         .filter_map(|(k, l)| l.last().map(|(_, p)| (p, k)))
         .unzip();
-    // Additions and raised roles count only from a line whose signer no other line withdrew
-    // or demoted: in a fork where two admins withdrew each other (or a withdrawn admin forked
-    // late), nobody either of them brought in or promoted gets more than before; an owner can
-    // add or promote them again afterwards. Withdrawals and demotions count from every line.
+    // Additions and raised roles count only from a line none of whose signers another line
+    // withdrew or demoted: in a fork where two admins withdrew each other (or a withdrawn
+    // admin forked late, or added to another's line), nobody either of them brought in or
+    // promoted gets more than before; an owner can add or promote them again afterwards.
+    // Withdrawals and demotions count from every line.
     let trusted = |k: usize| {
-        lines[k].first().is_some_and(|(_, p0)| {
+        lines[k].iter().all(|(_, pk)| {
             lines.iter().enumerate().all(|(j, l)| {
                 j == k
-                    || !crate::rules::chain::withdraws(base, l.iter().map(|(_, p)| p), &p0.signer.0)
+                    || !crate::rules::chain::withdraws(base, l.iter().map(|(_, p)| p), &pk.signer.0)
             })
         })
     };

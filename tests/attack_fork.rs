@@ -1,0 +1,387 @@
+//! Late forks and repairs as weapons, through the real binary and a folder bucket: a
+//! withdrawn admin works on a stale clone and copies the policies it signs into the bucket by
+//! hand (what anyone who can write to the bucket can do). Rule 1 of spec §10.1c must keep
+//! every withdrawal in force, whatever the order the objects arrive in, and a repaired fork
+//! must be judged alike by every reader, on every bucket it is pushed to.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use util::*;
+
+/// The owner (the environment's identity) and named members, each with a folder.
+struct World {
+    e: Env,
+    bucket: PathBuf,
+}
+
+impl World {
+    fn new(members: &[(&str, &str)]) -> World {
+        let e = Env::new();
+        e.write("a.csv", b"v1\n");
+        e.ok(&["init"]);
+        e.ok(&["commit", "-m", "v1"]);
+        for (name, role) in members {
+            let id = e.tmp.path().join(format!("{name}.id"));
+            let public = e
+                .ok(&["id", "new", "--name", name, "--out", id.to_str().unwrap()])
+                .trim()
+                .to_string();
+            e.ok(&["share", "add", &public, "--name", name, "--role", role]);
+        }
+        let bucket = e.tmp.path().join("bucket");
+        e.ok(&[
+            "remote",
+            "add",
+            "origin",
+            bucket.to_str().unwrap(),
+            "--create",
+        ]);
+        e.ok(&["push"]);
+        World { e, bucket }
+    }
+
+    /// An identity that is not a member.
+    fn new_id(&self, name: &str) {
+        let id = self.id(name);
+        self.e
+            .ok(&["id", "new", "--name", name, "--out", id.to_str().unwrap()]);
+    }
+
+    fn id(&self, who: &str) -> PathBuf {
+        if who == "owner" {
+            self.e.id.clone()
+        } else {
+            self.e.tmp.path().join(format!("{who}.id"))
+        }
+    }
+
+    fn public(&self, who: &str) -> String {
+        let out = self
+            .e
+            .coffer(&["id", "show"])
+            .env("COFFER_IDENTITY", self.id(who))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.e.tmp.path().join(name)
+    }
+
+    /// `coffer -C DIR ARGS` as `who` (DIR "" for none).
+    fn run(&self, who: &str, dir: &str, args: &[&str]) -> (bool, String) {
+        let mut all: Vec<&str> = Vec::new();
+        let d = self.dir(dir);
+        if !dir.is_empty() {
+            all.extend(["-C", d.to_str().unwrap()]);
+        }
+        all.extend(args);
+        let out = self
+            .e
+            .coffer(&all)
+            .env("COFFER_IDENTITY", self.id(who))
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), said)
+    }
+
+    fn ok(&self, who: &str, dir: &str, args: &[&str]) -> String {
+        let (ok, said) = self.run(who, dir, args);
+        assert!(ok, "{who} in {dir}: {args:?}: {said}");
+        said
+    }
+
+    fn clone(&self, who: &str, dir: &str) -> (bool, String) {
+        let to = self.dir(dir);
+        self.run(
+            who,
+            "",
+            &["clone", self.bucket.to_str().unwrap(), to.to_str().unwrap()],
+        )
+    }
+
+    /// Copy every policy `dir` holds into the bucket, bypassing push.
+    fn sneak(&self, dir: &str) {
+        sneak_policies(&self.dir(dir), &self.bucket);
+    }
+
+    /// The labels and roles of the policy in force, as a fresh clone by the owner sees it.
+    fn members_in_force(&self, name: &str) -> String {
+        self.ok(
+            "owner",
+            "",
+            &[
+                "clone",
+                self.bucket.to_str().unwrap(),
+                self.dir(name).to_str().unwrap(),
+            ],
+        );
+        self.ok("owner", name, &["share", "list"])
+    }
+}
+
+fn sneak_policies(from: &Path, bucket: &Path) {
+    for f in std::fs::read_dir(from.join(".coffer/store/policy")).unwrap() {
+        let f = f.unwrap();
+        let to = bucket.join("policy").join(f.file_name());
+        if !to.exists() {
+            std::fs::copy(f.path(), to).unwrap();
+        }
+    }
+}
+
+fn lists(list: &str, who: &str) -> bool {
+    list.lines().any(|l| l.trim_start().starts_with(who))
+}
+
+/// What `who` reads of `path` after a fresh clone; None if the clone or read fails.
+fn reads(w: &World, who: &str, dir: &str, path: &str) -> Option<String> {
+    if !w.clone(who, dir).0 {
+        return None;
+    }
+    std::fs::read_to_string(w.dir(dir).join(path)).ok()
+}
+
+/// A withdrawn admin Y, from a clone older than a policy another admin A signed before the
+/// owner withdrew Y, forks that older policy twice (withdrawing A; adding its own second
+/// identity) and writes a repair of its own two sides. Y and A withdraw each other, but the
+/// owner, whom Y did not withdraw, confirmed Y's withdrawal on A's line: Y's sides and its
+/// repair are set aside, and nothing changes for any reader.
+#[test]
+fn a_withdrawn_admin_cannot_repair_a_fork_of_its_own_making() {
+    let w = World::new(&[("a", "admin"), ("y", "admin"), ("wr", "writer")]);
+    w.new_id("na");
+    w.new_id("s");
+    let src = w.bucket.to_str().unwrap();
+    for who in ["a", "y", "wr"] {
+        w.ok(who, "", &["clone", src, w.dir(who).to_str().unwrap()]);
+    }
+    // A adds a reader (a policy Y's clone lacks); the owner withdraws Y after it.
+    w.ok(
+        "a",
+        "a",
+        &[
+            "share",
+            "add",
+            &w.public("na"),
+            "--name",
+            "na",
+            "--role",
+            "reader",
+        ],
+    );
+    w.ok("a", "a", &["push"]);
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "remove", "y"]);
+    w.e.write("b.csv", b"after y\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    w.e.ok(&["push"]);
+
+    // Y: two sides of the policy before A's, and a repair of them.
+    let (y, y2) = (w.dir("y"), w.dir("y2"));
+    copy_dir(&y, &y2);
+    w.ok("y", "y", &["share", "remove", "a"]);
+    w.ok(
+        "y",
+        "y2",
+        &[
+            "share",
+            "add",
+            &w.public("s"),
+            "--name",
+            "s",
+            "--role",
+            "reader",
+        ],
+    );
+    sneak_policies(&y2, &y.join(".coffer/store"));
+    let said = w.ok("y", "y", &["share", "repair"]);
+    assert!(said.contains("repaired the fork"), "{said}");
+    w.sneak("y");
+
+    let list = w.members_in_force("fresh");
+    assert!(!lists(&list, "y"), "Y is back: {list}");
+    assert!(!lists(&list, "s "), "Y's second identity is in: {list}");
+    assert!(
+        lists(&list, "a") && lists(&list, "na"),
+        "A's change is undone: {list}"
+    );
+    assert!(
+        w.dir("fresh").join("b.csv").exists(),
+        "v2 is no longer the head"
+    );
+    w.ok("owner", "fresh", &["verify"]);
+
+    // Everyone goes on: the writer commits, and neither of Y's identities reads it.
+    w.ok("wr", "wr", &["pull"]);
+    std::fs::write(w.dir("wr").join("w.csv"), b"WR SECRET\n").unwrap();
+    w.ok("wr", "wr", &["commit", "-m", "after"]);
+    w.ok("wr", "wr", &["push"]);
+    assert_eq!(reads(&w, "y", "y3", "w.csv"), None);
+    assert_eq!(reads(&w, "s", "s3", "w.csv"), None);
+    w.e.ok(&["pull"]);
+    w.e.ok(&["verify"]);
+}
+
+/// An old fork, repaired by the owner; later the owner withdraws X. X then forks the policy
+/// before the old fork (withdrawing both admins of its sides), or appends a policy to one of
+/// its sides (withdrawing the other side's admin). The repair's line withdrew X, so neither
+/// undoes the repair or anything after it, for any reader.
+#[test]
+fn a_late_side_cannot_undo_a_repair() {
+    for append in [false, true] {
+        let w = World::new(&[
+            ("a", "admin"),
+            ("b", "admin"),
+            ("x", "admin"),
+            ("wr", "writer"),
+        ]);
+        w.new_id("na");
+        w.new_id("nb");
+        let src = w.bucket.to_str().unwrap();
+        for who in ["a", "b", "x"] {
+            w.ok(who, "", &["clone", src, w.dir(who).to_str().unwrap()]);
+        }
+        w.ok(
+            "a",
+            "a",
+            &[
+                "share",
+                "add",
+                &w.public("na"),
+                "--name",
+                "na",
+                "--role",
+                "reader",
+            ],
+        );
+        w.ok("a", "a", &["push"]);
+        if append {
+            w.ok("x", "x", &["pull"]);
+        }
+        w.ok(
+            "b",
+            "b",
+            &[
+                "share",
+                "add",
+                &w.public("nb"),
+                "--name",
+                "nb",
+                "--role",
+                "reader",
+            ],
+        );
+        w.sneak("b");
+        w.e.ok(&["pull"]);
+        assert!(w.e.ok(&["share", "repair"]).contains("repaired the fork"));
+        w.e.ok(&["push"]);
+        w.e.ok(&["share", "remove", "x"]);
+        w.e.write("s.csv", b"OWNER SECRET\n");
+        w.e.ok(&["commit", "-m", "v2"]);
+        w.e.ok(&["push"]);
+
+        // Appended after A's side, or a new side of the policy before the fork.
+        if !append {
+            w.ok("x", "x", &["share", "remove", "a"]);
+        }
+        w.ok("x", "x", &["share", "remove", "b"]);
+        w.sneak("x");
+
+        let (f, xd) = if append { ("f1", "x1") } else { ("f0", "x0") };
+        let list = w.members_in_force(f);
+        assert!(!lists(&list, "x"), "append {append}: X is back: {list}");
+        assert!(
+            lists(&list, "b") && lists(&list, "a"),
+            "append {append}: X withdrew: {list}"
+        );
+        assert!(
+            w.dir(f).join("s.csv").exists(),
+            "append {append}: v2 is gone"
+        );
+        assert_eq!(reads(&w, "x", xd, "s.csv"), None, "append {append}");
+        // The owner's folder agrees, commits and pushes.
+        w.e.ok(&["pull"]);
+        w.e.write("t.csv", b"more\n");
+        w.e.ok(&["commit", "-m", "v3"]);
+        w.e.ok(&["push"]);
+        w.e.ok(&["verify"]);
+    }
+}
+
+/// A repaired fork pushed to a second bucket arrives with its sides: a reader there judges
+/// the repair as the first bucket's readers do, so the policy before the fork (under which a
+/// withdrawn reader still held the key) never comes back into force there.
+#[test]
+fn a_repaired_fork_pushed_to_another_bucket_keeps_its_sides() {
+    let w = World::new(&[("a", "admin"), ("b", "admin"), ("r", "reader")]);
+    w.new_id("nb");
+    let src = w.bucket.to_str().unwrap();
+    for who in ["a", "b"] {
+        w.ok(who, "", &["clone", src, w.dir(who).to_str().unwrap()]);
+    }
+    w.ok("a", "a", &["share", "remove", "r"]);
+    w.ok("a", "a", &["push"]);
+    w.ok(
+        "b",
+        "b",
+        &[
+            "share",
+            "add",
+            &w.public("nb"),
+            "--name",
+            "nb",
+            "--role",
+            "reader",
+        ],
+    );
+    w.sneak("b");
+    w.e.ok(&["pull"]);
+    assert!(w.e.ok(&["share", "repair"]).contains("repaired the fork"));
+    w.e.ok(&["push"]);
+    w.e.write("s.csv", b"AFTER THE REPAIR\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    w.e.ok(&["push"]);
+
+    let second = w.e.tmp.path().join("second");
+    w.e.ok(&[
+        "remote",
+        "add",
+        "second",
+        second.to_str().unwrap(),
+        "--create",
+    ]);
+    w.e.ok(&["push", "second"]);
+    w.e.ok(&["verify", "--remote", "second"]);
+    let to = w.dir("r2");
+    let (cloned, _) = w.run(
+        "r",
+        "",
+        &["clone", second.to_str().unwrap(), to.to_str().unwrap()],
+    );
+    assert!(!cloned, "the withdrawn reader clones the second bucket");
+    assert!(!to.join("s.csv").exists());
+    let o2 = w.dir("o2");
+    w.ok(
+        "owner",
+        "",
+        &["clone", second.to_str().unwrap(), o2.to_str().unwrap()],
+    );
+    assert!(
+        o2.join("s.csv").exists(),
+        "v2 is not the head on the second bucket"
+    );
+    let list = w.ok("owner", "o2", &["share", "list"]);
+    assert!(
+        !lists(&list, "r "),
+        "R is back on the second bucket: {list}"
+    );
+    w.ok("owner", "o2", &["verify"]);
+}
