@@ -107,6 +107,21 @@ impl World {
         )
     }
 
+    /// Each of `who` clones the bucket into a folder of its name.
+    fn clone_each(&self, who: &[&str]) {
+        let src = self.bucket.to_str().unwrap();
+        for w in who {
+            self.ok(w, "", &["clone", src, self.dir(w).to_str().unwrap()]);
+        }
+    }
+
+    /// `who`, in `dir`, adds identity `name` as a reader.
+    fn add_reader(&self, who: &str, dir: &str, name: &str) {
+        let public = self.public(name);
+        let args = ["share", "add", &public, "--name", name, "--role", "reader"];
+        self.ok(who, dir, &args);
+    }
+
     /// Copy every policy `dir` holds into the bucket, bypassing push.
     fn sneak(&self, dir: &str) {
         sneak_policies(&self.dir(dir), &self.bucket);
@@ -159,24 +174,9 @@ fn a_withdrawn_admin_cannot_repair_a_fork_of_its_own_making() {
     let w = World::new(&[("a", "admin"), ("y", "admin"), ("wr", "writer")]);
     w.new_id("na");
     w.new_id("s");
-    let src = w.bucket.to_str().unwrap();
-    for who in ["a", "y", "wr"] {
-        w.ok(who, "", &["clone", src, w.dir(who).to_str().unwrap()]);
-    }
+    w.clone_each(&["a", "y", "wr"]);
     // A adds a reader (a policy Y's clone lacks); the owner withdraws Y after it.
-    w.ok(
-        "a",
-        "a",
-        &[
-            "share",
-            "add",
-            &w.public("na"),
-            "--name",
-            "na",
-            "--role",
-            "reader",
-        ],
-    );
+    w.add_reader("a", "a", "na");
     w.ok("a", "a", &["push"]);
     w.e.ok(&["pull"]);
     w.e.ok(&["share", "remove", "y"]);
@@ -188,19 +188,7 @@ fn a_withdrawn_admin_cannot_repair_a_fork_of_its_own_making() {
     let (y, y2) = (w.dir("y"), w.dir("y2"));
     copy_dir(&y, &y2);
     w.ok("y", "y", &["share", "remove", "a"]);
-    w.ok(
-        "y",
-        "y2",
-        &[
-            "share",
-            "add",
-            &w.public("s"),
-            "--name",
-            "s",
-            "--role",
-            "reader",
-        ],
-    );
+    w.add_reader("y", "y2", "s");
     sneak_policies(&y2, &y.join(".coffer/store"));
     let said = w.ok("y", "y", &["share", "repair"]);
     assert!(said.contains("repaired the fork"), "{said}");
@@ -245,40 +233,13 @@ fn a_late_side_cannot_undo_a_repair() {
         ]);
         w.new_id("na");
         w.new_id("nb");
-        let src = w.bucket.to_str().unwrap();
-        for who in ["a", "b", "x"] {
-            w.ok(who, "", &["clone", src, w.dir(who).to_str().unwrap()]);
-        }
-        w.ok(
-            "a",
-            "a",
-            &[
-                "share",
-                "add",
-                &w.public("na"),
-                "--name",
-                "na",
-                "--role",
-                "reader",
-            ],
-        );
+        w.clone_each(&["a", "b", "x"]);
+        w.add_reader("a", "a", "na");
         w.ok("a", "a", &["push"]);
         if append {
             w.ok("x", "x", &["pull"]);
         }
-        w.ok(
-            "b",
-            "b",
-            &[
-                "share",
-                "add",
-                &w.public("nb"),
-                "--name",
-                "nb",
-                "--role",
-                "reader",
-            ],
-        );
+        w.add_reader("b", "b", "nb");
         w.sneak("b");
         w.e.ok(&["pull"]);
         assert!(w.e.ok(&["share", "repair"]).contains("repaired the fork"));
@@ -323,25 +284,10 @@ fn a_late_side_cannot_undo_a_repair() {
 fn a_repaired_fork_pushed_to_another_bucket_keeps_its_sides() {
     let w = World::new(&[("a", "admin"), ("b", "admin"), ("r", "reader")]);
     w.new_id("nb");
-    let src = w.bucket.to_str().unwrap();
-    for who in ["a", "b"] {
-        w.ok(who, "", &["clone", src, w.dir(who).to_str().unwrap()]);
-    }
+    w.clone_each(&["a", "b"]);
     w.ok("a", "a", &["share", "remove", "r"]);
     w.ok("a", "a", &["push"]);
-    w.ok(
-        "b",
-        "b",
-        &[
-            "share",
-            "add",
-            &w.public("nb"),
-            "--name",
-            "nb",
-            "--role",
-            "reader",
-        ],
-    );
+    w.add_reader("b", "b", "nb");
     w.sneak("b");
     w.e.ok(&["pull"]);
     assert!(w.e.ok(&["share", "repair"]).contains("repaired the fork"));
