@@ -331,3 +331,134 @@ fn a_repaired_fork_pushed_to_another_bucket_keeps_its_sides() {
     );
     w.ok("owner", "o2", &["verify"]);
 }
+
+/// No fork at all: a straight chain where the owner adds a reader, an admin A adds one, and
+/// the owner withdraws admin Y. Y forks the policy before the owner's first change
+/// (withdrawing A) and, in a clone holding that change, repairs "the fork" it sees, naming
+/// the owner's policy: the repair must not cut the line before A's policy and so drop the
+/// owner's withdrawal of Y.
+#[test]
+fn a_repair_cannot_cut_away_the_withdrawal_of_its_signer() {
+    let w = World::new(&[("a", "admin"), ("y", "admin"), ("wr", "writer")]);
+    for n in ["r2", "na"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "y", "wr"]);
+    let src = w.bucket.to_str().unwrap();
+    w.add_reader("owner", "", "r2");
+    w.e.ok(&["push"]);
+    w.ok("y", "", &["clone", src, w.dir("y1").to_str().unwrap()]);
+    w.ok("a", "a", &["pull"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "remove", "y"]);
+    w.e.write("s.csv", b"AFTER Y\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    w.e.ok(&["push"]);
+
+    w.ok("y", "y", &["share", "remove", "a"]);
+    sneak_policies(&w.dir("y"), &w.dir("y1").join(".coffer/store"));
+    let said = w.ok("y", "y1", &["share", "repair"]);
+    assert!(said.contains("repaired the fork"), "{said}");
+    w.sneak("y1");
+
+    let list = w.members_in_force("fresh");
+    assert!(!lists(&list, "y"), "Y is back: {list}");
+    assert!(
+        lists(&list, "a") && lists(&list, "na"),
+        "A's change is undone: {list}"
+    );
+    assert!(w.dir("fresh").join("s.csv").exists(), "v2 is gone");
+    assert_eq!(reads(&w, "y", "y3", "s.csv"), None);
+}
+
+/// An admin in good standing forks the policy before an admin's change that the owner then
+/// built on (withdrawing a co-owner): the admin's side weighs nothing against a line an owner
+/// signed, so the owner's withdrawal is never silently dropped; at worst the fork waits for
+/// the owner's repair, which keeps the co-owner out.
+#[test]
+fn an_admin_cannot_erase_what_an_owner_signed() {
+    let w = World::new(&[("o2", "owner"), ("a", "admin"), ("b", "admin")]);
+    w.new_id("nb");
+    w.clone_each(&["a", "b", "o2"]);
+    w.add_reader("b", "b", "nb");
+    w.ok("b", "b", &["push"]);
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "remove", "o2"]);
+    w.e.write("s.csv", b"AFTER O2\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    w.e.ok(&["push"]);
+
+    w.ok("a", "a", &["share", "remove", "b"]);
+    w.sneak("a");
+    assert_eq!(reads(&w, "o2", "o2b", "s.csv"), None);
+    let (fresh, _) = w.clone("owner", "fresh");
+    assert!(fresh);
+    let (committed, said) = w.run("owner", "fresh", &["commit", "-m", "x", "--allow-empty"]);
+    if !committed {
+        // A fork: the owner repairs it, and the co-owner stays out.
+        assert!(said.contains("share repair"), "{said}");
+        w.ok("owner", "fresh", &["share", "repair"]);
+        w.ok("owner", "fresh", &["push"]);
+    }
+    let list = w.members_in_force("after");
+    assert!(
+        !lists(&list, "o2"),
+        "the withdrawn co-owner is back: {list}"
+    );
+    assert_eq!(reads(&w, "o2", "o2c", "s.csv"), None);
+}
+
+/// Two honest repairs of one fork race (the owner's and admin B's); the owner withdraws C on
+/// top of its own repair before seeing B's. A reader sees two repairs made at once, and the
+/// next repair must keep C out: what was done after a repair that lost still applies.
+#[test]
+fn a_withdrawal_made_after_a_losing_repair_survives_the_next_repair() {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("c", "admin"),
+        ("wr", "writer"),
+    ]);
+    for n in ["na", "nb"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "c", "wr"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+    w.e.ok(&["pull"]);
+    w.ok("b", "b", &["pull"]);
+    w.ok("b", "b", &["share", "repair"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["share", "remove", "c"]);
+    w.ok("b", "b", &["push"]);
+    // The owner's repair and withdrawal reach the bucket by hand (its push would be refused).
+    sneak_policies(&w.e.data, &w.bucket);
+
+    w.ok(
+        "owner",
+        "",
+        &[
+            "clone",
+            w.bucket.to_str().unwrap(),
+            w.dir("f").to_str().unwrap(),
+        ],
+    );
+    let (committed, said) = w.run("owner", "f", &["commit", "-m", "x", "--allow-empty"]);
+    assert!(!committed && said.contains("share repair"), "{said}");
+    w.ok("owner", "f", &["share", "repair"]);
+    let list = w.ok("owner", "f", &["share", "list"]);
+    assert!(
+        !lists(&list, "c "),
+        "C is back after the next repair: {list}"
+    );
+    w.ok("owner", "f", &["push"]);
+    w.ok("wr", "wr", &["pull"]);
+    std::fs::write(w.dir("wr").join("w.csv"), b"AFTER C\n").unwrap();
+    w.ok("wr", "wr", &["commit", "-m", "w"]);
+    w.ok("wr", "wr", &["push"]);
+    assert_eq!(reads(&w, "c", "c2", "w.csv"), None);
+}

@@ -401,6 +401,7 @@ pub fn walk(
                     .as_ref()
                     .is_some_and(|named| named.iter().any(|n| lines[i].contains(n)))
             };
+            let whole = lines.clone();
             let lines = cut_late(cur, &lines, &all);
             let mut keep = judge(cur, &lines, &all, names);
             let plain_in: Vec<usize> = keep.iter().copied().filter(|i| !is_repair(i)).collect();
@@ -426,7 +427,8 @@ pub fn walk(
                 // policy a standing repair names. A candidate set aside has no say over the
                 // others.
                 for &i in &keep {
-                    contested.extend(&lines[i]);
+                    // The whole line: a repair may name a policy past where it is cut.
+                    contested.extend(&whole[i]);
                     let named = sides[i].1.repairs.iter().flatten();
                     contested.extend(named.filter(|n| lines.iter().any(|l| l.contains(n))));
                 }
@@ -474,7 +476,15 @@ pub fn walk(
         } else {
             let fork_lines = to_lines(&plain);
             let every_plain = to_lines(&plain_all);
-            let (found, others, bad) = judge_repairs(cur, &fork_lines, &every_plain, &repairs);
+            // Each standing repair's line: what was done after it (a withdrawal on top of a
+            // repair that then lost) still applies to whatever repairs it.
+            let repair_lines: HashMap<Id, Vec<(Id, Policy)>> = keep
+                .iter()
+                .filter(|i| is_repair(i))
+                .map(|i| (sides[*i].0, to_lines(&[*i]).remove(0)))
+                .collect();
+            let (found, others, bad) =
+                judge_repairs(cur, &fork_lines, &every_plain, &repairs, &repair_lines);
             refused.extend(bad);
             match found {
                 Some((rid, rp)) => {
@@ -524,7 +534,7 @@ pub fn walk(
                         ));
                     }
                     // Repairs made at the same moment: part of the fork, for every reader.
-                    for (id, p) in &others {
+                    for (id, _) in &others {
                         refused.push((
                             *id,
                             Refusal::new(
@@ -532,7 +542,7 @@ pub fn walk(
                                 "a repair made at the same moment as another one, which it does not name: an owner or admin repairs again (`coffer share repair`)",
                             ),
                         ));
-                        fork_lines.push(vec![(*id, p.clone())]);
+                        fork_lines.push(repair_lines.get(id).cloned().unwrap_or_default());
                     }
                     fork = fork_lines;
                     break;
@@ -684,6 +694,7 @@ fn judge_repairs(
     lines: &[Vec<(Id, Policy)>],
     every: &[Vec<(Id, Policy)>],
     repairs: &[(Id, Policy)],
+    repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
 ) -> (Option<(Id, Policy)>, Vec<(Id, Policy)>, Vec<(Id, Refusal)>) {
     // A repair may name other repairs only if they are well-formed themselves (readers hold
     // those; an ill-formed one may be missing from a reader's store): start from all, drop
@@ -691,7 +702,8 @@ fn judge_repairs(
     let mut repair_ids: BTreeSet<Id> = repairs.iter().map(|(i, _)| *i).collect();
     let plain_ids: BTreeSet<Id> = every.iter().flatten().map(|(i, _)| *i).collect();
     loop {
-        let (_, _, bad) = judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs);
+        let (_, _, bad) =
+            judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs, repair_lines);
         let before = repair_ids.len();
         for (id, _) in &bad {
             repair_ids.remove(id);
@@ -700,7 +712,7 @@ fn judge_repairs(
             break;
         }
     }
-    judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs)
+    judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs, repair_lines)
 }
 
 /// One pass of [`judge_repairs`], with `repair_ids` the repairs that may be named.
@@ -711,6 +723,7 @@ fn judge_repairs_once(
     plain_ids: &BTreeSet<Id>,
     repair_ids: &BTreeSet<Id>,
     repairs: &[(Id, Policy)],
+    repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
 ) -> (Option<(Id, Policy)>, Vec<(Id, Policy)>, Vec<(Id, Refusal)>) {
     let mut allowed = plain_ids.clone();
     allowed.extend(repair_ids.iter().copied());
@@ -729,7 +742,7 @@ fn judge_repairs_once(
                 }
             })
             .collect();
-        let Some(prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
+        let Some(mut prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
             bad.push((
                 *id,
                 Refusal::new(
@@ -743,6 +756,11 @@ fn judge_repairs_once(
             ));
             continue;
         };
+        // The whole line of every other repair it names: withdrawals and demotions made
+        // after that repair win too, and its epochs count.
+        for other in n.iter().filter(|o| *o != id && repair_ids.contains(*o)) {
+            prefixes.extend(repair_lines.get(other).cloned());
+        }
         // No more epochs than a repair of this fork can need (one per repair), so nobody
         // can use up the epoch numbers and leave the fork unrepairable.
         let top = prefixes
@@ -807,41 +825,60 @@ fn judge_repairs_once(
     (Some((id, r)), others, bad)
 }
 
-/// Whether `line` (a candidate's line) sets aside candidate line `target` by rule 1 of spec
-/// §10.1c: some policy `q` of `line` withdraws or demotes someone who signed a policy of
-/// `target` and was an owner or admin in `base`, and `q`'s own signer was an owner or admin
-/// in `base` whom `target` does not withdraw or demote. So a withdrawal counts when it comes
-/// from someone the other side left standing: a late side by a withdrawn admin loses to any
-/// line where someone it did not (or could not) withdraw confirmed its withdrawal, while two
-/// admins who withdraw each other at once set neither aside. Authority gained on a side (an
-/// admin it added) counts for nothing until the fork is repaired.
-/// With `only`, the question is whether `line` withdraws that policy's signer, `target`
-/// being the line before it ([`cut_late`]).
-fn sets_aside<'a>(
-    base: &Policy,
-    line: &[&'a Policy],
-    target: &[&'a Policy],
-    only: Option<&'a Policy>,
-) -> bool {
-    let from_base = |key: &[u8; 32]| administers(base, base, key);
-    let signers: Vec<&Policy> = match only {
-        Some(p) => vec![p],
-        None => target.to_vec(),
+/// How much `key` could do in `base` if it was an owner or admin there (owner 3, admin 2);
+/// None otherwise: authority gained on a side counts for nothing in rule 1.
+fn base_power(base: &Policy, key: &[u8; 32]) -> Option<usize> {
+    administers(base, base, key)
+        .then(|| base.member_by_sign_key(key).map_or(0, |m| power(m.role())))
+}
+
+/// Whether policy `q` of one line withdraws or demotes, with weight, the signers of the
+/// policies `of` (rule 1 of spec §10.1c): `q`'s signer was an owner or admin in `base`, at
+/// least as high as every one of them that was (an admin's line cannot set aside what an
+/// owner signed), and `q` withdraws or demotes one of them.
+fn weighs(base: &Policy, q: &Policy, of: &[&Policy]) -> bool {
+    let Some(mine) = base_power(base, &q.signer.0) else {
+        return false;
     };
-    line.iter().any(|q| {
-        from_base(&q.signer.0)
-            && !withdraws(base, target.iter().copied(), &q.signer.0)
-            && signers
-                .iter()
-                .any(|t| from_base(&t.signer.0) && !administers(base, q, &t.signer.0))
+    let theirs: Vec<&Policy> = of
+        .iter()
+        .copied()
+        .filter(|t| base_power(base, &t.signer.0).is_some())
+        .collect();
+    theirs
+        .iter()
+        .all(|t| base_power(base, &t.signer.0).is_some_and(|p| p <= mine))
+        && theirs.iter().any(|t| !administers(base, q, &t.signer.0))
+}
+
+/// Whether `target` withdraws or demotes `key` by a policy whose signer `from` (another
+/// line) does not withdraw: a withdrawal by someone that line left standing.
+fn withdrawn_by(base: &Policy, target: &[&Policy], key: &[u8; 32], from: &[&Policy]) -> bool {
+    target.iter().any(|p| {
+        !administers(base, p, key)
+            && base_power(base, &p.signer.0).is_some()
+            && !withdraws(base, from.iter().copied(), &p.signer.0)
     })
 }
 
+/// Whether `line` (a candidate's line) sets aside candidate line `target` by rule 1 of spec
+/// §10.1c: some policy of `line` weighs on the signers of `target` ([`weighs`]), and
+/// `target` does not withdraw or demote that policy's signer by a policy whose signer `line`
+/// leaves standing. So a withdrawal confirmed on its line by someone the forker did not (or
+/// could not) withdraw counts, while two admins who withdraw each other at once set neither
+/// aside.
+fn sets_aside(base: &Policy, line: &[&Policy], target: &[&Policy]) -> bool {
+    line.iter()
+        .any(|q| weighs(base, q, target) && !withdrawn_by(base, target, &q.signer.0, line))
+}
+
 /// The candidates' lines as rule 1 judges them (spec §10.1c): where a repair names a policy
-/// of a line, that line ends before the first later policy whose signer the repair's line
-/// withdraws or demotes (by someone who was an owner or admin in `base` and whom the line up
-/// to there does not withdraw): appended after the repair's signer saw it, by someone it
-/// left out, it cannot turn what the repair repairs against it.
+/// `n` of a line, that line ends before the first later policy that the repair's line weighs
+/// on, together with all after it ([`weighs`]), unless the whole line withdraws or demotes
+/// that policy's signer (whoever signed that: then the lines are weighed whole, and two that
+/// withdraw each other are a fork). Appended after the repair's
+/// signer saw the line, by someone the repair left out, it cannot turn what the repair
+/// repairs against it.
 fn cut_late(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec<Vec<Id>> {
     let get = |ids: &[Id]| -> Vec<&Policy> { ids.iter().filter_map(|id| all.get(id)).collect() };
     let mut out = lines.to_vec();
@@ -861,9 +898,16 @@ fn cut_late(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec
             else {
                 continue;
             };
+            let whole = get(li);
             for m in k + 1..li.len() {
                 let Some(late) = all.get(&li[m]) else { break };
-                if sets_aside(base, &repair_line, &get(&li[..m]), Some(late)) {
+                let tail = get(&li[m..]);
+                let cut = repair_line.iter().any(|q| {
+                    weighs(base, q, &tail)
+                        && !administers(base, q, &late.signer.0)
+                        && !withdraws(base, whole.iter().copied(), &q.signer.0)
+                });
+                if cut {
                     out[i].truncate(m);
                     break;
                 }
@@ -895,9 +939,7 @@ fn judge(
     let attackers: Vec<Vec<usize>> = (0..n)
         .map(|i| {
             (0..n)
-                .filter(|&j| {
-                    j != i && !names(j, i) && sets_aside(base, &policies[j], &policies[i], None)
-                })
+                .filter(|&j| j != i && !names(j, i) && sets_aside(base, &policies[j], &policies[i]))
                 .collect()
         })
         .collect();
