@@ -769,9 +769,15 @@ fn check(
     // Policies: as many accepted as the model counts; the attacks' refused.
     if hist.chain.policies.len() != m.policies {
         return Err(format!(
-            "{op:?}: {} policies accepted, the model counts {}",
+            "{op:?}: {} policies accepted, the model counts {}; refused: {:?}; fork: {}",
             hist.chain.policies.len(),
-            m.policies
+            m.policies,
+            hist.chain
+                .refused
+                .iter()
+                .map(|(i, r)| format!("{} {}", i.short(), r))
+                .collect::<Vec<_>>(),
+            hist.chain.fork.len()
         ));
     }
     let refused_policies: BTreeSet<Id> = hist.chain.refused.iter().map(|(i, _)| *i).collect();
@@ -1065,6 +1071,20 @@ fn sequences_found_before() {
     use Op::*;
     // A withdrawn owner's clone fails on a head it cannot read; re-added, its offline commit is
     // refused (its folder saw the withdrawal), and its pull then writes the head in full.
+    // The owner adds a co-owner, who withdraws the owner; the withdrawn owner forks the
+    // genesis: the co-owner's withdrawal weighs (with the role the owner gave it), so the fork
+    // is set aside instead of standing where nobody could repair it.
+    run(
+        3,
+        &[
+            Add(0, 43, 0, false),
+            Remove(0, 44),
+            Clone(47),
+            Remove(43, 32),
+            AttackFork(0),
+        ],
+    )
+    .unwrap();
     for ops in [
         vec![
             Add(0, 4, 0, false),

@@ -836,8 +836,16 @@ fn base_power(base: &Policy, key: &[u8; 32]) -> Option<usize> {
 /// policies `of` (rule 1 of spec §10.1c): `q`'s signer was an owner or admin in `base`, at
 /// least as high as every one of them that was (an admin's line cannot set aside what an
 /// owner signed), and `q` withdraws or demotes one of them.
-fn weighs(base: &Policy, q: &Policy, of: &[&Policy]) -> bool {
-    let Some(mine) = base_power(base, &q.signer.0) else {
+fn weighs(base: &Policy, q: &Policy, of: &[&Policy], all: &BTreeMap<Id, Policy>) -> bool {
+    // A signer the policy before the fork does not name weighs with the role the policy
+    // before its own gives it (a co-owner added on this line can withdraw the owner who
+    // added it); it is never weighed on, and never counts as withdrawn by another line.
+    let mine = base_power(base, &q.signer.0).or_else(|| {
+        let prev = all.get(&q.previous?)?;
+        let m = prev.member_by_sign_key(&q.signer.0)?;
+        m.can_administer().then(|| power(m.role()))
+    });
+    let Some(mine) = mine else {
         return false;
     };
     let theirs: Vec<&Policy> = of
@@ -867,9 +875,17 @@ fn withdrawn_by(base: &Policy, target: &[&Policy], key: &[u8; 32], from: &[&Poli
 /// leaves standing. So a withdrawal confirmed on its line by someone the forker did not (or
 /// could not) withdraw counts, while two admins who withdraw each other at once set neither
 /// aside.
-fn sets_aside(base: &Policy, line: &[&Policy], target: &[&Policy]) -> bool {
-    line.iter()
-        .any(|q| weighs(base, q, target) && !withdrawn_by(base, target, &q.signer.0, line))
+fn sets_aside(
+    base: &Policy,
+    line: &[&Policy],
+    target: &[&Policy],
+    all: &BTreeMap<Id, Policy>,
+) -> bool {
+    line.iter().any(|q| {
+        weighs(base, q, target, all)
+            && (base_power(base, &q.signer.0).is_none()
+                || !withdrawn_by(base, target, &q.signer.0, line))
+    })
 }
 
 /// The candidates' lines as rule 1 judges them (spec §10.1c): where a repair names a policy
@@ -903,7 +919,7 @@ fn cut_late(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec
                 let Some(late) = all.get(&li[m]) else { break };
                 let tail = get(&li[m..]);
                 let cut = repair_line.iter().any(|q| {
-                    weighs(base, q, &tail)
+                    weighs(base, q, &tail, all)
                         && !administers(base, q, &late.signer.0)
                         && !withdraws(base, whole.iter().copied(), &q.signer.0)
                 });
@@ -939,7 +955,9 @@ fn judge(
     let attackers: Vec<Vec<usize>> = (0..n)
         .map(|i| {
             (0..n)
-                .filter(|&j| j != i && !names(j, i) && sets_aside(base, &policies[j], &policies[i]))
+                .filter(|&j| {
+                    j != i && !names(j, i) && sets_aside(base, &policies[j], &policies[i], all)
+                })
                 .collect()
         })
         .collect();
