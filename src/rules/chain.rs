@@ -436,10 +436,7 @@ pub fn walk(
             keep
         };
         for (i, (id, _)) in sides.iter().enumerate() {
-            if !keep.contains(&i)
-                && !refused.iter().any(|(r, _)| r == id)
-                && (forked || !is_repair(&i))
-            {
+            if !keep.contains(&i) && (forked || !is_repair(&i)) {
                 refused.push((
                     *id,
                     Refusal::new(
@@ -848,15 +845,14 @@ fn weighs(base: &Policy, q: &Policy, of: &[&Policy], all: &BTreeMap<Id, Policy>)
     let Some(mine) = mine else {
         return false;
     };
-    let theirs: Vec<&Policy> = of
+    let theirs: Vec<(&Policy, usize)> = of
         .iter()
-        .copied()
-        .filter(|t| base_power(base, &t.signer.0).is_some())
+        .filter_map(|t| Some((*t, base_power(base, &t.signer.0)?)))
         .collect();
-    theirs
-        .iter()
-        .all(|t| base_power(base, &t.signer.0).is_some_and(|p| p <= mine))
-        && theirs.iter().any(|t| !administers(base, q, &t.signer.0))
+    theirs.iter().all(|(_, p)| *p <= mine)
+        && theirs
+            .iter()
+            .any(|(t, _)| !administers(base, q, &t.signer.0))
 }
 
 /// Whether `target` withdraws or demotes `key` by a policy whose signer `from` (another
