@@ -472,6 +472,8 @@ fn stages(dir: &Path) -> std::io::Result<()> {
     let out = tempfile::tempdir_in(dir.parent().unwrap_or(dir))?;
     // Seconds per stage, and bytes in.
     let (mut t_read, mut t_chunk, mut t_hash, mut t_seal, mut t_write) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    // The same packs again, written as coffer writes them (direct I/O, fsynced).
+    let mut t_direct = 0.0;
     let (mut bytes, mut chunks, mut sealed_bytes) = (0u64, 0u64, 0u64);
     // Compression choices: name, level, decide by entropy first, bundle small chunks (spec
     // §6.4); seconds, bytes out. The first is what coffer does, and is what is sealed.
@@ -558,6 +560,9 @@ fn stages(dir: &Path) -> std::io::Result<()> {
                 let t = thread_cpu();
                 fs::write(out.path().join(format!("{packs}")), &pack)?;
                 t_write += thread_cpu() - t;
+                let t = thread_cpu();
+                coffer::store::direct::put_new(&out.path().join(format!("d{packs}")), &pack)?;
+                t_direct += thread_cpu() - t;
                 packs += 1;
                 pack.clear();
             }
@@ -601,6 +606,7 @@ fn stages(dir: &Path) -> std::io::Result<()> {
     }
     row("seal (AES-256-GCM)", t_seal, sealed_bytes);
     row("write (packs, page cache)", t_write, sealed_bytes);
+    row("write (packs, direct I/O, fsync)", t_direct, sealed_bytes);
     println!("\n{:<34} {:>14}", "compression choice", "stored MiB");
     for (name, _, _, _, _, out) in &choices {
         println!("{name:<34} {:>14.1}", *out as f64 / (1u64 << 20) as f64);

@@ -10,6 +10,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use std::ops::Range;
 use std::sync::Arc;
 
+pub mod direct;
 pub mod reader;
 
 /// The name of a policy object.
@@ -308,13 +309,19 @@ impl Store {
     /// Write a new immutable object. Returns false if the name already existed.
     pub fn put_new(&self, name: &str, bytes: impl Into<Bytes>) -> Result<bool> {
         self.count(1);
+        let bytes = bytes.into();
+        if bytes.len() >= direct::MIN_SIZE {
+            if let Some(path) = self.file(name) {
+                return direct::put_new(&path, &bytes).map_err(|e| self.io_err(name, e));
+            }
+        }
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
         let r = self.rt.block_on(self.inner.put_opts(
             &OPath::from(name),
-            PutPayload::from(bytes.into()),
+            PutPayload::from(bytes),
             opts,
         ));
         match r {
@@ -484,6 +491,18 @@ impl Store {
                 }
                 Err(e) => return Err(self.io_err(name, e)),
             };
+            if want >= direct::MIN_SIZE as u64 {
+                let direct = direct::read_range(&path, range.clone()).map_err(|e| {
+                    self.io_err(
+                        name,
+                        std::io::Error::new(e.kind(), format!("range {range:?}: {e}")),
+                    )
+                })?;
+                if let Some(b) = direct {
+                    self.got(b.len());
+                    return Ok(b);
+                }
+            }
             let mut buf = vec![0u8; want as usize];
             f.read_exact_at(&mut buf, range.start).map_err(|e| {
                 self.io_err(
