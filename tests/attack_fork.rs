@@ -462,3 +462,53 @@ fn a_withdrawal_made_after_a_losing_repair_survives_the_next_repair() {
     w.ok("wr", "wr", &["push"]);
     assert_eq!(reads(&w, "c", "c2", "w.csv"), None);
 }
+
+/// A fork nested on one side's line: A's two policies are pushed and the owner's folder
+/// pulls them; then C, stale at A's first, adds a second successor of it, and B, stale at the
+/// base, forks the base; both copied in by hand. For a reader holding everything, A's line
+/// ends at its first policy (two successors stand there); the owner's folder must come to
+/// hold the same policies, so that its repair means the same to every reader.
+#[test]
+fn a_fork_nested_on_a_side_is_judged_alike_by_every_reader() {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("c", "admin"),
+        ("wr", "writer"),
+    ]);
+    for n in ["na", "na2", "nb", "nc"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "c", "wr"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.ok("c", "c", &["pull"]);
+    w.add_reader("a", "a", "na2");
+    w.ok("a", "a", &["push"]);
+    w.e.ok(&["pull"]);
+    w.add_reader("c", "c", "nc");
+    w.sneak("c");
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    w.e.write("s.csv", b"secret\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    w.e.ok(&["push"]);
+    let here = w.e.ok(&["share", "list", "--json"]);
+    let fresh = w.members_in_force("f");
+    let fresh_json = w.ok("owner", "f", &["share", "list", "--json"]);
+    assert_eq!(
+        here, fresh_json,
+        "the owner's folder and a fresh clone differ: {fresh}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.dir("f").join("s.csv"))
+            .ok()
+            .as_deref(),
+        Some("secret\n")
+    );
+    w.ok("owner", "f", &["verify"]);
+}

@@ -429,6 +429,12 @@ pub fn walk(
                 for &i in &keep {
                     // The whole line: a repair may name a policy past where it is cut.
                     contested.extend(&whole[i]);
+                    // And, on a side's line, whatever else follows its policies: a line
+                    // ends where it forks again, and a reader holding only one of those
+                    // successors would see the line go on, and name its repair differently.
+                    if !is_repair(&i) {
+                        contested.extend(descendants(&whole[i], &by_prev));
+                    }
                     let named = sides[i].1.repairs.iter().flatten();
                     contested.extend(named.filter(|n| lines.iter().any(|l| l.contains(n))));
                 }
@@ -488,6 +494,10 @@ pub fn walk(
                     // Every policy of every side's line, and every other well-formed repair,
                     // stays in the store, not in force.
                     let ids = fork_lines.iter().flatten().map(|(i, _)| *i);
+                    // What follows a side's policies off its line (a fork nested on it) was
+                    // judged with the side, and is settled with it.
+                    let nested = plain.iter().flat_map(|i| descendants(&lines[*i], &by_prev));
+                    let ids = ids.chain(nested);
                     for id in ids.chain(others.iter().map(|(i, _)| *i)) {
                         refused.push((
                             id,
@@ -579,6 +589,22 @@ pub fn walk(
         fork,
         contested,
     })
+}
+
+/// Every policy that follows one of `line`'s, directly or not, off the line itself.
+fn descendants(line: &[Id], by_prev: &HashMap<Id, Vec<Id>>) -> Vec<Id> {
+    let mut seen: HashSet<Id> = line.iter().copied().collect();
+    let mut todo: Vec<Id> = line.to_vec();
+    let mut out = Vec::new();
+    while let Some(id) = todo.pop() {
+        for next in by_prev.get(&id).into_iter().flatten() {
+            if seen.insert(*next) {
+                out.push(*next);
+                todo.push(*next);
+            }
+        }
+    }
+    out
 }
 
 /// Whether the holder of signing key `signer` (the identity `base` names with it: both keys,
