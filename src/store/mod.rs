@@ -484,6 +484,23 @@ impl Store {
         if let Some(path) = self.file(name) {
             use std::os::unix::fs::FileExt;
             self.count(1);
+            let range_err = |e: std::io::Error| {
+                let said = format!("range {range:?}: {e}");
+                self.io_err(name, std::io::Error::new(e.kind(), said))
+            };
+            // Large ranges straight from the device; a missing file, or a file system that
+            // refuses direct reads, takes the plain path below.
+            if want >= direct::MIN_SIZE as u64 {
+                match direct::read_range(&path, range.clone()) {
+                    Ok(Some(b)) => {
+                        self.got(b.len());
+                        return Ok(b);
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(range_err(e)),
+                }
+            }
             let f = match std::fs::File::open(&path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.fallback.is_some() => {
@@ -491,25 +508,8 @@ impl Store {
                 }
                 Err(e) => return Err(self.io_err(name, e)),
             };
-            if want >= direct::MIN_SIZE as u64 {
-                let direct = direct::read_range(&path, range.clone()).map_err(|e| {
-                    self.io_err(
-                        name,
-                        std::io::Error::new(e.kind(), format!("range {range:?}: {e}")),
-                    )
-                })?;
-                if let Some(b) = direct {
-                    self.got(b.len());
-                    return Ok(b);
-                }
-            }
             let mut buf = vec![0u8; want as usize];
-            f.read_exact_at(&mut buf, range.start).map_err(|e| {
-                self.io_err(
-                    name,
-                    std::io::Error::new(e.kind(), format!("range {range:?}: {e}")),
-                )
-            })?;
+            f.read_exact_at(&mut buf, range.start).map_err(range_err)?;
             self.got(buf.len());
             return Ok(buf.into());
         }
