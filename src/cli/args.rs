@@ -129,8 +129,10 @@ pub enum Command {
     /// link, or inside a folder it turns into one, refuse the checkout before anything is
     /// changed; --force replaces them. Every file is written under a temporary name and
     /// checked before the first is put in place, so a checkout that fails on the way (a
-    /// damaged pack, Ctrl-C, a full disk) leaves the folder as it was. The branch head does
-    /// not move: committing afterwards records the restored content as a new version.
+    /// damaged pack, Ctrl-C, a full disk) leaves the folder as it was. A checkout killed
+    /// outright leaves its temporary files (`.coffer-checkout.*`); no command counts them as
+    /// changes, and the next commit or checkout removes them. The branch head does not
+    /// move: committing afterwards records the restored content as a new version.
     Checkout {
         /// Version: id, unique id prefix (4+ hex digits), HEAD or HEAD~N.
         version: String,

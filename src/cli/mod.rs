@@ -14,6 +14,7 @@ use coffer::repo::checkout::{self, CheckoutOptions};
 use coffer::repo::commit::{self, CommitOptions};
 use coffer::repo::index::Index;
 use coffer::repo::read::VersionReader;
+use coffer::repo::scan::Leftovers;
 use coffer::repo::worktree::WorkingWalk;
 use coffer::repo::{Dataset, Keyring};
 use coffer::rules::History;
@@ -244,7 +245,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 Some(r) => r.stream(&scope)?,
                 None => Box::new(std::iter::empty()),
             };
-            let changes = diff::diff_streams(head, Box::new(WorkingWalk::new(&ds, hk, &index)?))?;
+            let changes = diff::diff_streams(
+                head,
+                Box::new(WorkingWalk::new(&ds, hk, &index, Leftovers::Skip)?),
+            )?;
             if *json {
                 print_json(&changes);
             } else if changes.is_empty() {
@@ -343,6 +347,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     &ds,
                     keys.current().ok_or(Error::NoVersions)?,
                     &index,
+                    Leftovers::Skip,
                 )?),
             };
             let changes = diff::diff_streams(left.stream("")?, right)?;

@@ -5,6 +5,7 @@
 use super::commit::chunk_file;
 use super::index::{Index, Slot};
 use super::read::VersionReader;
+use super::scan::Leftovers;
 use super::worktree::WorkingWalk;
 use super::{Dataset, Keyring};
 use crate::crypto::keys::EpochKeys;
@@ -773,7 +774,8 @@ pub fn checkout(
         if in_place {
             // Changes since the head refuse the checkout; so does a file the version has
             // where the walk saw nothing (an ignored file).
-            let working: Stream = Box::new(WorkingWalk::new(ds, &hash_keys, &index)?);
+            let working: Stream =
+                Box::new(WorkingWalk::new(ds, &hash_keys, &index, Leftovers::Remove)?);
             // A folder the version replaces with a file or link: what is on disk below it
             // against what the walk saw there. More on disk is content the walk skips (an
             // ignored file), which only --force may remove; refuse now, not midway.
@@ -886,7 +888,8 @@ pub fn checkout(
     let stage = || -> Result<()> {
         if in_place && opts.force {
             // The folder as it is now.
-            let working: Stream = Box::new(WorkingWalk::new(ds, &hash_keys, &index)?);
+            let working: Stream =
+                Box::new(WorkingWalk::new(ds, &hash_keys, &index, Leftovers::Remove)?);
             for item in Join::new([reader.stream(scope)?, working]) {
                 let (p, [want, now]) = item?;
                 writes.take(p, want, now.as_ref())?;

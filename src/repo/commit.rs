@@ -458,7 +458,7 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
     let (keyring, keys) = (&w.keyring, w.keys.clone());
     let parent = w.head(ds)?;
     let scan_start = now_ns();
-    let mut walk = scan::Walk::new(&ds.root)?;
+    let mut walk = scan::Walk::new(&ds.root, scan::Leftovers::Remove)?;
     let mut index = w.index(ds)?;
     let mut old_cache = StatCacheReader::open(ds);
     let mut new_cache = StatCacheWriter::create(ds)?;

@@ -44,7 +44,7 @@ pub fn ensure_clean(ds: &Dataset, hist: &History, keys: &Keyring, head: Id) -> R
         return Err(Error::NoVersions);
     };
     let scope = ds.partial().unwrap_or_default();
-    let working = super::worktree::WorkingWalk::new(ds, hk, &index)?;
+    let working = super::worktree::WorkingWalk::new(ds, hk, &index, super::scan::Leftovers::Skip)?;
     let changes = diff::diff_streams(r.stream(&scope)?, Box::new(working))?;
     match changes.first() {
         None => Ok(()),

@@ -433,9 +433,11 @@ impl Dataset {
 
     /// Whether the working folder holds nothing but `.coffer/`.
     pub fn holds_nothing(&self) -> Result<bool> {
-        Ok(std::fs::read_dir(&self.root)
-            .at(&self.root)?
-            .all(|e| e.is_ok_and(|e| e.file_name() == DOT)))
+        Ok(std::fs::read_dir(&self.root).at(&self.root)?.all(|e| {
+            e.is_ok_and(|e| {
+                e.file_name() == DOT || scan::checkout_temp_pid(&e.file_name()).is_some()
+            })
+        }))
     }
 
     /// Move the branch head (atomically).

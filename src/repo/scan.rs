@@ -67,7 +67,7 @@ pub struct Scan {
 
 /// Walk `root` whole.
 pub fn scan(root: &Path) -> Result<Scan> {
-    let mut walk = Walk::new(root)?;
+    let mut walk = Walk::new(root, Leftovers::Skip)?;
     let mut entries = Vec::new();
     loop {
         let batch = walk.batch(usize::MAX)?;
@@ -84,6 +84,26 @@ pub fn scan(root: &Path) -> Result<Scan> {
 
 type DirEntries = Box<dyn Iterator<Item = walkdir::Result<walkdir::DirEntry>>>;
 
+/// How a checkout names the files it stages (spec §14): `.coffer-checkout.PID.N` beside
+/// each file, `.coffer-checkout.PID/` at the root.
+pub const CHECKOUT_TEMP: &str = ".coffer-checkout.";
+
+/// The process a checkout's temporary file or folder belongs to, if `name` is one.
+pub fn checkout_temp_pid(name: &std::ffi::OsStr) -> Option<u32> {
+    let rest = name.to_str()?.strip_prefix(CHECKOUT_TEMP)?;
+    let (pid, n) = rest.split_once('.').unwrap_or((rest, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(n)).then(|| pid.parse().ok())?
+}
+
+/// Whether a checkout temporary of process `pid` was left behind: that process is gone
+/// (Linux `/proc`). Where that cannot be told, or it is this process, it is not.
+fn left_behind(pid: u32) -> bool {
+    pid != std::process::id()
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// A walk of the working folder taken in batches, so a caller holds a bounded number of
 /// entries at a time.
 pub struct Walk {
@@ -93,9 +113,20 @@ pub struct Walk {
     pub skipped: Vec<String>,
 }
 
+/// What a walk does with the temporary files of a checkout that was killed: a walk never
+/// reports them, since they belong to no version; one that holds the dataset's lock
+/// removes them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Leftovers {
+    /// Pass over them (status, or a walk without the lock).
+    Skip,
+    /// Remove those of processes that are gone (the caller holds the dataset's lock).
+    Remove,
+}
+
 impl Walk {
     /// Start walking `root`, honouring its `.cofferignore`.
-    pub fn new(root: &Path) -> Result<Walk> {
+    pub fn new(root: &Path, leftovers: Leftovers) -> Result<Walk> {
         let mut gb = ignore::gitignore::GitignoreBuilder::new(root);
         let ig = root.join(IGNORE_FILE);
         if ig.is_file() {
@@ -117,6 +148,17 @@ impl Walk {
             .into_iter()
             .filter_entry(move |e| {
                 if e.depth() == 1 && e.file_name() == DOT {
+                    return false;
+                }
+                if let Some(pid) = checkout_temp_pid(e.file_name()) {
+                    if leftovers == Leftovers::Remove && left_behind(pid) {
+                        // Best effort: what stays is still passed over.
+                        let _ = if e.file_type().is_dir() {
+                            std::fs::remove_dir_all(e.path())
+                        } else {
+                            std::fs::remove_file(e.path())
+                        };
+                    }
                     return false;
                 }
                 !gi.matched(e.path(), e.file_type().is_dir()).is_ignore()

@@ -25,13 +25,19 @@ pub struct WorkingWalk<'a> {
 }
 
 impl<'a> WorkingWalk<'a> {
-    /// Start walking the working folder of `ds`.
-    pub fn new(ds: &'a Dataset, keys: &'a EpochKeys, index: &'a Index) -> Result<Self> {
+    /// Start walking the working folder of `ds`; `leftovers` says what to do with a killed
+    /// checkout's temporary files.
+    pub fn new(
+        ds: &'a Dataset,
+        keys: &'a EpochKeys,
+        index: &'a Index,
+        leftovers: scan::Leftovers,
+    ) -> Result<Self> {
         Ok(WorkingWalk {
             ds,
             keys,
             index,
-            walk: scan::Walk::new(&ds.root)?,
+            walk: scan::Walk::new(&ds.root, leftovers)?,
             // The cache is read in walk order, alongside the walk's entries.
             cache: StatCacheReader::open(ds),
             ready: Default::default(),
