@@ -6,7 +6,9 @@
 //! fetch or clone is written), `part` (the first part of a multipart upload
 //! is stored), `claim` (a push's claim is written and read back), `listed` (a push has
 //! listed the remote), `version` (a commit's version object is written, the head not yet
-//! moved), `staged` (a checkout has staged every file and changed nothing yet), `rows` (a row diff took a working file's chunk ids and has not read it yet). With `COFFER_TEST_PAUSE_RESUME` set, deleting the file lets it go on. Release builds compile this away,
+//! moved), `staged` (a checkout has staged every file and changed nothing yet), `pack-staged` (a
+//! folder store has written a pack of 1 MiB or more under its staged name `NAME#N`, not yet
+//! published), `rows` (a row diff took a working file's chunk ids and has not read it yet). With `COFFER_TEST_PAUSE_RESUME` set, deleting the file lets it go on. Release builds compile this away,
 //! as they do the test clock ([`clock_shift`]).
 
 /// Pause here if the environment asks for `point`.

@@ -226,3 +226,43 @@ fn kill_9_during_a_reseal_leaves_the_previous_head() {
     assert!(checked >= 1);
     assert!(e.ok(&["verify"]).contains("ok: no problems found"));
 }
+
+/// A commit killed while a pack is staged under `NAME#N` leaves that file in the store:
+/// readers and the next commit pass over it, gc keeps it through the grace period (it may be
+/// a write in progress) and removes it after, saying what it was.
+#[test]
+fn a_pack_write_killed_part_way_is_passed_over_then_collected() {
+    let e = Env::new();
+    e.write("a.bin", &noise(3 << 20, 1));
+    e.ok(&["init"]);
+    let staged = || -> Vec<std::path::PathBuf> {
+        files_under(&e.store())
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains('#'))
+            .collect()
+    };
+    let mut c = e.spawn_paused(&["commit", "-m", "v1"], "pack-staged");
+    kill9_running(&mut c);
+    let left = staged();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(std::fs::metadata(&left[0]).unwrap().len() >= 1 << 20);
+
+    e.ok(&["commit", "-m", "v1"]);
+    e.ok(&["verify"]);
+    let kept: Value = serde_json::from_str(&e.ok(&["gc", "--json"])).unwrap();
+    assert_eq!(kept["staged"], 0, "{kept:#}");
+    assert_eq!(staged(), left, "younger than the grace period");
+    let said = e.ok(&["gc", "--grace", "0s"]);
+    assert!(
+        said.contains("1 of them left part-written by a killed writer"),
+        "{said}"
+    );
+    assert_eq!(staged(), Vec::<std::path::PathBuf>::new());
+    e.ok(&["verify"]);
+    std::fs::remove_file(e.data.join("a.bin")).unwrap();
+    e.ok(&["checkout", "HEAD", "--force"]);
+    assert_eq!(
+        std::fs::read(e.data.join("a.bin")).unwrap(),
+        noise(3 << 20, 1)
+    );
+}

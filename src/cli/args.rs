@@ -238,6 +238,8 @@ pub enum Command {
     },
     /// Remove packs no version references (left by interrupted commits or pushes), older
     /// than the grace period, from a remote or, without REMOTE, from this dataset's store.
+    /// In a folder store, half-written packs (`NAME#N`) that old go too: their writer was
+    /// killed.
     Gc {
         /// The remote to clean [default: this dataset's own store].
         remote: Option<String>,

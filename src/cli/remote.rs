@@ -317,8 +317,12 @@ pub(crate) fn gc(
         );
     }
     println!(
-        "{target}: {} unreferenced pack(s) ({}) {}; {} younger than the grace period kept; {} referenced",
+        "{target}: {} unreferenced pack(s){} ({}) {}; {} younger than the grace period kept; {} referenced",
         o.removed.len(),
+        match o.staged {
+            0 => String::new(),
+            n => format!(", {n} of them left part-written by a killed writer"),
+        },
         human_bytes(o.bytes),
         if dry_run { "would be removed" } else { "removed" },
         o.young,

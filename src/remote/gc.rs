@@ -1,6 +1,7 @@
 //! Garbage: packs no version references (left by interrupted commits and pushes, or by a
 //! pusher that lost a race). Only packs older than the grace period go, so a push still
-//! uploading its packs (which no version references until it finishes) keeps them.
+//! uploading its packs (which no version references until it finishes) keeps them. A
+//! folder store's staged writes that old (`NAME#N`) go too: their writer was killed.
 
 use super::claim::Claim;
 use crate::error::{Error, Result};
@@ -16,8 +17,11 @@ pub const DEFAULT_GRACE_SECS: u64 = 2 * super::push::REUSE_WINDOW_SECS;
 /// What gc found, and removed unless it was a dry run.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct GcOutcome {
-    /// Unreferenced packs older than the grace period: `(name, size)`.
+    /// Unreferenced packs older than the grace period, and a folder store's staged writes
+    /// as old (`NAME#N`, left by a writer that was killed): `(name, size)`.
     pub removed: Vec<(String, u64)>,
+    /// How many of `removed` are staged writes.
+    pub staged: usize,
     /// Bytes in them.
     pub bytes: u64,
     /// Unreferenced packs kept because they are younger than the grace period.
@@ -137,9 +141,21 @@ pub fn gc(
             out.removed.push((m.name.clone(), m.size));
         }
     }
+    // A staged write that old is not in progress: its writer was killed.
+    for m in s.list_staged()? {
+        if t.saturating_sub(m.modified) >= grace_secs {
+            out.bytes += m.size;
+            out.staged += 1;
+            out.removed.push((m.name, m.size));
+        }
+    }
     if !dry_run {
         for (name, _) in &out.removed {
-            s.delete(name)?;
+            if name.contains('#') {
+                s.delete_staged(name)?;
+            } else {
+                s.delete(name)?;
+            }
         }
     }
     Ok(out)

@@ -27,7 +27,10 @@ pub const MIN_SIZE: usize = 1 << 20;
 /// Write `bytes` as the new file `path`, durably; `Ok(false)` if `path` already exists.
 pub fn put_new(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     let (file, staged, direct) = stage(path)?;
-    let r = fill(&staged, file, direct, bytes).and_then(|()| publish(&staged, path));
+    let r = fill(&staged, file, direct, bytes).and_then(|()| {
+        crate::testhook::pause("pack-staged");
+        publish(&staged, path)
+    });
     // Published or not, the staged name goes: on success it is a second link to the object.
     let _ = std::fs::remove_file(&staged);
     r

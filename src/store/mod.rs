@@ -617,7 +617,7 @@ impl Store {
     pub fn list_meta(&self, prefix: &str) -> Result<Vec<Meta>> {
         self.count(1);
         if let Some(root) = &self.local {
-            return self.list_folder(root, prefix);
+            return self.list_folder(root, prefix, false);
         }
         let p = OPath::from(prefix);
         let mut out: Vec<Meta> = self
@@ -637,9 +637,29 @@ impl Store {
         Ok(out)
     }
 
-    /// [`Store::list_meta`] of a folder store, walking it directly. Names with `#` are an
-    /// object_store upload in progress (a temporary file), not objects.
-    fn list_folder(&self, root: &std::path::Path, prefix: &str) -> Result<Vec<Meta>> {
+    /// A folder store's staged writes (`NAME#N`, spec §12): in progress, or left by a
+    /// writer that was killed. Other stores have none (an upload is invisible until done).
+    pub fn list_staged(&self) -> Result<Vec<Meta>> {
+        match &self.local {
+            Some(root) => self.list_folder(root, "", true),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Remove a staged write that [`Store::list_staged`] named.
+    pub fn delete_staged(&self, name: &str) -> Result<()> {
+        let Some(root) = self.local.as_ref().filter(|_| name.contains('#')) else {
+            return Err(Error::Usage(format!("{name}: not a staged write")));
+        };
+        match std::fs::remove_file(root.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io_err(name, e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Store::list_meta`] of a folder store, walking it directly. Names with `#` are a
+    /// write in progress (a temporary file), not objects: listed only when `staged`.
+    fn list_folder(&self, root: &std::path::Path, prefix: &str, staged: bool) -> Result<Vec<Meta>> {
         let start = if prefix.is_empty() {
             root.to_path_buf()
         } else {
@@ -660,7 +680,7 @@ impl Store {
             let Some(name) = rel.to_str().map(|s| s.replace('\\', "/")) else {
                 continue;
             };
-            if name.contains('#') {
+            if name.contains('#') != staged {
                 continue;
             }
             let md = e
