@@ -586,7 +586,22 @@ fn a_killed_checkouts_temporary_files_are_passed_over_then_removed() {
     e.ok(&["init"]);
     e.write("x/inner", b"a folder in the older version");
     e.write("d/y", b"one");
-    e.write(".coffer-checkout.notes", b"the user's own file");
+    // Names that only look like a checkout's: the wrong form, kind or place, or numbers
+    // coffer never writes. They are the user's.
+    let own = [
+        ".coffer-checkout.notes",
+        ".coffer-checkout.77777",
+        ".coffer-checkout.0",
+        ".coffer-checkout.0.1",
+        ".coffer-checkout.0077777.3",
+        ".coffer-checkout.77777.03",
+        "d/.coffer-checkout.77778/results.csv",
+        ".coffer-checkout.77779.2/results.csv",
+        ".coffer-checkout.77780/results.csv",
+    ];
+    for p in own {
+        e.write(p, b"the user's own file");
+    }
     e.ok(&["commit", "-m", "one"]);
     std::fs::remove_dir_all(e.data.join("x")).unwrap();
     e.write("x", b"a file now");
@@ -596,7 +611,7 @@ fn a_killed_checkouts_temporary_files_are_passed_over_then_removed() {
         snap(&e.data)
             .into_keys()
             .filter(|p| p.split('/').any(|c| c.starts_with(".coffer-checkout.")))
-            .filter(|p| p != ".coffer-checkout.notes")
+            .filter(|p| !own.iter().any(|o| o.starts_with(p.as_str())))
             .collect()
     };
 
@@ -621,12 +636,26 @@ fn a_killed_checkouts_temporary_files_are_passed_over_then_removed() {
         e.ok(next);
         assert_eq!(temps(), Vec::<String>::new(), "round {i}: removed");
         assert_eq!(std::fs::read(e.data.join("d/y")).unwrap(), b"two");
-        assert_eq!(
-            std::fs::read(e.data.join(".coffer-checkout.notes")).unwrap(),
-            b"the user's own file"
-        );
+        for p in own {
+            assert_eq!(
+                std::fs::read(e.data.join(p)).unwrap(),
+                b"the user's own file"
+            );
+        }
     }
     let shown = e.ok(&["show", "HEAD"]);
-    assert!(shown.contains(".coffer-checkout.notes"), "{shown}");
-    assert_eq!(shown.matches(".coffer-checkout.").count(), 1, "{shown}");
+    for p in own {
+        assert!(shown.contains(p), "{p}: {shown}");
+    }
+    for line in shown.lines().filter(|l| l.contains(".coffer-checkout.")) {
+        let path = line
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_end_matches('/');
+        assert!(
+            own.iter().any(|o| o.starts_with(path)),
+            "a checkout's file in the version: {line}"
+        );
+    }
 }

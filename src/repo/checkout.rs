@@ -720,7 +720,14 @@ pub fn checkout(
         std::fs::create_dir_all(&t).at(&t)?;
         std::fs::canonicalize(&t).at(&t)?
     };
-    let _lock = if in_place { Some(ds.lock()?) } else { None };
+    // A checkout into a folder inside the dataset's takes the lock too: a commit's walk
+    // passes over its staged files and, holding the lock, removes them as left behind.
+    let inside = std::fs::canonicalize(&ds.root).is_ok_and(|r| root.starts_with(r));
+    let _lock = if in_place || inside {
+        Some(ds.lock()?)
+    } else {
+        None
+    };
     let mut outcome = CheckoutOutcome {
         target: root.clone(),
         ..Default::default()

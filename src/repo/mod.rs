@@ -435,7 +435,9 @@ impl Dataset {
     pub fn holds_nothing(&self) -> Result<bool> {
         Ok(std::fs::read_dir(&self.root).at(&self.root)?.all(|e| {
             e.is_ok_and(|e| {
-                e.file_name() == DOT || scan::checkout_temp_pid(&e.file_name()).is_some()
+                e.file_name() == DOT
+                    || e.file_type()
+                        .is_ok_and(|t| scan::checkout_temp_pid(&e.path(), 1, t).is_some())
             })
         }))
     }

@@ -88,12 +88,39 @@ type DirEntries = Box<dyn Iterator<Item = walkdir::Result<walkdir::DirEntry>>>;
 /// each file, `.coffer-checkout.PID/` at the root.
 pub const CHECKOUT_TEMP: &str = ".coffer-checkout.";
 
-/// The process a checkout's temporary file or folder belongs to, if `name` is one.
-pub fn checkout_temp_pid(name: &std::ffi::OsStr) -> Option<u32> {
-    let rest = name.to_str()?.strip_prefix(CHECKOUT_TEMP)?;
-    let (pid, n) = rest.split_once('.').unwrap_or((rest, "0"));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (digits(pid) && digits(n)).then(|| pid.parse().ok())?
+/// The process a checkout's temporary belongs to, if the entry at `path` (of type `ft`,
+/// `depth` below the root) is one (spec §14): a file `.coffer-checkout.PID.N` anywhere, or a
+/// folder `.coffer-checkout.PID` at the root holding nothing but files named N. PID and N
+/// are decimal as coffer writes them: no leading zero, and PID not 0. Anything else is the
+/// user's.
+pub fn checkout_temp_pid(path: &Path, depth: usize, ft: std::fs::FileType) -> Option<u32> {
+    let rest = path.file_name()?.to_str()?.strip_prefix(CHECKOUT_TEMP)?;
+    let decimal = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+    };
+    let (pid, n) = match rest.split_once('.') {
+        Some((pid, n)) => (pid, Some(n)),
+        None => (rest, None),
+    };
+    if !decimal(pid) || pid == "0" {
+        return None;
+    }
+    let kind_fits = match n {
+        Some(n) => decimal(n) && ft.is_file(),
+        None => {
+            depth == 1
+                && ft.is_dir()
+                && std::fs::read_dir(path).is_ok_and(|mut d| {
+                    d.all(|e| {
+                        e.is_ok_and(|e| {
+                            e.file_type().is_ok_and(|t| t.is_file())
+                                && e.file_name().to_str().is_some_and(decimal)
+                        })
+                    })
+                })
+        }
+    };
+    kind_fits.then(|| pid.parse().ok())?
 }
 
 /// Whether a checkout temporary of process `pid` was left behind: that process is gone
@@ -150,7 +177,7 @@ impl Walk {
                 if e.depth() == 1 && e.file_name() == DOT {
                     return false;
                 }
-                if let Some(pid) = checkout_temp_pid(e.file_name()) {
+                if let Some(pid) = checkout_temp_pid(e.path(), e.depth(), e.file_type()) {
                     if leftovers == Leftovers::Remove && left_behind(pid) {
                         // Best effort: what stays is still passed over.
                         let _ = if e.file_type().is_dir() {

@@ -41,6 +41,18 @@ pub fn canonical(name: &str, id: &Id) -> bool {
     }
 }
 
+/// Whether `name` is a staged write of an object: `NAME#N`, with NAME exactly where the
+/// store keeps an object and N decimal. Nothing else with a `#` is (a folder store may
+/// share its folder with other files).
+pub fn is_staged(name: &str) -> bool {
+    let Some((object, n)) = name.rsplit_once('#') else {
+        return false;
+    };
+    !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && crate::remote::transfer::expected_id(object).is_some_and(|id| canonical(object, &id))
+}
+
 /// The name of a checkpoint (spec/format.md §10.5).
 pub fn checkpoint_path(id: &Id) -> String {
     format!("checkpoints/{id}")
@@ -641,14 +653,18 @@ impl Store {
     /// writer that was killed. Other stores have none (an upload is invisible until done).
     pub fn list_staged(&self) -> Result<Vec<Meta>> {
         match &self.local {
-            Some(root) => self.list_folder(root, "", true),
+            Some(root) => Ok(self
+                .list_folder(root, "", true)?
+                .into_iter()
+                .filter(|m| is_staged(&m.name))
+                .collect()),
             None => Ok(Vec::new()),
         }
     }
 
     /// Remove a staged write that [`Store::list_staged`] named.
     pub fn delete_staged(&self, name: &str) -> Result<()> {
-        let Some(root) = self.local.as_ref().filter(|_| name.contains('#')) else {
+        let Some(root) = self.local.as_ref().filter(|_| is_staged(name)) else {
             return Err(Error::Usage(format!("{name}: not a staged write")));
         };
         match std::fs::remove_file(root.join(name)) {
