@@ -1131,4 +1131,22 @@ fn sequences_found_before() {
         ],
     )
     .unwrap();
+    // The owner adds two co-owners, withdraws one and adds it back as an admin, then demotes
+    // the other to admin, whom that admin withdraws. The demoted co-owner forks the policy in
+    // which it was an owner: the owner's demotion weighs (an owner made an admin is demoted),
+    // so the fork is set aside instead of standing until a repair.
+    run(
+        4,
+        &[
+            Add(0, 9, 0, false),
+            Add(0, 5, 0, false),
+            Clone(44),
+            Remove(32, 47),
+            Add(0, 19, 1, false),
+            Role(12, 46, 1),
+            Remove(55, 70),
+            AttackFork(0),
+        ],
+    )
+    .unwrap();
 }

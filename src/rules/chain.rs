@@ -619,6 +619,19 @@ fn administers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool {
     }
 }
 
+/// Whether `p` withdraws or demotes the holder of `signer` (as `base` names it): leaves it
+/// no owner or admin, or gives an owner of `base` a lower role (an owner made an admin is
+/// demoted).
+fn lowers(base: &Policy, p: &Policy, signer: &[u8; 32]) -> bool {
+    !administers(base, p, signer)
+        || base.member_by_sign_key(signer).is_some_and(|me| {
+            p.members
+                .iter()
+                .find(|m| m.same_identity(me))
+                .is_some_and(|m| power(m.role()) < power(me.role()))
+        })
+}
+
 /// Whether some policy of `line` withdraws or demotes the holder of `signer` (as `base`
 /// names it): rule 1 of spec §10.1c, for fork judgement and for `share repair` alike.
 pub(crate) fn withdraws<'a>(
@@ -626,7 +639,7 @@ pub(crate) fn withdraws<'a>(
     line: impl IntoIterator<Item = &'a Policy>,
     signer: &[u8; 32],
 ) -> bool {
-    line.into_iter().any(|p| !administers(base, p, signer))
+    line.into_iter().any(|p| lowers(base, p, signer))
 }
 
 /// How much a role may do: owner 3, admin 2, writer 1, reader 0.
@@ -876,16 +889,14 @@ fn weighs(base: &Policy, q: &Policy, of: &[&Policy], all: &BTreeMap<Id, Policy>)
         .filter_map(|t| Some((*t, base_power(base, &t.signer.0)?)))
         .collect();
     theirs.iter().all(|(_, p)| *p <= mine)
-        && theirs
-            .iter()
-            .any(|(t, _)| !administers(base, q, &t.signer.0))
+        && theirs.iter().any(|(t, _)| lowers(base, q, &t.signer.0))
 }
 
 /// Whether `target` withdraws or demotes `key` by a policy whose signer `from` (another
 /// line) does not withdraw: a withdrawal by someone that line left standing.
 fn withdrawn_by(base: &Policy, target: &[&Policy], key: &[u8; 32], from: &[&Policy]) -> bool {
     target.iter().any(|p| {
-        !administers(base, p, key)
+        lowers(base, p, key)
             && base_power(base, &p.signer.0).is_some()
             && !withdraws(base, from.iter().copied(), &p.signer.0)
     })
@@ -942,7 +953,7 @@ fn cut_late(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec
                 let tail = get(&li[m..]);
                 let cut = repair_line.iter().any(|q| {
                     weighs(base, q, &tail, all)
-                        && !administers(base, q, &late.signer.0)
+                        && lowers(base, q, &late.signer.0)
                         && !withdraws(base, whole.iter().copied(), &q.signer.0)
                 });
                 if cut {
