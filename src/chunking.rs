@@ -204,7 +204,7 @@ mod tests {
         assert_ne!(a, b);
     }
 
-    /// The cut rule one byte at a time, as spec §5 states it.
+    /// The cut rule one byte at a time, as spec §6.2 states it.
     fn cut_one_byte_at_a_time(gear: &[u64; 256], data: &[u8]) -> usize {
         let n = data.len().min(MAX_SIZE);
         if n <= MIN_SIZE {
