@@ -151,7 +151,7 @@ pub fn gc(
     }
     if !dry_run {
         for (name, _) in &out.removed {
-            if name.contains('#') {
+            if store::is_staged(name) {
                 s.delete_staged(name)?;
             } else {
                 s.delete(name)?;
