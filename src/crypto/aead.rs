@@ -1,8 +1,13 @@
 //! AES-256-GCM with random 96-bit nonces; sealed form is `nonce || ciphertext || tag`.
+//!
+//! The cipher is AWS-LC's (through `aws-lc-rs`, already linked for TLS): it encrypts and
+//! authenticates in one pass with the CPU's AES and carry-less multiply instructions, about
+//! three times the speed of the pure-Rust `aes-gcm` crate on the same machine (README,
+//! "Stage budget"), and it wipes the key schedule when the key is dropped.
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use rand_core::{OsRng, RngCore};
+use std::sync::Arc;
 
 /// Bytes added to a plaintext by sealing.
 pub const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
@@ -13,12 +18,15 @@ pub const TAG_LEN: usize = 16;
 
 /// An AES-256-GCM key ready for use.
 #[derive(Clone)]
-pub struct AeadKey(Aes256Gcm);
+pub struct AeadKey(Arc<LessSafeKey>);
 
 impl AeadKey {
     /// Build from 32 key bytes.
     pub fn new(key: &[u8; 32]) -> Self {
-        AeadKey(Aes256Gcm::new(key.into()))
+        // A 32-byte key is always a valid AES-256 key.
+        let key = UnboundKey::new(&AES_256_GCM, key)
+            .unwrap_or_else(|_| unreachable!("AES-256-GCM refused a 32-byte key"));
+        AeadKey(Arc::new(LessSafeKey::new(key)))
     }
 
     /// Encrypt `plaintext` into `out` (appended) as `nonce || ct || tag`.
@@ -42,9 +50,13 @@ impl AeadKey {
         out.extend_from_slice(plaintext);
         let tag = self
             .0
-            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, &mut out[start..])
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut out[start..],
+            )
             .unwrap_or_else(|_| unreachable!("AES-GCM encryption of an in-memory buffer failed"));
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag.as_ref());
     }
 
     /// Encrypt into a fresh vector.
@@ -60,15 +72,11 @@ impl AeadKey {
             return None;
         }
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
         let mut buf = ct.to_vec();
         self.0
-            .decrypt_in_place_detached(
-                Nonce::from_slice(nonce),
-                aad,
-                &mut buf,
-                Tag::from_slice(tag),
-            )
+            .open_in_place_separate_tag(nonce, Aad::from(aad), tag, &mut buf)
             .ok()?;
         Some(buf)
     }
