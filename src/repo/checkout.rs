@@ -18,7 +18,7 @@ use crate::store;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::io::Write;
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -164,6 +164,21 @@ struct Paths<'a> {
     /// Files given temporary names so far (names stay unique across calls).
     named: usize,
     staged: Staged,
+    /// Threads that read, open and write the pieces: several per core, since each waits on
+    /// the device for its direct reads and writes ([`writers`]).
+    pool: rayon::ThreadPool,
+}
+
+/// The pool that writes a checkout's files: four threads per core (at most 16), which kept
+/// both cores of the benchmark machine busy while the others waited on direct I/O (one
+/// thread per core left a core idle a third of the time; README, "Checkout").
+fn writers() -> Result<rayon::ThreadPool> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads((4 * cores).min(16))
+        .thread_name(|i| format!("coffer-checkout-{i}"))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the checkout's threads: {e}")))
 }
 
 /// What a checkout has staged, in walk order: folders made where nothing was, folders to
@@ -198,6 +213,11 @@ fn staged_file(root: &Path, kind: u8, n: usize, rel: &str) -> PathBuf {
 /// Where files wait whose folder is made only when placing.
 fn aside_dir(root: &Path) -> PathBuf {
     root.join(format!(".coffer-checkout.{}", std::process::id()))
+}
+
+thread_local! {
+    /// Each thread's aligned buffer for direct writes ([`store::direct::Pieces::write`]).
+    static BOUNCE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A folder made while staging (removed again if the checkout fails).
@@ -328,17 +348,17 @@ impl Paths<'_> {
         // Which temporary files this call made: only those are removed on failure (a file
         // already there under such a name is someone else's).
         let created: Vec<AtomicBool> = files.iter().map(|_| AtomicBool::new(false)).collect();
-        // Modes are 0644 or 0755 filtered by the umask, as git and tar do.
-        let create = |fi: usize, exec: bool| {
+        let pieces_io = store::direct::Pieces::default();
+        // Open file `fi` to write its pieces, creating it first if `create`. Modes are 0644
+        // or 0755 filtered by the umask, as git and tar do.
+        let open = |fi: usize, create: bool| {
             let tmp = tmp_of(fi);
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .mode(if exec { 0o755 } else { 0o644 })
-                .open(&tmp)
-                .at(&tmp)?;
-            created[fi].store(true, Ordering::Relaxed);
+            let n = files[fi].1;
+            let mode = if n.exec { 0o755 } else { 0o644 };
+            let f = pieces_io.open(&tmp, create, mode, n.size).at(&tmp)?;
+            if create {
+                created[fi].store(true, Ordering::Relaxed);
+            }
             Ok::<_, Error>((f, tmp))
         };
         let cleanup = || {
@@ -351,14 +371,22 @@ impl Paths<'_> {
         // Every chunk to write: its place in the packs, the file and the offset it goes to;
         // sorted by place, so each pack is read in order and each chunk opened once.
         let mut pieces: Vec<(Slot, u32, u64)> = Vec::new();
+        // A one-chunk file (most small files) is created by its one write, saving an open;
+        // the others now, at their size, on all cores.
+        let made = self.pool.install(|| {
+            (0..files.len())
+                .into_par_iter()
+                .filter(|fi| files[*fi].1.chunks.len() != 1)
+                .try_for_each(|fi| {
+                    let (f, tmp) = open(fi, true)?;
+                    f.set_len(files[fi].1.size).at(&tmp)
+                })
+        });
+        if let Err(e) = made {
+            cleanup();
+            return Err(e);
+        }
         for (fi, (p, n)) in files.iter().enumerate() {
-            // A one-chunk file (most small files) is created by its one write, saving an open.
-            if n.chunks.len() != 1 {
-                if let Err(e) = create(fi, n.exec).and_then(|(f, tmp)| f.set_len(n.size).at(&tmp)) {
-                    cleanup();
-                    return Err(e);
-                }
-            }
             let placed = file_pieces(self.reader, p, n, &mut |slot, off| {
                 pieces.push((slot, fi as u32, off))
             });
@@ -410,64 +438,59 @@ impl Paths<'_> {
         if first < pieces.len() {
             windows.push(first..pieces.len());
         }
-        let r: Result<()> = windows.par_iter().with_max_len(1).try_for_each(|w| {
-            crate::interrupt::check()?;
-            let run = &pieces[w.clone()];
-            let head = self.reader.locs.at(run[0].0);
-            let start = head.entry.offset();
-            let end = run
-                .iter()
-                .map(|(s, _, _)| {
-                    let e = self.reader.locs.at(*s).entry;
-                    e.offset() + e.length() as u64
-                })
-                .max()
-                .unwrap_or(start);
-            let bytes = self
-                .ds
-                .store
-                .get_range(&store::pack_path(&head.pack), start..end)?;
-            let k = self.keys.get(head.epoch).ok_or(Error::Missing {
-                kind: "epoch key",
-                id: head.pack,
-            })?;
-            // The unit last opened (a bundle serves all its members): pack number and unit.
-            let mut plain: Option<(u32, blob::Unit)> = None;
-            for (slot, fi, off) in run {
-                let held = |(p, u): &(u32, blob::Unit)| {
-                    *p == slot.0 && u.entries.contains(&(slot.1 as usize))
-                };
-                if !plain.as_ref().is_some_and(held) {
-                    let l = self.reader.locs.at(*slot);
-                    l.expect_kind(KIND_CHUNK)?;
-                    let s = (l.entry.offset() - start) as usize;
-                    let sealed = &bytes[s..s + l.entry.length() as usize];
-                    let unit = blob::open_unit(&k, &l.header.blobs, l.at, sealed)?;
-                    plain = Some((slot.0, unit));
-                }
-                let Some(data) = plain.as_ref().and_then(|(_, u)| u.blob(slot.1 as usize)) else {
-                    return Err(Error::Corrupt {
-                        kind: "pack",
-                        id: head.pack,
-                        reason: format!("entry {} is outside the unit opened for it", slot.1),
-                    });
-                };
-                let (_, n) = files[*fi as usize];
-                if n.chunks.len() == 1 {
-                    let (mut f, tmp) = create(*fi as usize, n.exec)?;
-                    f.write_all(data).at(&tmp)?;
-                } else {
-                    let tmp = tmp_of(*fi as usize);
-                    let f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .custom_flags(libc::O_NOFOLLOW)
-                        .open(&tmp)
+        let r: Result<()> = self.pool.install(|| {
+            windows.par_iter().with_max_len(1).try_for_each(|w| {
+                crate::interrupt::check()?;
+                let run = &pieces[w.clone()];
+                let head = self.reader.locs.at(run[0].0);
+                let start = head.entry.offset();
+                let end = run
+                    .iter()
+                    .map(|(s, _, _)| {
+                        let e = self.reader.locs.at(*s).entry;
+                        e.offset() + e.length() as u64
+                    })
+                    .max()
+                    .unwrap_or(start);
+                let bytes = self
+                    .ds
+                    .store
+                    .get_range(&store::pack_path(&head.pack), start..end)?;
+                let k = self.keys.get(head.epoch).ok_or(Error::Missing {
+                    kind: "epoch key",
+                    id: head.pack,
+                })?;
+                // The unit last opened (a bundle serves all its members): pack number and unit.
+                let mut plain: Option<(u32, blob::Unit)> = None;
+                for (slot, fi, off) in run {
+                    let held = |(p, u): &(u32, blob::Unit)| {
+                        *p == slot.0 && u.entries.contains(&(slot.1 as usize))
+                    };
+                    if !plain.as_ref().is_some_and(held) {
+                        let l = self.reader.locs.at(*slot);
+                        l.expect_kind(KIND_CHUNK)?;
+                        let s = (l.entry.offset() - start) as usize;
+                        let sealed = &bytes[s..s + l.entry.length() as usize];
+                        let unit = blob::open_unit(&k, &l.header.blobs, l.at, sealed)?;
+                        plain = Some((slot.0, unit));
+                    }
+                    let Some(data) = plain.as_ref().and_then(|(_, u)| u.blob(slot.1 as usize))
+                    else {
+                        return Err(Error::Corrupt {
+                            kind: "pack",
+                            id: head.pack,
+                            reason: format!("entry {} is outside the unit opened for it", slot.1),
+                        });
+                    };
+                    let (_, n) = files[*fi as usize];
+                    let (mut f, tmp) = open(*fi as usize, n.chunks.len() == 1)?;
+                    BOUNCE
+                        .with(|b| pieces_io.write(&mut f, data, *off, &mut b.borrow_mut()))
                         .at(&tmp)?;
-                    f.write_all_at(data, *off).at(&tmp)?;
+                    self.pb.inc(data.len() as u64);
                 }
-                self.pb.inc(data.len() as u64);
-            }
-            Ok(())
+                Ok(())
+            })
         });
         drop(pieces);
         if let Err(e) = r {
@@ -741,6 +764,7 @@ pub fn checkout(
         pb: super::progress_bar(opts.progress, reader.seal.bytes),
         named: 0,
         staged: Staged::new(ds)?,
+        pool: writers()?,
     };
     // In place, a partial clone holds only its folder.
     let scope = if in_place { ds.partial() } else { None };

@@ -9,6 +9,10 @@
 //! The result is the same file, published the same way as every other folder-store object:
 //! staged under `NAME#N`, fsynced, hard-linked to its name (an existing object is never
 //! replaced) and its folder fsynced. File systems that refuse `O_DIRECT` get plain writes.
+//!
+//! Checkout writes large files the same way ([`Pieces`]): each piece of a file goes to the
+//! device in whole aligned pages, and only the partial pages at its ends (shared with the
+//! neighbouring pieces, or the file's last page) go through the page cache.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
@@ -140,6 +144,155 @@ fn write_direct(file: &mut File, bytes: &[u8]) -> io::Result<()> {
     file.set_len(bytes.len() as u64)
 }
 
+/// A checkout's writes of file pieces: large files take direct I/O while the file system
+/// allows it (the first refusal turns it off for the rest of the checkout).
+pub struct Pieces {
+    direct: std::sync::atomic::AtomicBool,
+}
+
+/// Files at least this large are written with direct I/O: below it, the wait for the device
+/// (about 0.1 ms a write here) costs more than the page-cache copy it saves (2.6 ns a byte
+/// here, the price of fresh pages in a virtual machine).
+pub const PIECES_MIN_FILE: u64 = 128 * 1024;
+
+impl Default for Pieces {
+    fn default() -> Self {
+        Pieces {
+            direct: std::sync::atomic::AtomicBool::new(DIRECT),
+        }
+    }
+}
+
+impl Pieces {
+    /// Open (or with `create`, create anew with `mode`; never following a final link) the
+    /// file `path`, which will be `len` bytes long, for [`Pieces::write`].
+    pub fn open(&self, path: &Path, create: bool, mode: u32, len: u64) -> io::Result<PieceFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::sync::atomic::Ordering::Relaxed;
+        let open = |direct: bool| {
+            let mut o = OpenOptions::new();
+            o.write(true);
+            if create {
+                o.create_new(true).mode(mode);
+            }
+            let mut flags = libc::O_NOFOLLOW;
+            #[cfg(target_os = "linux")]
+            if direct {
+                flags |= libc::O_DIRECT;
+            }
+            o.custom_flags(flags).open(path)
+        };
+        if len >= PIECES_MIN_FILE && self.direct.load(Relaxed) {
+            match open(true) {
+                Ok(file) => return Ok(PieceFile { file, direct: true }),
+                // Refused before anything was made: this file system takes no direct I/O.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    self.direct.store(false, Relaxed)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(PieceFile {
+            file: open(false)?,
+            direct: false,
+        })
+    }
+
+    /// Write `data` at `off` in `f`: the whole pages inside it directly (through `bounce`,
+    /// a buffer the caller keeps), the partial pages at its ends through the page cache.
+    /// Pieces of one file may be written at once from several threads: no page is ever
+    /// written both ways, since the direct part is page-aligned and never reaches a page
+    /// another piece shares.
+    pub fn write(
+        &self,
+        f: &mut PieceFile,
+        data: &[u8],
+        off: u64,
+        bounce: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let page = page_size() as u64;
+        let end = off + data.len() as u64;
+        let (a, b) = (off.next_multiple_of(page), end / page * page);
+        if !f.direct || a >= b {
+            f.plain()?;
+            return f.file.write_all_at(data, off);
+        }
+        let mid = &data[(a - off) as usize..(b - off) as usize];
+        match write_aligned(&f.file, mid, a, page as usize, bounce) {
+            Ok(()) => {}
+            // The file system took O_DIRECT at open but not this write.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                self.direct
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                f.plain()?;
+                f.file.write_all_at(mid, a)?;
+            }
+            Err(e) => return Err(e),
+        }
+        f.plain()?;
+        f.file.write_all_at(&data[..(a - off) as usize], off)?;
+        f.file.write_all_at(&data[(b - off) as usize..], b)
+    }
+}
+
+/// A file open for [`Pieces::write`].
+pub struct PieceFile {
+    file: File,
+    direct: bool,
+}
+
+impl PieceFile {
+    /// Turn direct I/O off for the rest of this handle's writes.
+    fn plain(&mut self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if self.direct {
+            use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+            fcntl_setfl(&self.file, fcntl_getfl(&self.file)? - OFlags::DIRECT)?;
+        }
+        self.direct = false;
+        Ok(())
+    }
+
+    /// Set the file's length.
+    pub fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+}
+
+/// The memory page size: the unit of direct writes, so that a direct write never shares a
+/// page of the cache with a plain one (the kernel would then write back a stale page).
+fn page_size() -> usize {
+    rustix::param::page_size().max(ALIGN)
+}
+
+/// Write `data` (whole pages) at `off` (page-aligned) with direct I/O, `BLOCK` bytes at a
+/// time through the aligned part of `bounce`.
+fn write_aligned(
+    file: &File,
+    data: &[u8],
+    off: u64,
+    page: usize,
+    bounce: &mut Vec<u8>,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if bounce.len() < BLOCK + page {
+        *bounce = vec![0u8; BLOCK + page];
+    }
+    let start = bounce.as_ptr().align_offset(page);
+    if start >= page {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let buf = &mut bounce[start..start + BLOCK];
+    let mut at = off;
+    for part in data.chunks(BLOCK) {
+        buf[..part.len()].copy_from_slice(part);
+        file.write_all_at(&buf[..part.len()], at)?;
+        at += part.len() as u64;
+    }
+    Ok(())
+}
+
 /// Link the staged file to its name and make the link durable; false if the name is taken.
 fn publish(staged: &Path, path: &Path) -> io::Result<bool> {
     match std::fs::hard_link(staged, path) {
@@ -243,6 +396,91 @@ mod tests {
             if len > 0 {
                 let past = read_range(&path, 0..len as u64 + 1);
                 assert!(!matches!(past, Ok(Some(_))), "{len}: read past the end");
+            }
+        }
+    }
+
+    /// Pieces cut at random (and at and around page boundaries), written in a shuffled order
+    /// from four threads at once, each through its own handle, make exactly the file; large
+    /// files really take the direct path where the file system allows it.
+    #[test]
+    fn pieces_written_in_any_order_from_many_threads_make_the_exact_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = page_size();
+        let min = PIECES_MIN_FILE as usize;
+        let probe = dir.path().join("probe");
+        let direct_works = DIRECT && {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut o = OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(target_os = "linux")]
+            o.custom_flags(libc::O_DIRECT);
+            o.open(&probe).is_ok()
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let sizes = [
+            0,
+            1,
+            page - 1,
+            page + 1,
+            min - 1,
+            min,
+            min + 1,
+            3 * page,
+            BLOCK + 777,
+            3 * BLOCK + 2 * page + 5,
+        ];
+        for (case, &len) in sizes.iter().enumerate() {
+            for round in 0..4 {
+                let data: Vec<u8> = (0..len).map(|i| (i * 131 % 253) as u8 ^ round).collect();
+                // Cut points: random, on page boundaries, and one byte either side of them.
+                let mut cuts = vec![0, len];
+                for _ in 0..next(12) {
+                    let c = match next(4) {
+                        0 => next(len + 1),
+                        1 => next(len / page + 1) * page,
+                        2 => (next(len / page + 1) * page).saturating_sub(1),
+                        _ => next(len / page + 1) * page + 1,
+                    };
+                    cuts.push(c.min(len));
+                }
+                cuts.sort();
+                cuts.dedup();
+                let mut pieces: Vec<(usize, usize)> =
+                    cuts.windows(2).map(|w| (w[0], w[1])).collect();
+                for i in (1..pieces.len()).rev() {
+                    pieces.swap(i, next(i + 1));
+                }
+                let path = dir.path().join(format!("f{case}.{round}"));
+                let io = Pieces::default();
+                let mut pre = io.open(&path, true, 0o644, len as u64).unwrap();
+                assert_eq!(pre.direct, direct_works && len >= min, "{len}: direct");
+                pre.set_len(len as u64).unwrap();
+                pre.plain().unwrap();
+                let queue = std::sync::Mutex::new(pieces);
+                std::thread::scope(|s| {
+                    for _ in 0..4 {
+                        s.spawn(|| {
+                            let mut bounce = Vec::new();
+                            while let Some((a, b)) = queue.lock().unwrap().pop() {
+                                let mut f = io.open(&path, false, 0, len as u64).unwrap();
+                                io.write(&mut f, &data[a..b], a as u64, &mut bounce)
+                                    .unwrap();
+                            }
+                        });
+                    }
+                });
+                assert!(std::fs::read(&path).unwrap() == data, "{len} round {round}");
+                if direct_works {
+                    let on = io.direct.load(std::sync::atomic::Ordering::Relaxed);
+                    assert!(on, "{len}: direct I/O was turned off");
+                }
             }
         }
     }
