@@ -44,8 +44,11 @@ export COFFER_IDENTITY="$work/coffer-id"
 
 # measure NAME CMD...: appends "seconds peak_kib cpu_seconds" for the command to $work/NAME;
 # its stdout is kept in $work/.out.
+# Each starts from a quiet machine: the previous step's dirty pages are written out first,
+# so no tool pays for another's writeback.
 measure() {
   local name=$1; shift
+  sync
   /usr/bin/time -f "%e %M %U %S" -o "$work/.t" "$@" >"$work/.out" 2>"$work/.err" || { cat "$work/.err" >&2; exit 1; }
   read -r wall peak user sys < "$work/.t"
   echo "$wall $peak $(echo "$user + $sys" | bc -l)" >> "$work/$name"
@@ -77,7 +80,6 @@ restore() { # TOOL
     restic) measure "$1.restore" restic -q -r "$work/restic" restore latest --target "$t" ;;
     borg)   (cd "$t" && measure "$1.restore" borg extract "$work/borg::v2") ;;
   esac
-  rm -rf "$t"
 }
 
 "$coffer" -C "$data" init -q >/dev/null
@@ -96,7 +98,10 @@ for t in $tools; do restore "$t"; done
 # from the same warm cache into the same file system.
 ref="$work/restore-cp"; rm -rf "$ref"; mkdir -p "$ref"
 measure cp.restore sh -c 'find "$1" -mindepth 1 -maxdepth 1 ! -name .coffer -exec cp -r {} "$2" \;' sh "$data" "$ref"
-rm -rf "$ref"
+# Restored trees go only now: ext4 makes new files slowly for a few minutes where many were
+# just deleted (find_inode_bit skips recently freed inodes), which would tax whichever tool
+# restored next.
+for t in $tools cp; do rm -rf "$work/restore-$t"; done
 
 # Each cell: wall seconds (CPU seconds, user + system).
 cell() { printf '%s (%.2f)' "$(cut -d' ' -f1 "$1")" "$(cut -d' ' -f3 "$1")"; }

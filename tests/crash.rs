@@ -293,3 +293,72 @@ fn a_pack_write_killed_part_way_is_passed_over_then_collected() {
         noise(3 << 20, 1)
     );
 }
+
+/// A clone killed during its checkout (every file staged, none in place) is finished by
+/// running the same clone again: the folder ends byte-exact with no temporary files left.
+/// Until then, `checkout HEAD` there refuses and says to run the clone again, and a clone
+/// of another dataset into that folder is refused.
+#[test]
+fn a_clone_killed_during_its_checkout_is_finished_by_running_it_again() {
+    let e = Env::new();
+    // Several chunks, one chunk, both large enough for direct writes; small files in folders.
+    e.write("big.bin", &noise(3 << 20, 1));
+    e.write("mid.bin", &noise(200_000, 2));
+    e.write("dir/sub/small.csv", b"a,b\n1,2\n");
+    e.write("dir/other.txt", b"hello");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let src = e.data.to_str().unwrap().to_string();
+    let dst = e.tmp.path().join("clone");
+    let dst_s = dst.to_str().unwrap().to_string();
+    let pending = dst.join(".coffer/clone-pending");
+
+    let mut c = e.spawn_paused(&["clone", &src, &dst_s], "staged");
+    kill9_running(&mut c);
+    assert!(
+        pending.exists(),
+        "the dataset is in place, its checkout not finished"
+    );
+    let out = e
+        .coffer(&["checkout", "HEAD"])
+        .current_dir(&dst)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "checkout HEAD: {err}");
+    assert!(err.contains("run the same `coffer clone` again"), "{err}");
+
+    // Another dataset's clone into the same folder is refused, and changes nothing.
+    let other = e.tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    e.write("../other/x.txt", b"another dataset");
+    e.coffer(&["init"]).current_dir(&other).assert().success();
+    e.coffer(&["commit", "-m", "o"])
+        .current_dir(&other)
+        .assert()
+        .success();
+    let before = everything_under(&dst);
+    let err = e.fails(&["clone", other.to_str().unwrap(), &dst_s], 2);
+    assert!(err.contains("unfinished clone of dataset"), "{err}");
+    assert_eq!(everything_under(&dst), before);
+
+    e.ok(&["clone", &src, &dst_s]);
+    assert!(!pending.exists());
+    assert_eq!(snapshot(&dst), snapshot(&e.data));
+    let st = e
+        .coffer(&["status", "--json"])
+        .current_dir(&dst)
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let st: Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(
+        st,
+        serde_json::json!([]),
+        "no changes after the clone finished"
+    );
+    e.coffer(&["verify"]).current_dir(&dst).assert().success();
+    // Finished: a third run is an ordinary clone into a folder that is not empty.
+    let err = e.fails(&["clone", &src, &dst_s], 2);
+    assert!(err.contains("is not empty"), "{err}");
+}

@@ -150,7 +150,8 @@ pub enum Command {
     ///
     /// SOURCE is an s3://BUCKET/PREFIX URL (credentials and endpoint from AWS_* variables, as
     /// for `coffer remote add`), a store folder, a dataset folder, or a file:// URL; it is
-    /// recorded as the remote `origin`. A clone killed part-way resumes when run again. The policy chain is
+    /// recorded as the remote `origin`. A clone killed part-way resumes when run again, during
+    /// its copy (only what had not arrived is copied) or its checkout. The policy chain is
     /// checked from the genesis and you must be a recipient before anything is written. The
     /// dataset id is printed and remembered for SOURCE (trust on first use); --expect-id pins it.
     Clone {

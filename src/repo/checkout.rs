@@ -863,7 +863,13 @@ pub fn checkout(
             }
             check(&mut batch)?;
         }
-        refusal.check()?;
+        refusal.check().map_err(|e| match e {
+            Error::Dirty(m) if ds.dot.join(super::CLONE_PENDING).exists() => Error::Dirty(format!(
+                "{m}. A clone into this folder stopped before its checkout finished: run the \
+                 same `coffer clone` again to finish it"
+            )),
+            e => e,
+        })?;
     }
 
     // In place: remove what the head has and the version does not, a folder after what it

@@ -196,8 +196,10 @@ fn check_prefix(p: &str) -> Result<String> {
 
 /// Clone a dataset.
 ///
-/// Rerunnable: a clone killed part-way leaves `DIR/.coffer.init-tmp`, and running the same
-/// clone again copies only the objects that did not arrive.
+/// Rerunnable: a clone killed while copying leaves `DIR/.coffer.init-tmp`, and running the
+/// same clone again copies only the objects that did not arrive; one killed during its
+/// checkout leaves `DIR/.coffer/` marked [`super::CLONE_PENDING`], and running it again
+/// finishes the checkout.
 pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
     let partial = match &opts.path {
         Some(p) => Some(check_prefix(p)?),
@@ -210,6 +212,18 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
     // The chain from the genesis, and the caller's keys, before anything is written.
     let chain = chain::load(&r.store, &dataset).map_err(|e| r.explain(e))?;
     let keys = keyring(&dataset, &chain, identity)?;
+    if let Some(ds) = interrupted(&opts.target, &dataset, partial.as_deref())? {
+        return finish(
+            ds,
+            &r,
+            &keys,
+            opts,
+            dataset,
+            chain,
+            first_known(opts, &url, &dataset)?,
+            None,
+        );
+    }
     if opts.target.exists() {
         let resumable = std::fs::read_dir(&opts.target)
             .at(&opts.target)?
@@ -222,10 +236,7 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
             )));
         }
     }
-    let first_use = match &opts.known {
-        Some(k) => check_known(k, &url, &dataset, opts.expect_id)?,
-        None => true,
-    };
+    let first_use = first_known(opts, &url, &dataset)?;
     std::fs::create_dir_all(&opts.target).at(&opts.target)?;
     let root = std::fs::canonicalize(&opts.target).at(&opts.target)?;
     let mut fetched = None;
@@ -248,6 +259,10 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
             if let Some(p) = &partial {
                 super::write_atomic(&half.dot.join(super::PARTIAL), format!("{p}\n").as_bytes())?;
             }
+            super::write_atomic(
+                &half.dot.join(super::CLONE_PENDING),
+                format!("{url}\n").as_bytes(),
+            )?;
             let mut remotes = crate::remote::Remotes::load(half)?;
             if !remotes.map.contains_key(crate::remote::DEFAULT_REMOTE) {
                 remotes.map.insert(
@@ -282,17 +297,63 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
             Ok(newest.map(|(_, h)| h))
         },
     )?;
+    finish(ds, &r, &keys, opts, dataset, chain, first_use, fetched)
+}
+
+/// Record `url`'s dataset for trust on first use; whether this is its first use (an error
+/// if the source held another dataset before).
+fn first_known(opts: &CloneOptions, url: &str, dataset: &Id) -> Result<bool> {
+    match &opts.known {
+        Some(k) => check_known(k, url, dataset, opts.expect_id),
+        None => Ok(true),
+    }
+}
+
+/// The dataset in `target` if it is a clone of `dataset` (of the same folder, with
+/// `--path`) whose checkout did not finish; an error if it is a clone of something else
+/// that did not finish.
+fn interrupted(target: &Path, dataset: &Id, partial: Option<&str>) -> Result<Option<Dataset>> {
+    if !target.join(DOT).join(super::CLONE_PENDING).exists() {
+        return Ok(None);
+    }
+    let ds = Dataset::open(target)?;
+    if ds.id != *dataset || ds.partial().as_deref() != partial {
+        return Err(Error::Usage(format!(
+            "{} holds an unfinished clone of dataset {}{}, not this one; clone into a new folder",
+            target.display(),
+            ds.id.short(),
+            ds.partial()
+                .map(|p| format!(" (--path {p})"))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(Some(ds))
+}
+
+/// Check out the newest version of a clone's dataset (in place), and mark the clone
+/// finished.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    ds: Dataset,
+    r: &Remote,
+    keys: &super::Keyring,
+    opts: &CloneOptions,
+    dataset: Id,
+    chain: chain::Chain,
+    first_use: bool,
+    fetched: Option<crate::remote::fetch::FetchOutcome>,
+) -> Result<CloneOutcome> {
     let f = fetched.unwrap_or_default();
     let head = ds.head()?;
     let hist = ds.history()?;
     if let Some(h) = &head {
-        crate::remote::fetch::prefetch_trees(&ds, &hist, &keys, h).map_err(|e| r.explain(e))?;
+        crate::remote::fetch::prefetch_trees(&ds, &hist, keys, h).map_err(|e| r.explain(e))?;
     }
     let checkout = match head {
         Some(h) => Some(checkout::checkout(
             &ds,
             &hist,
-            &keys,
+            keys,
             h,
             &CheckoutOptions {
                 target: None,
@@ -301,14 +362,20 @@ pub fn clone(identity: &Identity, opts: &CloneOptions) -> Result<CloneOutcome> {
             },
         )
         .map_err(|e| match e {
-            Error::NoEpochKey { .. } => Error::Usage(format!(
-                "{e}. {} holds the dataset without its files: once you are given access, run `coffer pull` there (older versions you can read check out with `coffer checkout REV --to DIR`)",
-                ds.root.display()
-            )),
+            Error::NoEpochKey { .. } => {
+                // Nothing more a clone can do: the folder is a dataset without its files.
+                let _ = std::fs::remove_file(ds.dot.join(super::CLONE_PENDING));
+                Error::Usage(format!(
+                    "{e}. {} holds the dataset without its files: once you are given access, run `coffer pull` there (older versions you can read check out with `coffer checkout REV --to DIR`)",
+                    ds.root.display()
+                ))
+            }
             e => e,
         })?),
         None => None,
     };
+    let pending = ds.dot.join(super::CLONE_PENDING);
+    std::fs::remove_file(&pending).at(&pending)?;
     Ok(CloneOutcome {
         dataset,
         head,

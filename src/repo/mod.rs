@@ -33,6 +33,9 @@ pub const IGNORE_FILE: &str = ".cofferignore";
 pub const INIT_TMP: &str = ".coffer.init-tmp";
 /// File in `.coffer/` naming the one folder a partial clone holds.
 pub const PARTIAL: &str = "partial";
+/// In `.coffer/` from the moment a clone's dataset is in place until its checkout has
+/// finished: running the same clone again finishes it.
+pub const CLONE_PENDING: &str = "clone-pending";
 /// Branch used until branches arrive.
 pub const DEFAULT_BRANCH: &str = "main";
 
