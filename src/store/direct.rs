@@ -48,14 +48,11 @@ fn stage(path: &Path) -> io::Result<(File, PathBuf, bool)> {
         let mut staged = path.as_os_str().to_owned();
         staged.push(format!("#{n}"));
         let staged = PathBuf::from(staged);
-        let opened = match open_new(&staged, true) {
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                open_new(&staged, false).map(|f| (f, false))
+        match open_new(&staged) {
+            Ok(f) => {
+                let direct = set_direct(&f);
+                return Ok((f, staged, direct));
             }
-            other => other.map(|f| (f, DIRECT)),
-        };
-        match opened {
-            Ok((f, direct)) => return Ok((f, staged, direct)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => n += 1,
             Err(e) if e.kind() == ErrorKind::NotFound && !made_parent => {
                 make_parent(path)?;
@@ -71,17 +68,25 @@ const DIRECT: bool = true;
 #[cfg(not(target_os = "linux"))]
 const DIRECT: bool = false;
 
-fn open_new(path: &Path, direct: bool) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create_new(true);
+fn open_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Turn direct I/O on for `file`; false where the file system refuses it (or the request
+/// fails: plain writes then). Asked of the open file, not at open: Linux creates a file
+/// before it checks `O_DIRECT`, so an open with `O_CREAT | O_EXCL | O_DIRECT` that fails on
+/// such a file system (ramfs) leaves the file behind.
+fn set_direct(file: &File) -> bool {
     #[cfg(target_os = "linux")]
-    if direct {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_DIRECT);
+    {
+        use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+        fcntl_getfl(file).is_ok_and(|f| fcntl_setfl(file, f | OFlags::DIRECT).is_ok())
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = direct;
-    o.open(path)
+    {
+        let _ = file;
+        false
+    }
 }
 
 /// Create `path`'s folder and fsync every folder whose entries changed.
@@ -169,33 +174,20 @@ impl Pieces {
     pub fn open(&self, path: &Path, create: bool, mode: u32, len: u64) -> io::Result<PieceFile> {
         use std::os::unix::fs::OpenOptionsExt;
         use std::sync::atomic::Ordering::Relaxed;
-        let open = |direct: bool| {
-            let mut o = OpenOptions::new();
-            o.write(true);
-            if create {
-                o.create_new(true).mode(mode);
-            }
-            let mut flags = libc::O_NOFOLLOW;
-            #[cfg(target_os = "linux")]
-            if direct {
-                flags |= libc::O_DIRECT;
-            }
-            o.custom_flags(flags).open(path)
-        };
-        if len >= PIECES_MIN_FILE && self.direct.load(Relaxed) {
-            match open(true) {
-                Ok(file) => return Ok(PieceFile { file, direct: true }),
-                // Refused before anything was made: this file system takes no direct I/O.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    self.direct.store(false, Relaxed)
-                }
-                Err(e) => return Err(e),
-            }
+        let mut o = OpenOptions::new();
+        o.write(true).custom_flags(libc::O_NOFOLLOW);
+        if create {
+            o.create_new(true).mode(mode);
         }
-        Ok(PieceFile {
-            file: open(false)?,
-            direct: false,
-        })
+        let file = o.open(path)?;
+        let direct = len >= PIECES_MIN_FILE && self.direct.load(Relaxed) && {
+            let on = set_direct(&file);
+            if !on {
+                self.direct.store(false, Relaxed);
+            }
+            on
+        };
+        Ok(PieceFile { file, direct })
     }
 
     /// Write `data` at `off` in `f`: the whole pages inside it directly (through `bounce`,
