@@ -341,6 +341,32 @@ fn a_clone_killed_during_its_checkout_is_finished_by_running_it_again() {
     let err = e.fails(&["clone", other.to_str().unwrap(), &dst_s], 2);
     assert!(err.contains("unfinished clone of dataset"), "{err}");
     assert_eq!(everything_under(&dst), before);
+    // A commit there would record every file not yet written as deleted: refused.
+    let out = e
+        .coffer(&["commit", "-m", "oops"])
+        .current_dir(&dst)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("run the same `coffer clone` again"),
+        "{err}"
+    );
+    let out = e.coffer(&["status"]).current_dir(&dst).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("run the same `coffer clone` again"),
+        "status: {err}"
+    );
+    // A file of the user's where the version has another is kept: the rerun refuses.
+    std::fs::write(dst.join("dir/other.txt"), b"mine").unwrap();
+    let err = e.fails(&["clone", &src, &dst_s], 2);
+    assert!(
+        err.contains("differ from the version") && err.contains("dir/other.txt"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dst.join("dir/other.txt")).unwrap(), b"mine");
+    std::fs::remove_file(dst.join("dir/other.txt")).unwrap();
 
     e.ok(&["clone", &src, &dst_s]);
     assert!(!pending.exists());
@@ -361,4 +387,34 @@ fn a_clone_killed_during_its_checkout_is_finished_by_running_it_again() {
     // Finished: a third run is an ordinary clone into a folder that is not empty.
     let err = e.fails(&["clone", &src, &dst_s], 2);
     assert!(err.contains("is not empty"), "{err}");
+}
+
+/// The same, for a dataset with no folders: the killed checkout leaves only temporary files
+/// at the top, which the rerun removes.
+#[test]
+fn a_clone_of_files_only_killed_during_its_checkout_leaves_nothing_behind() {
+    let e = Env::new();
+    e.write("big.bin", &noise(3 << 20, 3));
+    e.write("small.txt", b"small");
+    e.ok(&["init"]);
+    e.ok(&["commit", "-m", "v1"]);
+    let src = e.data.to_str().unwrap().to_string();
+    let dst = e.tmp.path().join("clone");
+    let dst_s = dst.to_str().unwrap().to_string();
+    let mut c = e.spawn_paused(&["clone", &src, &dst_s], "staged");
+    kill9_running(&mut c);
+    let left: Vec<_> = std::fs::read_dir(&dst)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".coffer-checkout."))
+        .collect();
+    assert!(!left.is_empty(), "the killed checkout staged its files");
+    e.ok(&["clone", &src, &dst_s]);
+    let mut names: Vec<_> = std::fs::read_dir(&dst)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".coffer", "big.bin", "small.txt"]);
+    assert_eq!(snapshot(&dst), snapshot(&e.data));
 }

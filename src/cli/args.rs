@@ -131,7 +131,8 @@ pub enum Command {
     /// checked before the first is put in place, so a checkout that fails on the way (a
     /// damaged pack, Ctrl-C, a full disk) leaves the folder as it was. A checkout killed
     /// outright leaves its temporary files (`.coffer-checkout.*`); no command counts them as
-    /// changes, and the next commit or checkout removes them. The branch head does not
+    /// changes, and the next commit, or checkout in place, removes them (in a folder given to
+    /// --to, delete them yourself once no checkout runs there). The branch head does not
     /// move: committing afterwards records the restored content as a new version.
     Checkout {
         /// Version: id, unique id prefix (4+ hex digits), HEAD or HEAD~N.

@@ -249,6 +249,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 head,
                 Box::new(WorkingWalk::new(&ds, hk, &index, Leftovers::Skip)?),
             )?;
+            if ds.dot.join(coffer::repo::CLONE_PENDING).exists() {
+                ctx.say(
+                    "note: a clone into this folder stopped before its checkout finished, so the \
+                     files it had not written yet look removed: run the same `coffer clone` again \
+                     to finish it",
+                );
+            }
             if *json {
                 print_json(&changes);
             } else if changes.is_empty() {
@@ -373,6 +380,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 target: to.clone(),
                 force: *force,
                 progress: ctx.progress(),
+                keep_differing: false,
             };
             let o = checkout::checkout(&ds, &hist, &keys, vid, &opts)?;
             if *json {

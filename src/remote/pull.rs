@@ -123,6 +123,7 @@ pub fn pull(
                         target: None,
                         force: true,
                         progress,
+                        keep_differing: false,
                     },
                 )
                 .map_err(|e| withdrawn(&hist, identity, e))?,

@@ -36,6 +36,20 @@ pub struct CheckoutOptions {
     pub force: bool,
     /// Show a progress bar.
     pub progress: bool,
+    /// With `force` in place: still refuse, as out of place, if a file there differs from the
+    /// version. A clone checks out this way, so that when it finishes a checkout that was
+    /// killed, what that put in place is kept and anything else there is not overwritten.
+    pub keep_differing: bool,
+}
+
+/// Mark a clone's checkout finished (`.coffer/clone-pending` gone): the folder now holds a
+/// whole version.
+pub(crate) fn clone_finished(ds: &Dataset) -> Result<()> {
+    let p = ds.dot.join(super::CLONE_PENDING);
+    match std::fs::remove_file(&p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at(&p),
+        _ => Ok(()),
+    }
 }
 
 /// What a checkout did.
@@ -778,8 +792,15 @@ pub fn checkout(
     };
     if empty {
         drop(index);
+        if in_place {
+            // All the folder may hold is what a killed checkout left.
+            super::scan::remove_leftovers(&root)?;
+        }
         checkout_fresh(&mut paths, &mut outcome, &links, scope)?;
         paths.pb.finish_and_clear();
+        if in_place {
+            clone_finished(ds)?;
+        }
         return Ok(outcome);
     }
 
@@ -800,9 +821,9 @@ pub fn checkout(
 
     // The folder, the version and the head are compared as streams in walk order, never
     // held: first a check that changes nothing, then removals, then writes.
-    if !opts.force {
+    if !opts.force || opts.keep_differing {
         let mut refusal = Refusal::default();
-        if in_place {
+        if in_place && !opts.force {
             // Changes since the head refuse the checkout; so does a file the version has
             // where the walk saw nothing (an ignored file).
             let working: Stream =
@@ -987,6 +1008,9 @@ pub fn checkout(
         part_way(&root, e)
     })?;
     paths.pb.finish_and_clear();
+    if in_place {
+        clone_finished(ds)?;
+    }
     Ok(outcome)
 }
 

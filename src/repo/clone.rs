@@ -359,23 +359,28 @@ fn finish(
                 target: None,
                 force: true,
                 progress: opts.progress,
+                keep_differing: true,
             },
         )
         .map_err(|e| match e {
             Error::NoEpochKey { .. } => {
                 // Nothing more a clone can do: the folder is a dataset without its files.
-                let _ = std::fs::remove_file(ds.dot.join(super::CLONE_PENDING));
+                let _ = checkout::clone_finished(&ds);
                 Error::Usage(format!(
                     "{e}. {} holds the dataset without its files: once you are given access, run `coffer pull` there (older versions you can read check out with `coffer checkout REV --to DIR`)",
                     ds.root.display()
                 ))
             }
+            Error::WouldOverwrite { count, first } => Error::Usage(format!(
+                "{} holds {count} file(s) that differ from the version this clone is checking out, first: {first}; a clone finishing a checkout that was killed keeps them: move them away (or discard them with `coffer checkout HEAD --force` there), then run the clone again",
+                ds.root.display()
+            )),
             e => e,
         })?),
         None => None,
     };
-    let pending = ds.dot.join(super::CLONE_PENDING);
-    std::fs::remove_file(&pending).at(&pending)?;
+    // A checkout in place marks it finished; with no version to check out, so does this.
+    checkout::clone_finished(&ds)?;
     Ok(CloneOutcome {
         dataset,
         head,

@@ -454,6 +454,13 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         )));
     }
     let _lock = ds.lock()?;
+    if ds.dot.join(super::CLONE_PENDING).exists() {
+        return Err(Error::Usage(
+            "a clone into this folder stopped before its checkout finished, so the files it had \
+             not written yet look removed: run the same `coffer clone` again to finish it, then commit"
+                .into(),
+        ));
+    }
     let w = writer(ds, identity)?;
     let (keyring, keys) = (&w.keyring, w.keys.clone());
     let parent = w.head(ds)?;

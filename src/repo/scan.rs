@@ -126,9 +126,25 @@ pub fn checkout_temp_pid(path: &Path, depth: usize, ft: std::fs::FileType) -> Op
 /// Whether a checkout temporary of process `pid` was left behind: that process is gone
 /// (Linux `/proc`). Where that cannot be told, or it is this process, it is not.
 fn left_behind(pid: u32) -> bool {
-    pid != std::process::id()
-        && Path::new("/proc/self").exists()
-        && !Path::new(&format!("/proc/{pid}")).exists()
+    if pid == std::process::id() || !Path::new("/proc/self").exists() {
+        return false;
+    }
+    // Gone, or a zombie (killed, its parent not yet told): neither writes again.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state == 'Z' || state == 'X'),
+    }
+}
+
+/// Remove the checkout temporaries left behind in `root` (the caller holds the dataset lock):
+/// a walk that removes them as it passes.
+pub fn remove_leftovers(root: &Path) -> Result<()> {
+    let mut walk = Walk::new(root, Leftovers::Remove)?;
+    while !walk.batch(1 << 16)?.is_empty() {}
+    Ok(())
 }
 
 /// A walk of the working folder taken in batches, so a caller holds a bounded number of
