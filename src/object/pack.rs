@@ -8,6 +8,7 @@ use crate::crypto::keys::EpochKeys;
 use crate::crypto::AAD_PACK_HEADER;
 use crate::error::{Error, Result};
 use crate::id::Id;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Envelope kind of the (encrypted) pack header.
@@ -76,30 +77,45 @@ pub struct Trailer {
 /// Builds one pack in memory.
 #[derive(Default)]
 pub struct PackBuilder {
+    /// `pad` zero bytes, then the pack: the pack starts at a 4096-byte boundary in memory,
+    /// so a folder store writes it to the device without copying it (`store::direct`).
     buf: Vec<u8>,
+    pad: usize,
     blobs: Vec<BlobEntry>,
 }
 
+/// Room a pack's buffer is given at first: a full pack's blobs, one more largest chunk, and
+/// a typical header and trailer.
+const RESERVE: usize = TARGET_SIZE + crate::chunking::MAX_SIZE + 64 * 1024;
+
 impl PackBuilder {
+    /// Make room for a pack, aligned, before its first blob.
+    fn begin(&mut self) {
+        if self.buf.is_empty() {
+            self.buf.reserve(RESERVE + 4096);
+            self.pad = self.buf.as_ptr().align_offset(4096).min(4096) % 4096;
+            self.buf.resize(self.pad, 0);
+        }
+    }
+
     /// Append a sealed blob.
     pub fn add(&mut self, b: SealedBlob) {
+        self.begin();
         self.blobs.push(BlobEntry(
             b.id,
             b.kind,
             b.comp,
-            self.buf.len() as u64,
+            self.len() as u64,
             b.sealed.len() as u32,
             b.raw_len,
         ));
-        if self.buf.is_empty() {
-            self.buf.reserve(TARGET_SIZE + crate::chunking::MAX_SIZE);
-        }
         self.buf.extend_from_slice(&b.sealed);
     }
 
     /// Append a bundle: one entry per member, each with the bundle's offset and length.
     pub fn add_bundle(&mut self, b: SealedBundle) {
-        let offset = self.buf.len() as u64;
+        self.begin();
+        let offset = self.len() as u64;
         for (kind, id, raw_len) in b.members {
             self.blobs.push(BlobEntry(
                 id,
@@ -109,9 +125,6 @@ impl PackBuilder {
                 b.sealed.len() as u32,
                 raw_len,
             ));
-        }
-        if self.buf.is_empty() {
-            self.buf.reserve(TARGET_SIZE + crate::chunking::MAX_SIZE);
         }
         self.buf.extend_from_slice(&b.sealed);
     }
@@ -126,13 +139,13 @@ impl PackBuilder {
 
     /// Bytes of blobs so far.
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.pad
     }
 
     /// Whether the pack should be closed: [`TARGET_SIZE`] bytes of blobs or [`MAX_BLOBS`]
     /// entries. The one rule every writer (commit, trees, reseal) follows.
     pub fn is_full(&self) -> bool {
-        self.buf.len() >= TARGET_SIZE || self.blobs.len() >= MAX_BLOBS
+        self.len() >= TARGET_SIZE || self.blobs.len() >= MAX_BLOBS
     }
 
     /// True when no blob was added.
@@ -141,7 +154,7 @@ impl PackBuilder {
     }
 
     /// Seal the header and trailer. Returns the pack id, its bytes and its header.
-    pub fn finish(self, keys: &EpochKeys) -> (Id, Vec<u8>, PackHeader) {
+    pub fn finish(self, keys: &EpochKeys) -> (Id, Bytes, PackHeader) {
         self.finish_with_nonce(keys, None)
     }
 
@@ -150,7 +163,7 @@ impl PackBuilder {
         self,
         keys: &EpochKeys,
         nonce: Option<&[u8; 12]>,
-    ) -> (Id, Vec<u8>, PackHeader) {
+    ) -> (Id, Bytes, PackHeader) {
         let header = PackHeader { blobs: self.blobs };
         let mut buf = self.buf;
         let plain = codec::encode(KIND, &header);
@@ -165,7 +178,9 @@ impl PackBuilder {
             epoch: keys.epoch,
             header_len,
         }));
-        (Id::of_stored(&buf), buf, header)
+        let pad = self.pad;
+        let bytes = Bytes::from(buf).slice(pad..);
+        (Id::of_stored(&bytes), bytes, header)
     }
 }
 

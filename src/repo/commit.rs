@@ -110,7 +110,7 @@ impl Packer {
         let handle = std::thread::spawn(move || {
             // Finished packs go to writer threads, so packing never waits on storage; the
             // bounded queue caps memory at a few packs.
-            let (wtx, wrx) = bounded::<(Id, Vec<u8>)>(1);
+            let (wtx, wrx) = bounded::<(Id, bytes::Bytes)>(1);
             let writers: Vec<_> = (0..PACK_WRITERS)
                 .map(|_| {
                     let wrx = wrx.clone();

@@ -131,16 +131,25 @@ fn fill(staged: &Path, mut file: File, direct: bool, bytes: &[u8]) -> io::Result
     file.sync_all()
 }
 
-/// Whole aligned blocks through a bounce buffer; the last one padded with zeros, and the
-/// padding cut off again.
+/// Whole aligned blocks: straight from `bytes` when it starts at an aligned address (a pack
+/// from `PackBuilder`), else through a bounce buffer; the last one padded with zeros, and
+/// the padding cut off again.
 fn write_direct(file: &mut File, bytes: &[u8]) -> io::Result<()> {
-    let mut bounce = vec![0u8; BLOCK + ALIGN];
+    let bulk = if bytes.as_ptr().align_offset(ALIGN) == 0 {
+        bytes.len() / ALIGN * ALIGN
+    } else {
+        0
+    };
+    file.write_all(&bytes[..bulk])?;
+    let rest = &bytes[bulk..];
+    let block = rest.len().next_multiple_of(ALIGN).min(BLOCK);
+    let mut bounce = vec![0u8; block + ALIGN];
     let off = bounce.as_ptr().align_offset(ALIGN);
     if off >= ALIGN {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    let buf = &mut bounce[off..off + BLOCK];
-    for piece in bytes.chunks(BLOCK) {
+    let buf = &mut bounce[off..off + block];
+    for piece in rest.chunks(block.max(1)) {
         let padded = piece.len().next_multiple_of(ALIGN);
         buf[..piece.len()].copy_from_slice(piece);
         buf[piece.len()..padded].fill(0);
@@ -369,6 +378,17 @@ mod tests {
             3 * BLOCK + 5,
         ] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            // The same bytes from an aligned address (as packs come): written without the
+            // bounce buffer but for the tail.
+            let mut room = vec![0u8; len + ALIGN];
+            let at = room.as_ptr().align_offset(ALIGN);
+            room[at..at + len].copy_from_slice(&data);
+            let aligned_path = dir.path().join(format!("aligned/{len}/obj"));
+            assert!(
+                put_new(&aligned_path, &room[at..at + len]).unwrap(),
+                "{len}"
+            );
+            assert_eq!(std::fs::read(&aligned_path).unwrap(), data, "{len} aligned");
             let path = dir.path().join(format!("packs/{len}/obj"));
             assert!(put_new(&path, &data).unwrap(), "{len}");
             assert_eq!(std::fs::read(&path).unwrap(), data, "{len}");
