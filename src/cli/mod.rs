@@ -249,12 +249,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 head,
                 Box::new(WorkingWalk::new(&ds, hk, &index, Leftovers::Skip)?),
             )?;
-            if ds.dot.join(coffer::repo::CLONE_PENDING).exists() {
-                ctx.say(
-                    "note: a clone into this folder stopped before its checkout finished, so the \
-                     files it had not written yet look removed: run the same `coffer clone` again \
-                     to finish it",
-                );
+            if ds.clone_pending() {
+                ctx.say(format!("note: {}", coffer::repo::CLONE_PENDING_HINT));
             }
             if *json {
                 print_json(&changes);

@@ -77,7 +77,7 @@ pub struct Trailer {
 /// Builds one pack in memory.
 #[derive(Default)]
 pub struct PackBuilder {
-    /// `pad` zero bytes, then the pack: the pack starts at a 4096-byte boundary in memory,
+    /// `pad` zero bytes, then the pack: the pack starts at an `ALIGN` boundary in memory,
     /// so a folder store writes it to the device without copying it (`store::direct`).
     buf: Vec<u8>,
     pad: usize,
@@ -91,9 +91,11 @@ const RESERVE: usize = TARGET_SIZE + crate::chunking::MAX_SIZE + 64 * 1024;
 impl PackBuilder {
     /// Make room for a pack, aligned, before its first blob.
     fn begin(&mut self) {
+        use crate::store::direct::ALIGN;
         if self.buf.is_empty() {
-            self.buf.reserve(RESERVE + 4096);
-            self.pad = self.buf.as_ptr().align_offset(4096).min(4096) % 4096;
+            self.buf.reserve(RESERVE + ALIGN);
+            let pad = self.buf.as_ptr().align_offset(ALIGN);
+            self.pad = if pad < ALIGN { pad } else { 0 };
             self.buf.resize(self.pad, 0);
         }
     }

@@ -42,16 +42,6 @@ pub struct CheckoutOptions {
     pub keep_differing: bool,
 }
 
-/// Mark a clone's checkout finished (`.coffer/clone-pending` gone): the folder now holds a
-/// whole version.
-pub(crate) fn clone_finished(ds: &Dataset) -> Result<()> {
-    let p = ds.dot.join(super::CLONE_PENDING);
-    match std::fs::remove_file(&p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at(&p),
-        _ => Ok(()),
-    }
-}
-
 /// What a checkout did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct CheckoutOutcome {
@@ -799,7 +789,7 @@ pub fn checkout(
         checkout_fresh(&mut paths, &mut outcome, &links, scope)?;
         paths.pb.finish_and_clear();
         if in_place {
-            clone_finished(ds)?;
+            ds.clone_finished()?;
         }
         return Ok(outcome);
     }
@@ -885,10 +875,9 @@ pub fn checkout(
             check(&mut batch)?;
         }
         refusal.check().map_err(|e| match e {
-            Error::Dirty(m) if ds.dot.join(super::CLONE_PENDING).exists() => Error::Dirty(format!(
-                "{m}. A clone into this folder stopped before its checkout finished: run the \
-                 same `coffer clone` again to finish it"
-            )),
+            Error::Dirty(m) if ds.clone_pending() => {
+                Error::Dirty(format!("{m}; {}", super::CLONE_PENDING_HINT))
+            }
             e => e,
         })?;
     }
@@ -1009,7 +998,7 @@ pub fn checkout(
     })?;
     paths.pb.finish_and_clear();
     if in_place {
-        clone_finished(ds)?;
+        ds.clone_finished()?;
     }
     Ok(outcome)
 }

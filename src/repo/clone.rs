@@ -365,7 +365,7 @@ fn finish(
         .map_err(|e| match e {
             Error::NoEpochKey { .. } => {
                 // Nothing more a clone can do: the folder is a dataset without its files.
-                let _ = checkout::clone_finished(&ds);
+                let _ = ds.clone_finished();
                 Error::Usage(format!(
                     "{e}. {} holds the dataset without its files: once you are given access, run `coffer pull` there (older versions you can read check out with `coffer checkout REV --to DIR`)",
                     ds.root.display()
@@ -380,7 +380,7 @@ fn finish(
         None => None,
     };
     // A checkout in place marks it finished; with no version to check out, so does this.
-    checkout::clone_finished(&ds)?;
+    ds.clone_finished()?;
     Ok(CloneOutcome {
         dataset,
         head,

@@ -454,12 +454,11 @@ pub fn commit(ds: &Dataset, identity: &Identity, opts: &CommitOptions) -> Result
         )));
     }
     let _lock = ds.lock()?;
-    if ds.dot.join(super::CLONE_PENDING).exists() {
-        return Err(Error::Usage(
-            "a clone into this folder stopped before its checkout finished, so the files it had \
-             not written yet look removed: run the same `coffer clone` again to finish it, then commit"
-                .into(),
-        ));
+    if ds.clone_pending() {
+        return Err(Error::Usage(format!(
+            "{}, then commit",
+            super::CLONE_PENDING_HINT
+        )));
     }
     let w = writer(ds, identity)?;
     let (keyring, keys) = (&w.keyring, w.keys.clone());

@@ -36,6 +36,10 @@ pub const PARTIAL: &str = "partial";
 /// In `.coffer/` from the moment a clone's dataset is in place until its checkout has
 /// finished: running the same clone again finishes it.
 pub const CLONE_PENDING: &str = "clone-pending";
+/// What to tell someone working in a folder whose clone has not finished.
+pub const CLONE_PENDING_HINT: &str = "a clone into this folder stopped before its checkout \
+     finished, so the files it had not written yet look removed: run the same `coffer clone` \
+     again to finish it";
 /// Branch used until branches arrive.
 pub const DEFAULT_BRANCH: &str = "main";
 
@@ -390,6 +394,20 @@ impl Dataset {
         drop(half);
         std::fs::rename(&tmp, &dot).at(&dot)?;
         Dataset::open(root)
+    }
+
+    /// Whether this folder is a clone whose checkout has not finished ([`CLONE_PENDING`]).
+    pub fn clone_pending(&self) -> bool {
+        self.dot.join(CLONE_PENDING).exists()
+    }
+
+    /// Mark a clone's checkout finished: the folder now holds a whole version.
+    pub(crate) fn clone_finished(&self) -> Result<()> {
+        let p = self.dot.join(CLONE_PENDING);
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at(&p),
+            _ => Ok(()),
+        }
     }
 
     /// The folder a partial clone (`clone --path`) holds, if this is one.

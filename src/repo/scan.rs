@@ -143,7 +143,7 @@ fn left_behind(pid: u32) -> bool {
 /// a walk that removes them as it passes.
 pub fn remove_leftovers(root: &Path) -> Result<()> {
     let mut walk = Walk::new(root, Leftovers::Remove)?;
-    while !walk.batch(1 << 16)?.is_empty() {}
+    while !walk.batch(super::batch_size())?.is_empty() {}
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// Direct I/O wants buffers, offsets and lengths aligned to the device's logical block
 /// (512 or 4096 bytes); 4096 covers both.
-const ALIGN: usize = 4096;
+pub const ALIGN: usize = 4096;
 /// Bytes copied into the aligned buffer per write.
 const BLOCK: usize = 1 << 20;
 
