@@ -512,3 +512,70 @@ fn a_fork_nested_on_a_side_is_judged_alike_by_every_reader() {
     );
     w.ok("owner", "f", &["verify"]);
 }
+
+/// The owner repairs a fork and pushes, while admin D, stale at the base, adds a reader: the
+/// two arrive together, so the owner's repair names two of three lines and is ill-formed. The
+/// owner, not knowing, commits v2 under it (its epoch 1). A fresh clone repairs again: that
+/// repair must start epoch 2, not 1, or the owner's folder would hold two secrets for one
+/// epoch number and could no longer open its own v2. Its pull then makes v2 again under the
+/// repair in force, and everyone reads it; `verify` finds nothing wrong.
+#[test]
+fn a_repair_never_reuses_the_epoch_of_an_ill_formed_one() {
+    let w = World::new(&[("a", "admin"), ("b", "admin"), ("d", "admin")]);
+    for n in ["na", "nb", "nd"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "d"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    w.e.write("v2.csv", b"made under the repair that lost\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    let mine: serde_json::Value =
+        serde_json::from_str(&w.e.ok(&["share", "list", "--json"])).unwrap();
+    assert_eq!(mine["epoch"], 1, "{mine}");
+
+    w.ok(
+        "owner",
+        "",
+        &[
+            "clone",
+            w.bucket.to_str().unwrap(),
+            w.dir("f").to_str().unwrap(),
+        ],
+    );
+    let said = w.ok("owner", "f", &["share", "repair", "--json"]);
+    let made: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(
+        made["epoch"], 2,
+        "the epoch of the ill-formed repair again: {made}"
+    );
+    w.ok("owner", "f", &["push"]);
+
+    w.e.ok(&["pull"]);
+    let here: serde_json::Value =
+        serde_json::from_str(&w.e.ok(&["share", "list", "--json"])).unwrap();
+    assert_eq!(here["epoch"], 2, "{here}");
+    w.e.ok(&["push"]);
+    for who in ["a", "d"] {
+        w.ok(who, who, &["pull"]);
+        assert_eq!(
+            std::fs::read_to_string(w.dir(who).join("v2.csv"))
+                .ok()
+                .as_deref(),
+            Some("made under the repair that lost\n"),
+            "{who}"
+        );
+        // The early repair is history now, not damage: no finding above info.
+        w.ok(who, who, &["verify"]);
+    }
+    w.e.write("v3.csv", b"after\n");
+    w.e.ok(&["commit", "-m", "v3"]);
+    w.e.ok(&["push"]);
+}

@@ -921,6 +921,53 @@ fn policy_findings(e: &Env) -> Vec<(String, String, String)> {
     both.remove(0)
 }
 
+/// A repair made early (it names two of three lines, the third a late side) is history once
+/// another repair settles the fork, and its epoch is not used again; one that also breaks a
+/// condition against the lines it names stays a `policy-repair` warning (spec §10.1c).
+#[test]
+fn a_repair_made_early_is_history_once_the_fork_is_settled() {
+    let e = Env::copy_of(template(), "camden");
+    let (sides, base) = forked(&e);
+    let early = repair(&e, base, &sides, "camden", |_, _| {});
+    let keeps_gla = repair(&e, base, &sides, "camden", |p, s| {
+        let m = member("GLA", "writer", &ident(t(&e), "gla"));
+        p.wraps.extend(wraps_for(std::slice::from_ref(&m), 3, s));
+        p.members.push(m);
+    });
+    e.new_identity("late");
+    let late = ident(t(&e), "late");
+    let f = Forge::open(&e.data);
+    let camden = ident(t(&e), "camden");
+    f.after(base, &camden, |p, s| {
+        let m = member("Late", "reader", &late);
+        p.wraps
+            .extend(wraps_for(std::slice::from_ref(&m), p.epoch, s));
+        p.members.push(m);
+    });
+    // Three lines now: neither repair settles, and the fork is open again.
+    let open = policy_findings(&e);
+    for id in [early, keeps_gla] {
+        assert!(
+            open.contains(&("policy-repair".into(), id.to_hex(), "warning".into())),
+            "{open:?}"
+        );
+    }
+    let made: Value = serde_json::from_str(&e.ok(&["share", "repair", "--json"])).unwrap();
+    assert_eq!(made["epoch"], 4, "above the early repairs' epoch 3: {made}");
+    let f = policy_findings(&e);
+    assert!(
+        f.contains(&("policy-fork-repaired".into(), early.to_hex(), "info".into())),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&("policy-repair".into(), keeps_gla.to_hex(), "warning".into())),
+        "{f:?}"
+    );
+    assert!(!f.iter().any(|(r, _, _)| r == "policy-fork"), "{f:?}");
+    let list: Value = serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
+    assert_eq!(list["policy"], made["policy"]);
+}
+
 /// Each repair that breaks one condition of spec §10.1c is refused by name (policy-repair)
 /// and the fork stands; the right one settles it, whatever wrong repairs lie beside it: the
 /// sides become info findings, the withdrawal and the demotion hold, the newcomer is in, a
@@ -994,7 +1041,24 @@ fn repairs_are_judged_alike_by_every_reader() {
     )));
     let _ = gla;
 
-    let good = repair(&e, base, &sides, "camden", |_, _| {});
+    // One above the ill-formed repairs' epoch 3 too (spec §10.1c): a folder that committed
+    // under one of them holds epoch 3's secret, and the accepted chain must not give that
+    // number another.
+    // `share repair` in a copy of the folder takes that epoch, and readers accept it.
+    let copy = e.tmp.path().join("copy");
+    copy_dir(&e.data, &copy);
+    let copy_arg = copy.to_str().unwrap();
+    let made: Value =
+        serde_json::from_str(&e.ok(&["-C", copy_arg, "share", "repair", "--json"])).unwrap();
+    assert_eq!(made["epoch"], 4, "{made}");
+    let list: Value =
+        serde_json::from_str(&e.ok(&["-C", copy_arg, "share", "list", "--json"])).unwrap();
+    assert_eq!(list["epoch"], 4, "{list}");
+    let good = repair(&e, base, &sides, "camden", |p, s| {
+        p.epoch = 4;
+        p.wraps.retain(|w| w.1 < 3);
+        p.wraps.extend(wraps_for(&p.members, 4, s));
+    });
     let f = policy_findings(&e);
     for s in &sides {
         assert!(
@@ -1005,7 +1069,7 @@ fn repairs_are_judged_alike_by_every_reader() {
     assert!(!f.iter().any(|(r, _, _)| r == "policy-fork"), "{f:?}");
     let list: Value = serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
     assert_eq!(list["policy"], good.to_hex().as_str());
-    assert_eq!(list["epoch"], 3);
+    assert_eq!(list["epoch"], 4);
     let roles: Vec<String> = list["members"]
         .as_array()
         .unwrap()

@@ -28,6 +28,11 @@ pub struct Chain {
     /// The policies, not in force, that judged the forks of this chain: see
     /// [`Chain::fork_related`].
     pub contested: Vec<Id>,
+    /// The bodies of the `contested` policies.
+    aside: Vec<(Id, Policy)>,
+    /// While a fork is unrepaired: the epoch the repair that settles it must start
+    /// ([`settling_epoch`]), which `share repair` takes.
+    pub repair_epoch: Option<u32>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -337,6 +342,7 @@ pub fn walk(
     }
     let mut policies = vec![(*dataset, genesis)];
     let mut fork = Vec::new();
+    let mut repair_epoch = None;
     let mut contested: Vec<Id> = Vec::new();
     let mut memo = HashMap::new();
     loop {
@@ -486,9 +492,16 @@ pub fn walk(
                 .filter(|i| is_repair(i))
                 .map(|i| (sides[*i].0, to_lines(&[*i]).remove(0)))
                 .collect();
-            let (found, others, bad) =
+            let (found, others, bad, early) =
                 judge_repairs(cur, &fork_lines, &every_plain, &repairs, &repair_lines);
-            refused.extend(bad);
+            let ill: Vec<Id> = bad.iter().map(|(i, _)| *i).collect();
+            // Once the fork is settled, a repair made before some of its lines arrived is
+            // history (below), like the sides; until then it is refused as ill-formed.
+            let settled = found.is_some();
+            refused.extend(
+                bad.into_iter()
+                    .filter(|(i, _)| !settled || !early.contains(i)),
+            );
             match found {
                 Some((rid, rp)) => {
                     // Every policy of every side's line, and every other well-formed repair,
@@ -498,19 +511,23 @@ pub fn walk(
                     // judged with the side, and is settled with it.
                     let nested = plain.iter().flat_map(|i| descendants(&lines[*i], &by_prev));
                     let ids = ids.chain(nested);
-                    for id in ids.chain(others.iter().map(|(i, _)| *i)) {
-                        refused.push((
-                            id,
-                            Refusal::new(
-                                Rule::PolicyForkRepaired,
-                                format!(
-                                    "on a side of the fork after policy {} (seq {}), repaired by policy {}",
-                                    cur_id.short(),
-                                    cur.seq,
-                                    rid.short()
-                                ),
-                            ),
-                        ));
+                    let ids = ids.chain(others.iter().map(|(i, _)| *i));
+                    let what = |early: bool| {
+                        let w = if early {
+                            "a repair made before every line arrived, of"
+                        } else {
+                            "on a side of"
+                        };
+                        format!(
+                            "{w} the fork after policy {} (seq {}), repaired by policy {}",
+                            cur_id.short(),
+                            cur.seq,
+                            rid.short()
+                        )
+                    };
+                    for id in ids.chain(early.iter().copied()) {
+                        let why = what(early.contains(&id));
+                        refused.push((id, Refusal::new(Rule::PolicyForkRepaired, why)));
                     }
                     repaired = Some((rid, rp));
                 }
@@ -551,6 +568,12 @@ pub fn walk(
                         ));
                         fork_lines.push(repair_lines.get(id).cloned().unwrap_or_default());
                     }
+                    // The repair that settles it names every line here, and is one more
+                    // standing repair.
+                    let ill = ill.iter().filter_map(|i| repair_lines.get(i)).flatten();
+                    let settled = fork_lines.iter().flatten().map(|(_, p)| p);
+                    repair_epoch =
+                        settling_epoch(cur, settled, ill.map(|(_, p)| p), repairs.len() + 1);
                     fork = fork_lines;
                     break;
                 }
@@ -565,6 +588,13 @@ pub fn walk(
         }
     }
     let accepted: HashSet<Id> = policies.iter().map(|(i, _)| *i).collect();
+    contested.sort();
+    contested.dedup();
+    contested.retain(|id| !accepted.contains(id));
+    let aside: Vec<(Id, Policy)> = contested
+        .iter()
+        .filter_map(|id| all.get(id).map(|p| (*id, p.clone())))
+        .collect();
     for (id, p) in all {
         if p.previous.is_none() || accepted.contains(&id) {
             continue;
@@ -579,15 +609,14 @@ pub fn walk(
     }
     refused.sort_by_key(|r| r.0);
     refused.dedup_by(|a, b| a.0 == b.0);
-    contested.sort();
-    contested.dedup();
-    contested.retain(|id| !accepted.contains(id));
     Ok(Chain {
         dataset: *dataset,
         policies,
         refused,
         fork,
         contested,
+        aside,
+        repair_epoch,
     })
 }
 
@@ -716,6 +745,33 @@ pub(crate) fn check_repair(
     Ok(())
 }
 
+/// The epoch that the repair settling a fork after `base` starts (spec §10.1c): one above
+/// every epoch of `base` and of `settled` (the lines it settles and of the repairs it names),
+/// and of every policy on the lines of the fork's ill-formed repairs (`ill`) whose epoch is
+/// below the limit of any repair (that maximum plus `repairs`, the standing repairs counting
+/// this one). A folder that committed under an ill-formed repair holds that epoch's secret:
+/// the accepted chain must not give its number another. Counting only epochs below the
+/// limit keeps the answer within it, so an ill-formed repair cannot make the fork
+/// unrepairable. `None` past `u32::MAX`.
+pub(crate) fn settling_epoch<'a>(
+    base: &Policy,
+    settled: impl IntoIterator<Item = &'a Policy>,
+    ill: impl IntoIterator<Item = &'a Policy>,
+    repairs: usize,
+) -> Option<u32> {
+    let top = settled
+        .into_iter()
+        .map(|p| p.epoch)
+        .fold(base.epoch, u32::max);
+    let limit = u64::from(top) + repairs as u64;
+    let floor = ill
+        .into_iter()
+        .map(|p| p.epoch)
+        .filter(|e| u64::from(*e) < limit)
+        .fold(top, u32::max);
+    floor.checked_add(1)
+}
+
 /// The repairs of the fork after `base`, judged (spec §10.1c). `lines` are the standing
 /// sides' lines, `every` the lines of every plain side (standing or ignored), `repairs` the
 /// standing repairs. A repair is well-formed if it names exactly one policy on each standing
@@ -723,7 +779,8 @@ pub(crate) fn check_repair(
 /// [`check_repair`] against the lines up to the policies it names (so a line extended later
 /// does not undo it); the one well-formed repair that names every other well-formed one (and
 /// no other repair) settles the fork, with an epoch one above every epoch of the lines and
-/// those repairs. Returns it, the other well-formed ones, and the ill-formed ones refused.
+/// those repairs. Returns it, the other well-formed ones, the ill-formed ones refused, and
+/// which of those were made before some of the lines arrived ([`made_early`]).
 #[allow(clippy::type_complexity)]
 fn judge_repairs(
     base: &Policy,
@@ -731,14 +788,19 @@ fn judge_repairs(
     every: &[Vec<(Id, Policy)>],
     repairs: &[(Id, Policy)],
     repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
-) -> (Option<(Id, Policy)>, Vec<(Id, Policy)>, Vec<(Id, Refusal)>) {
+) -> (
+    Option<(Id, Policy)>,
+    Vec<(Id, Policy)>,
+    Vec<(Id, Refusal)>,
+    BTreeSet<Id>,
+) {
     // A repair may name other repairs only if they are well-formed themselves (readers hold
     // those; an ill-formed one may be missing from a reader's store): start from all, drop
     // the ill-formed until nothing changes.
     let mut repair_ids: BTreeSet<Id> = repairs.iter().map(|(i, _)| *i).collect();
     let plain_ids: BTreeSet<Id> = every.iter().flatten().map(|(i, _)| *i).collect();
     loop {
-        let (_, _, bad) =
+        let (_, _, bad, _) =
             judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs, repair_lines);
         let before = repair_ids.len();
         for (id, _) in &bad {
@@ -760,8 +822,14 @@ fn judge_repairs_once(
     repair_ids: &BTreeSet<Id>,
     repairs: &[(Id, Policy)],
     repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
-) -> (Option<(Id, Policy)>, Vec<(Id, Policy)>, Vec<(Id, Refusal)>) {
+) -> (
+    Option<(Id, Policy)>,
+    Vec<(Id, Policy)>,
+    Vec<(Id, Refusal)>,
+    BTreeSet<Id>,
+) {
     let mut allowed = plain_ids.clone();
+    let mut early = BTreeSet::new();
     allowed.extend(repair_ids.iter().copied());
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
     let mut bad = Vec::new();
@@ -779,6 +847,9 @@ fn judge_repairs_once(
             })
             .collect();
         let Some(mut prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
+            if made_early(base, r, &n, lines) {
+                early.insert(*id);
+            }
             bad.push((
                 *id,
                 Refusal::new(
@@ -835,30 +906,59 @@ fn judge_repairs_once(
     let found = found.map(|i| well.remove(i));
     let others: Vec<(Id, Policy)> = well.into_iter().map(|(i, p, _)| (i, p)).collect();
     let Some((id, r, prefixes)) = found else {
-        return (None, others, bad);
+        return (None, others, bad, early);
     };
-    // Its epoch: one above every epoch of the lines it settles and of the other repairs.
-    let floor = prefixes
+    // Its epoch: one above every epoch of the lines it settles, of the other repairs, and of
+    // the ill-formed repairs' lines below the cap.
+    let settled = prefixes.iter().flatten().map(|(_, p)| p);
+    let settled = settled.chain(others.iter().map(|(_, p)| p));
+    let ill = bad
         .iter()
-        .flatten()
-        .map(|(_, p)| p.epoch)
-        .chain(others.iter().map(|(_, p)| p.epoch))
-        .fold(base.epoch, u32::max);
-    if floor.checked_add(1) != Some(r.epoch) {
+        .filter_map(|(i, _)| repair_lines.get(i))
+        .flatten();
+    let want = settling_epoch(base, settled, ill.map(|(_, p)| p), repairs.len());
+    if want != Some(r.epoch) {
         bad.push((
             id,
             Refusal::new(
                 Rule::PolicyRepair,
                 format!(
-                    "starts epoch {}, not {} (one above every epoch of the fork's sides and of the repairs it names)",
+                    "starts epoch {}, not {} (one above every epoch of the fork's sides, of the repairs it names, and of the ill-formed repairs below the limit)",
                     r.epoch,
-                    floor.saturating_add(1)
+                    want.map_or_else(|| "any".to_string(), |e| e.to_string())
                 ),
             ),
         ));
-        return (None, others, bad);
+        return (None, others, bad, early);
     }
-    (Some((id, r)), others, bad)
+    (Some((id, r)), others, bad, early)
+}
+
+/// Whether repair `r`, naming `named`, is one made before some of the fork's `lines`
+/// arrived: it names exactly one policy on each of at least two of them and on no other,
+/// nothing else, and meets [`check_repair`] against the lines it names (up to those
+/// policies). It is ill-formed, but once another repair settles the fork it is history, not
+/// damage (spec §10.1c).
+fn made_early(
+    base: &Policy,
+    r: &Policy,
+    named: &BTreeSet<Id>,
+    lines: &[Vec<(Id, Policy)>],
+) -> bool {
+    let mut seen: Vec<Vec<(Id, Policy)>> = Vec::new();
+    let mut count = 0;
+    for l in lines {
+        let on: Vec<usize> = (0..l.len()).filter(|i| named.contains(&l[*i].0)).collect();
+        match on.as_slice() {
+            [] => {}
+            [pos] => {
+                seen.push(l[..=*pos].to_vec());
+                count += 1;
+            }
+            _ => return false,
+        }
+    }
+    count >= 2 && count == named.len() && check_repair(base, r, &seen).is_ok()
 }
 
 /// How much `key` could do in `base` if it was an owner or admin there (owner 3, admin 2);
@@ -1188,6 +1288,26 @@ impl Chain {
         out
     }
 
+    /// The epoch secrets that `identity`'s own policies among those that judged a fork (a
+    /// repair that lost or was ill-formed, and what it signed on its line) gave it, for epoch
+    /// numbers the accepted chain does not use: what its folder may have sealed its own
+    /// versions under before the fork was settled otherwise, so that `pull` can open them and
+    /// make them again under the policy in force (spec §11.7). No version under such an epoch
+    /// is ever history (rule V10); these keys only read.
+    pub fn own_aside_secrets(&self, identity: &Identity) -> BTreeMap<u32, EpochSecret> {
+        let me = identity.public();
+        let accepted = self.secrets_for(identity);
+        let mut out = BTreeMap::new();
+        for (_, p) in self.aside.iter().filter(|(_, p)| p.signer.0 == me.sign) {
+            for (e, s) in p.unwrap_for(&me.kx, identity.kx_secret()) {
+                if !accepted.contains_key(&e) {
+                    out.entry(e).or_insert(s);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
     /// no unrepaired fork.
     pub fn may_write(&self, sign_key: &[u8; 32]) -> std::result::Result<&Member, Refusal> {
@@ -1228,6 +1348,8 @@ impl Chain {
             refused: Vec::new(),
             fork: Vec::new(),
             contested: Vec::new(),
+            aside: Vec::new(),
+            repair_epoch: None,
         }
     }
 
