@@ -33,6 +33,9 @@ pub struct Chain {
     /// While a fork is unrepaired: the epoch the repair that settles it must start
     /// ([`settling_epoch`]), which `share repair` takes.
     pub repair_epoch: Option<u32>,
+    /// While a fork is unrepaired: what the repair that settles it names (the last policy of
+    /// each plain side's line, and the repairs made at the same moment), sorted.
+    pub repair_names: Vec<Id>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -343,6 +346,7 @@ pub fn walk(
     let mut policies = vec![(*dataset, genesis)];
     let mut fork = Vec::new();
     let mut repair_epoch = None;
+    let mut repair_names = Vec::new();
     let mut contested: Vec<Id> = Vec::new();
     let mut memo = HashMap::new();
     loop {
@@ -494,7 +498,6 @@ pub fn walk(
                 .collect();
             let (found, others, bad, early) =
                 judge_repairs(cur, &fork_lines, &every_plain, &repairs, &repair_lines);
-            let ill: Vec<Id> = bad.iter().map(|(i, _)| *i).collect();
             // Once the fork is settled, a repair made before some of its lines arrived is
             // history (below), like the sides; until then it is refused as ill-formed.
             let settled = found.is_some();
@@ -511,7 +514,13 @@ pub fn walk(
                     // judged with the side, and is settled with it.
                     let nested = plain.iter().flat_map(|i| descendants(&lines[*i], &by_prev));
                     let ids = ids.chain(nested);
-                    let ids = ids.chain(others.iter().map(|(i, _)| *i));
+                    // The whole lines of the repairs that lost, or were made early: what was
+                    // done on top of them is settled too.
+                    let line_of = |i: &Id| {
+                        let l = repair_lines.get(i).map(|l| l.iter().map(|(x, _)| *x));
+                        l.into_iter().flatten().collect::<Vec<Id>>()
+                    };
+                    let ids = ids.chain(others.iter().flat_map(|(i, _)| line_of(i)));
                     let what = |early: bool| {
                         let w = if early {
                             "a repair made before every line arrived, of"
@@ -525,7 +534,7 @@ pub fn walk(
                             rid.short()
                         )
                     };
-                    for id in ids.chain(early.iter().copied()) {
+                    for id in ids.chain(early.iter().flat_map(line_of)) {
                         let why = what(early.contains(&id));
                         refused.push((id, Refusal::new(Rule::PolicyForkRepaired, why)));
                     }
@@ -544,6 +553,17 @@ pub fn walk(
                         fork_lines
                     };
                     let n = fork_lines.len() + others.len();
+                    // What the repair that settles it names: the last policy of each plain
+                    // line, and every repair made at the same moment (below).
+                    let mut names: Vec<Id> = fork_lines
+                        .iter()
+                        .filter_map(|l| l.last())
+                        .map(|(i, _)| *i)
+                        .collect();
+                    names.extend(others.iter().map(|(i, _)| *i));
+                    names.sort();
+                    names.dedup();
+                    repair_names = names;
                     for (id, _) in fork_lines.iter().filter_map(|l| l.first()) {
                         refused.push((
                             *id,
@@ -568,12 +588,13 @@ pub fn walk(
                         ));
                         fork_lines.push(repair_lines.get(id).cloned().unwrap_or_default());
                     }
-                    // The repair that settles it names every line here, and is one more
+                    // Repairs made early: their lines are part of the fork (their
+                    // withdrawals apply, and the repair keeps them), though not named.
+                    fork_lines.extend(early.iter().filter_map(|i| repair_lines.get(i).cloned()));
+                    // The repair that settles it repairs every line here, and is one more
                     // standing repair.
-                    let ill = ill.iter().filter_map(|i| repair_lines.get(i)).flatten();
                     let settled = fork_lines.iter().flatten().map(|(_, p)| p);
-                    repair_epoch =
-                        settling_epoch(cur, settled, ill.map(|(_, p)| p), repairs.len() + 1);
+                    repair_epoch = settling_epoch(cur, settled);
                     fork = fork_lines;
                     break;
                 }
@@ -617,6 +638,7 @@ pub fn walk(
         contested,
         aside,
         repair_epoch,
+        repair_names,
     })
 }
 
@@ -746,30 +768,16 @@ pub(crate) fn check_repair(
 }
 
 /// The epoch that the repair settling a fork after `base` starts (spec §10.1c): one above
-/// every epoch of `base` and of `settled` (the lines it settles and of the repairs it names),
-/// and of every policy on the lines of the fork's ill-formed repairs (`ill`) whose epoch is
-/// below the limit of any repair (that maximum plus `repairs`, the standing repairs counting
-/// this one). A folder that committed under an ill-formed repair holds that epoch's secret:
-/// the accepted chain must not give its number another. Counting only epochs below the
-/// limit keeps the answer within it, so an ill-formed repair cannot make the fork
-/// unrepairable. `None` past `u32::MAX`.
+/// every epoch of `base` and of `settled`, the lines it repairs (those it settles, and the
+/// lines of the repairs it names and of the repairs made early). So no epoch number gets two
+/// secrets: a folder that committed under a repair made early holds its epoch's. `None` past
+/// `u32::MAX`.
 pub(crate) fn settling_epoch<'a>(
     base: &Policy,
     settled: impl IntoIterator<Item = &'a Policy>,
-    ill: impl IntoIterator<Item = &'a Policy>,
-    repairs: usize,
 ) -> Option<u32> {
-    let top = settled
-        .into_iter()
-        .map(|p| p.epoch)
-        .fold(base.epoch, u32::max);
-    let limit = u64::from(top) + repairs as u64;
-    let floor = ill
-        .into_iter()
-        .map(|p| p.epoch)
-        .filter(|e| u64::from(*e) < limit)
-        .fold(top, u32::max);
-    floor.checked_add(1)
+    let top = settled.into_iter().map(|p| p.epoch);
+    top.fold(base.epoch, u32::max).checked_add(1)
 }
 
 /// The repairs of the fork after `base`, judged (spec §10.1c). `lines` are the standing
@@ -829,14 +837,15 @@ fn judge_repairs_once(
     BTreeSet<Id>,
 ) {
     let mut allowed = plain_ids.clone();
-    let mut early = BTreeSet::new();
     allowed.extend(repair_ids.iter().copied());
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
-    let mut bad = Vec::new();
-    let mut well = Vec::new();
-    for (id, r) in repairs {
-        let n = named(r);
-        let prefixes: Option<Vec<Vec<(Id, Policy)>>> = lines
+    // Each line cut at the one policy a repair names on it; None unless it names exactly one
+    // on each, and nothing but those and repairs that may be named.
+    let cut = |n: &BTreeSet<Id>| -> Option<Vec<Vec<(Id, Policy)>>> {
+        if !n.is_subset(&allowed) {
+            return None;
+        }
+        lines
             .iter()
             .map(|l| {
                 let on: Vec<usize> = (0..l.len()).filter(|i| n.contains(&l[*i].0)).collect();
@@ -845,11 +854,28 @@ fn judge_repairs_once(
                     _ => None,
                 }
             })
-            .collect();
-        let Some(mut prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
-            if made_early(base, r, &n, lines) {
-                early.insert(*id);
-            }
+            .collect()
+    };
+    // Repairs made before some of the lines arrived: their whole lines count as lines every
+    // repair repairs, cut nowhere, as those of the repairs it names do (what was done on top
+    // of one, a withdrawal say, is not undone by the late side), and they are never named.
+    let early: BTreeSet<Id> = repairs
+        .iter()
+        .filter(|(_, r)| {
+            let n = named(r);
+            cut(&n).is_none() && made_early(base, r, &n, lines, repairs.len())
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    let early_lines: Vec<Vec<(Id, Policy)>> = early
+        .iter()
+        .filter_map(|i| repair_lines.get(i).cloned())
+        .collect();
+    let mut bad = Vec::new();
+    let mut well = Vec::new();
+    for (id, r) in repairs {
+        let n = named(r);
+        let Some(mut prefixes) = cut(&n) else {
             bad.push((
                 *id,
                 Refusal::new(
@@ -868,6 +894,7 @@ fn judge_repairs_once(
         for other in n.iter().filter(|o| *o != id && repair_ids.contains(*o)) {
             prefixes.extend(repair_lines.get(other).cloned());
         }
+        prefixes.extend(early_lines.iter().cloned());
         // No more epochs than a repair of this fork can need (one per repair), so nobody
         // can use up the epoch numbers and leave the fork unrepairable.
         let top = prefixes
@@ -908,22 +935,16 @@ fn judge_repairs_once(
     let Some((id, r, prefixes)) = found else {
         return (None, others, bad, early);
     };
-    // Its epoch: one above every epoch of the lines it settles, of the other repairs, and of
-    // the ill-formed repairs' lines below the cap.
+    // Its epoch: one above every epoch of the lines it repairs and of the other repairs.
     let settled = prefixes.iter().flatten().map(|(_, p)| p);
-    let settled = settled.chain(others.iter().map(|(_, p)| p));
-    let ill = bad
-        .iter()
-        .filter_map(|(i, _)| repair_lines.get(i))
-        .flatten();
-    let want = settling_epoch(base, settled, ill.map(|(_, p)| p), repairs.len());
+    let want = settling_epoch(base, settled.chain(others.iter().map(|(_, p)| p)));
     if want != Some(r.epoch) {
         bad.push((
             id,
             Refusal::new(
                 Rule::PolicyRepair,
                 format!(
-                    "starts epoch {}, not {} (one above every epoch of the fork's sides, of the repairs it names, and of the ill-formed repairs below the limit)",
+                    "starts epoch {}, not {} (one above every epoch of the fork's sides, of the repairs it names and of the repairs made early)",
                     r.epoch,
                     want.map_or_else(|| "any".to_string(), |e| e.to_string())
                 ),
@@ -936,14 +957,17 @@ fn judge_repairs_once(
 
 /// Whether repair `r`, naming `named`, is one made before some of the fork's `lines`
 /// arrived: it names exactly one policy on each of at least two of them and on no other,
-/// nothing else, and meets [`check_repair`] against the lines it names (up to those
-/// policies). It is ill-formed, but once another repair settles the fork it is history, not
+/// nothing else, meets [`check_repair`] against the lines it names (up to those policies),
+/// and starts an epoch at most `repairs` (the standing repairs) above theirs, as a
+/// well-formed repair must (so it cannot use up the epoch numbers). It is ill-formed, but its
+/// line counts for the repair that settles the fork, and once one does it is history, not
 /// damage (spec §10.1c).
 fn made_early(
     base: &Policy,
     r: &Policy,
     named: &BTreeSet<Id>,
     lines: &[Vec<(Id, Policy)>],
+    repairs: usize,
 ) -> bool {
     let mut seen: Vec<Vec<(Id, Policy)>> = Vec::new();
     let mut count = 0;
@@ -958,7 +982,12 @@ fn made_early(
             _ => return false,
         }
     }
-    count >= 2 && count == named.len() && check_repair(base, r, &seen).is_ok()
+    let top = seen.iter().flatten().map(|(_, p)| p.epoch);
+    let top = top.fold(base.epoch, u32::max);
+    count >= 2
+        && count == named.len()
+        && u64::from(r.epoch) <= u64::from(top) + repairs as u64
+        && check_repair(base, r, &seen).is_ok()
 }
 
 /// How much `key` could do in `base` if it was an owner or admin there (owner 3, admin 2);
@@ -1350,6 +1379,7 @@ impl Chain {
             contested: Vec::new(),
             aside: Vec::new(),
             repair_epoch: None,
+            repair_names: Vec::new(),
         }
     }
 

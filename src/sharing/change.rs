@@ -463,23 +463,9 @@ fn repair(
         .repair_epoch
         .ok_or_else(|| Error::Limit("epoch numbers exhausted".into()))?;
     let secret = fresh_secret(current);
-    // Name the last policy of every side's line, and every repair the rules counted as one
-    // more side (well-formed, made at the same moment as another).
-    let mut repairs: Vec<Id> = lines
-        .iter()
-        .filter(|l| l.first().is_some_and(|(_, p)| p.repairs.is_none()))
-        .filter_map(|l| l.last())
-        .map(|(i, _)| *i)
-        .collect();
-    for l in lines {
-        if let Some((id, p)) = l.first() {
-            if p.repairs.is_some() && p.previous == Some(*base_id) {
-                repairs.push(*id);
-            }
-        }
-    }
-    repairs.sort();
-    repairs.dedup();
+    // Name what the rules say a repair names: the last policy of every side's line, and every
+    // repair they counted as one more side (well-formed, made at the same moment as another).
+    let repairs = chain.repair_names.clone();
     let next = next_policy(
         ds,
         (base_id, base),
