@@ -28,14 +28,6 @@ pub struct Chain {
     /// The policies, not in force, that judged the forks of this chain: see
     /// [`Chain::fork_related`].
     pub contested: Vec<Id>,
-    /// The bodies of the `contested` policies.
-    aside: Vec<(Id, Policy)>,
-    /// While a fork is unrepaired: the epoch the repair that settles it must start
-    /// ([`settling_epoch`]), which `share repair` takes.
-    pub repair_epoch: Option<u32>,
-    /// While a fork is unrepaired: what the repair that settles it names (the last policy of
-    /// each plain side's line, and the repairs made at the same moment), sorted.
-    pub repair_names: Vec<Id>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -345,8 +337,6 @@ pub fn walk(
     }
     let mut policies = vec![(*dataset, genesis)];
     let mut fork = Vec::new();
-    let mut repair_epoch = None;
-    let mut repair_names = Vec::new();
     let mut contested: Vec<Id> = Vec::new();
     let mut memo = HashMap::new();
     loop {
@@ -498,8 +488,8 @@ pub fn walk(
                 .collect();
             let (found, others, bad, early) =
                 judge_repairs(cur, &fork_lines, &every_plain, &repairs, &repair_lines);
-            // Once the fork is settled, a repair made before some of its lines arrived is
-            // history (below), like the sides; until then it is refused as ill-formed.
+            // Once the fork is settled, a repair made early is history (below), like the
+            // sides; until then it is refused as ill-formed.
             let settled = found.is_some();
             refused.extend(
                 bad.into_iter()
@@ -514,13 +504,6 @@ pub fn walk(
                     // judged with the side, and is settled with it.
                     let nested = plain.iter().flat_map(|i| descendants(&lines[*i], &by_prev));
                     let ids = ids.chain(nested);
-                    // The whole lines of the repairs that lost, or were made early: what was
-                    // done on top of them is settled too.
-                    let line_of = |i: &Id| {
-                        let l = repair_lines.get(i).map(|l| l.iter().map(|(x, _)| *x));
-                        l.into_iter().flatten().collect::<Vec<Id>>()
-                    };
-                    let ids = ids.chain(others.iter().flat_map(|(i, _)| line_of(i)));
                     let what = |early: bool| {
                         let w = if early {
                             "a repair made before every line arrived, of"
@@ -534,7 +517,8 @@ pub fn walk(
                             rid.short()
                         )
                     };
-                    for id in ids.chain(early.iter().flat_map(line_of)) {
+                    let ids = ids.chain(others.iter().map(|(i, _)| *i));
+                    for id in ids.chain(early.iter().copied()) {
                         let why = what(early.contains(&id));
                         refused.push((id, Refusal::new(Rule::PolicyForkRepaired, why)));
                     }
@@ -553,17 +537,6 @@ pub fn walk(
                         fork_lines
                     };
                     let n = fork_lines.len() + others.len();
-                    // What the repair that settles it names: the last policy of each plain
-                    // line, and every repair made at the same moment (below).
-                    let mut names: Vec<Id> = fork_lines
-                        .iter()
-                        .filter_map(|l| l.last())
-                        .map(|(i, _)| *i)
-                        .collect();
-                    names.extend(others.iter().map(|(i, _)| *i));
-                    names.sort();
-                    names.dedup();
-                    repair_names = names;
                     for (id, _) in fork_lines.iter().filter_map(|l| l.first()) {
                         refused.push((
                             *id,
@@ -588,13 +561,6 @@ pub fn walk(
                         ));
                         fork_lines.push(repair_lines.get(id).cloned().unwrap_or_default());
                     }
-                    // Repairs made early: their lines are part of the fork (their
-                    // withdrawals apply, and the repair keeps them), though not named.
-                    fork_lines.extend(early.iter().filter_map(|i| repair_lines.get(i).cloned()));
-                    // The repair that settles it repairs every line here, and is one more
-                    // standing repair.
-                    let settled = fork_lines.iter().flatten().map(|(_, p)| p);
-                    repair_epoch = settling_epoch(cur, settled);
                     fork = fork_lines;
                     break;
                 }
@@ -609,13 +575,6 @@ pub fn walk(
         }
     }
     let accepted: HashSet<Id> = policies.iter().map(|(i, _)| *i).collect();
-    contested.sort();
-    contested.dedup();
-    contested.retain(|id| !accepted.contains(id));
-    let aside: Vec<(Id, Policy)> = contested
-        .iter()
-        .filter_map(|id| all.get(id).map(|p| (*id, p.clone())))
-        .collect();
     for (id, p) in all {
         if p.previous.is_none() || accepted.contains(&id) {
             continue;
@@ -630,15 +589,15 @@ pub fn walk(
     }
     refused.sort_by_key(|r| r.0);
     refused.dedup_by(|a, b| a.0 == b.0);
+    contested.sort();
+    contested.dedup();
+    contested.retain(|id| !accepted.contains(id));
     Ok(Chain {
         dataset: *dataset,
         policies,
         refused,
         fork,
         contested,
-        aside,
-        repair_epoch,
-        repair_names,
     })
 }
 
@@ -767,19 +726,6 @@ pub(crate) fn check_repair(
     Ok(())
 }
 
-/// The epoch that the repair settling a fork after `base` starts (spec §10.1c): one above
-/// every epoch of `base` and of `settled`, the lines it repairs (those it settles, and the
-/// lines of the repairs it names and of the repairs made early). So no epoch number gets two
-/// secrets: a folder that committed under a repair made early holds its epoch's. `None` past
-/// `u32::MAX`.
-pub(crate) fn settling_epoch<'a>(
-    base: &Policy,
-    settled: impl IntoIterator<Item = &'a Policy>,
-) -> Option<u32> {
-    let top = settled.into_iter().map(|p| p.epoch);
-    top.fold(base.epoch, u32::max).checked_add(1)
-}
-
 /// The repairs of the fork after `base`, judged (spec §10.1c). `lines` are the standing
 /// sides' lines, `every` the lines of every plain side (standing or ignored), `repairs` the
 /// standing repairs. A repair is well-formed if it names exactly one policy on each standing
@@ -788,7 +734,7 @@ pub(crate) fn settling_epoch<'a>(
 /// does not undo it); the one well-formed repair that names every other well-formed one (and
 /// no other repair) settles the fork, with an epoch one above every epoch of the lines and
 /// those repairs. Returns it, the other well-formed ones, the ill-formed ones refused, and
-/// which of those were made before some of the lines arrived ([`made_early`]).
+/// which of those were made early ([`made_early`]).
 #[allow(clippy::type_complexity)]
 fn judge_repairs(
     base: &Policy,
@@ -836,16 +782,15 @@ fn judge_repairs_once(
     Vec<(Id, Refusal)>,
     BTreeSet<Id>,
 ) {
+    let mut early = BTreeSet::new();
     let mut allowed = plain_ids.clone();
     allowed.extend(repair_ids.iter().copied());
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
-    // Each line cut at the one policy a repair names on it; None unless it names exactly one
-    // on each, and nothing but those and repairs that may be named.
-    let cut = |n: &BTreeSet<Id>| -> Option<Vec<Vec<(Id, Policy)>>> {
-        if !n.is_subset(&allowed) {
-            return None;
-        }
-        lines
+    let mut bad = Vec::new();
+    let mut well = Vec::new();
+    for (id, r) in repairs {
+        let n = named(r);
+        let prefixes: Option<Vec<Vec<(Id, Policy)>>> = lines
             .iter()
             .map(|l| {
                 let on: Vec<usize> = (0..l.len()).filter(|i| n.contains(&l[*i].0)).collect();
@@ -854,28 +799,11 @@ fn judge_repairs_once(
                     _ => None,
                 }
             })
-            .collect()
-    };
-    // Repairs made before some of the lines arrived: their whole lines count as lines every
-    // repair repairs, cut nowhere, as those of the repairs it names do (what was done on top
-    // of one, a withdrawal say, is not undone by the late side), and they are never named.
-    let early: BTreeSet<Id> = repairs
-        .iter()
-        .filter(|(_, r)| {
-            let n = named(r);
-            cut(&n).is_none() && made_early(base, r, &n, lines, repairs.len())
-        })
-        .map(|(i, _)| *i)
-        .collect();
-    let early_lines: Vec<Vec<(Id, Policy)>> = early
-        .iter()
-        .filter_map(|i| repair_lines.get(i).cloned())
-        .collect();
-    let mut bad = Vec::new();
-    let mut well = Vec::new();
-    for (id, r) in repairs {
-        let n = named(r);
-        let Some(mut prefixes) = cut(&n) else {
+            .collect();
+        let Some(mut prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
+            if made_early(base, r, &n, lines, repairs.len()) {
+                early.insert(*id);
+            }
             bad.push((
                 *id,
                 Refusal::new(
@@ -894,7 +822,6 @@ fn judge_repairs_once(
         for other in n.iter().filter(|o| *o != id && repair_ids.contains(*o)) {
             prefixes.extend(repair_lines.get(other).cloned());
         }
-        prefixes.extend(early_lines.iter().cloned());
         // No more epochs than a repair of this fork can need (one per repair), so nobody
         // can use up the epoch numbers and leave the fork unrepairable.
         let top = prefixes
@@ -935,18 +862,22 @@ fn judge_repairs_once(
     let Some((id, r, prefixes)) = found else {
         return (None, others, bad, early);
     };
-    // Its epoch: one above every epoch of the lines it repairs and of the other repairs.
-    let settled = prefixes.iter().flatten().map(|(_, p)| p);
-    let want = settling_epoch(base, settled.chain(others.iter().map(|(_, p)| p)));
-    if want != Some(r.epoch) {
+    // Its epoch: one above every epoch of the lines it settles and of the other repairs.
+    let floor = prefixes
+        .iter()
+        .flatten()
+        .map(|(_, p)| p.epoch)
+        .chain(others.iter().map(|(_, p)| p.epoch))
+        .fold(base.epoch, u32::max);
+    if floor.checked_add(1) != Some(r.epoch) {
         bad.push((
             id,
             Refusal::new(
                 Rule::PolicyRepair,
                 format!(
-                    "starts epoch {}, not {} (one above every epoch of the fork's sides, of the repairs it names and of the repairs made early)",
+                    "starts epoch {}, not {} (one above every epoch of the fork's sides and of the repairs it names)",
                     r.epoch,
-                    want.map_or_else(|| "any".to_string(), |e| e.to_string())
+                    floor.saturating_add(1)
                 ),
             ),
         ));
@@ -955,13 +886,12 @@ fn judge_repairs_once(
     (Some((id, r)), others, bad, early)
 }
 
-/// Whether repair `r`, naming `named`, is one made before some of the fork's `lines`
-/// arrived: it names exactly one policy on each of at least two of them and on no other,
-/// nothing else, meets [`check_repair`] against the lines it names (up to those policies),
-/// and starts an epoch at most `repairs` (the standing repairs) above theirs, as a
-/// well-formed repair must (so it cannot use up the epoch numbers). It is ill-formed, but its
-/// line counts for the repair that settles the fork, and once one does it is history, not
-/// damage (spec §10.1c).
+/// Whether repair `r`, naming `named`, was made early: pushed at the moment another side
+/// arrived, it names exactly one policy on each of at least two of the fork's `lines` and on
+/// no other, nothing else, meets [`check_repair`] against the lines it names (up to those
+/// policies), and starts an epoch at most `repairs` (the standing repairs) above theirs, as
+/// a well-formed repair must. It is ill-formed, but once another repair settles the fork it
+/// is history, not damage (spec §10.1c).
 fn made_early(
     base: &Policy,
     r: &Policy,
@@ -970,22 +900,18 @@ fn made_early(
     repairs: usize,
 ) -> bool {
     let mut seen: Vec<Vec<(Id, Policy)>> = Vec::new();
-    let mut count = 0;
     for l in lines {
         let on: Vec<usize> = (0..l.len()).filter(|i| named.contains(&l[*i].0)).collect();
         match on.as_slice() {
             [] => {}
-            [pos] => {
-                seen.push(l[..=*pos].to_vec());
-                count += 1;
-            }
+            [pos] => seen.push(l[..=*pos].to_vec()),
             _ => return false,
         }
     }
     let top = seen.iter().flatten().map(|(_, p)| p.epoch);
     let top = top.fold(base.epoch, u32::max);
-    count >= 2
-        && count == named.len()
+    seen.len() >= 2
+        && seen.len() == named.len()
         && u64::from(r.epoch) <= u64::from(top) + repairs as u64
         && check_repair(base, r, &seen).is_ok()
 }
@@ -1317,26 +1243,6 @@ impl Chain {
         out
     }
 
-    /// The epoch secrets that `identity`'s own policies among those that judged a fork (a
-    /// repair that lost or was ill-formed, and what it signed on its line) gave it, for epoch
-    /// numbers the accepted chain does not use: what its folder may have sealed its own
-    /// versions under before the fork was settled otherwise, so that `pull` can open them and
-    /// make them again under the policy in force (spec §11.7). No version under such an epoch
-    /// is ever history (rule V10); these keys only read.
-    pub fn own_aside_secrets(&self, identity: &Identity) -> BTreeMap<u32, EpochSecret> {
-        let me = identity.public();
-        let accepted = self.secrets_for(identity);
-        let mut out = BTreeMap::new();
-        for (_, p) in self.aside.iter().filter(|(_, p)| p.signer.0 == me.sign) {
-            for (e, s) in p.unwrap_for(&me.kx, identity.kx_secret()) {
-                if !accepted.contains_key(&e) {
-                    out.entry(e).or_insert(s);
-                }
-            }
-        }
-        out
-    }
-
     /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
     /// no unrepaired fork.
     pub fn may_write(&self, sign_key: &[u8; 32]) -> std::result::Result<&Member, Refusal> {
@@ -1377,9 +1283,6 @@ impl Chain {
             refused: Vec::new(),
             fork: Vec::new(),
             contested: Vec::new(),
-            aside: Vec::new(),
-            repair_epoch: None,
-            repair_names: Vec::new(),
         }
     }
 

@@ -349,9 +349,8 @@ fn next_policy(
 /// that policy stay unless a side withdrew them, with the lowest role a side lowered them to
 /// (else the highest a side raised them to); members a side added join with the lowest role
 /// any side gave them, and the earlier epochs if a side gave them those, unless another side
-/// withdrew or demoted that side's signer. A new epoch starts,
-/// the one the rules give a repair (above every side's, and every ill-formed repair's that a
-/// folder may have committed under: [`Chain::repair_epoch`]); the policy names every side, and every other repair the rules
+/// withdrew or demoted that side's signer. A new epoch above
+/// every side's starts; the policy names every side, and every other repair the rules
 /// found well-formed, so every reader accepts it alike.
 fn repair(
     ds: &Dataset,
@@ -457,15 +456,26 @@ fn repair(
             members.push(n.clone());
         }
     }
-    // The rules' own answer (spec §10.1c): above every side, and every ill-formed repair's
-    // epoch a folder may have committed under.
-    let epoch = chain
-        .repair_epoch
-        .ok_or_else(|| Error::Limit("epoch numbers exhausted".into()))?;
+    let top = sides.iter().map(|p| p.epoch).fold(base.epoch, u32::max);
+    let epoch = next_epoch(top)?;
     let secret = fresh_secret(current);
-    // Name what the rules say a repair names: the last policy of every side's line, and every
-    // repair they counted as one more side (well-formed, made at the same moment as another).
-    let repairs = chain.repair_names.clone();
+    // Name the last policy of every side's line, and every repair the rules counted as one
+    // more side (well-formed, made at the same moment as another).
+    let mut repairs: Vec<Id> = lines
+        .iter()
+        .filter(|l| l.first().is_some_and(|(_, p)| p.repairs.is_none()))
+        .filter_map(|l| l.last())
+        .map(|(i, _)| *i)
+        .collect();
+    for l in lines {
+        if let Some((id, p)) = l.first() {
+            if p.repairs.is_some() && p.previous == Some(*base_id) {
+                repairs.push(*id);
+            }
+        }
+    }
+    repairs.sort();
+    repairs.dedup();
     let next = next_policy(
         ds,
         (base_id, base),
