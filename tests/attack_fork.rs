@@ -512,3 +512,65 @@ fn a_fork_nested_on_a_side_is_judged_alike_by_every_reader() {
     );
     w.ok("owner", "f", &["verify"]);
 }
+
+/// The owner repairs a fork and pushes, while admin D, stale at the base, adds a reader: the
+/// two arrive together, so the owner's repair names two of three lines (made early). The
+/// owner, not knowing, commits v2 under it. A fresh clone repairs again, and that repair
+/// starts the same epoch number with another secret (a known limit, spec §10.1c): the
+/// owner's pull says so and what to do, doing it publishes v2's files, and once the fork is
+/// settled no reader's `verify` finds anything wrong.
+#[test]
+fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
+    let w = World::new(&[("a", "admin"), ("b", "admin"), ("d", "admin")]);
+    for n in ["na", "nb", "nd"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "d"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    w.e.write("v2.csv", b"made under the repair made early\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+
+    let bucket = w.bucket.to_str().unwrap();
+    w.ok(
+        "owner",
+        "",
+        &["clone", bucket, w.dir("f").to_str().unwrap()],
+    );
+    w.ok("owner", "f", &["share", "repair"]);
+    w.ok("owner", "f", &["push"]);
+
+    let said = w.e.fails(&["pull"], 2);
+    assert!(
+        said.contains("did not become the policy in force")
+            && said.contains("clone the dataset into a new folder"),
+        "{said}"
+    );
+    w.ok(
+        "owner",
+        "",
+        &["clone", bucket, w.dir("again").to_str().unwrap()],
+    );
+    std::fs::copy(w.e.data.join("v2.csv"), w.dir("again").join("v2.csv")).unwrap();
+    w.ok("owner", "again", &["commit", "-m", "v2 again"]);
+    w.ok("owner", "again", &["push"]);
+    for who in ["a", "d"] {
+        w.ok(who, who, &["pull"]);
+        assert_eq!(
+            std::fs::read_to_string(w.dir(who).join("v2.csv"))
+                .ok()
+                .as_deref(),
+            Some("made under the repair made early\n"),
+            "{who}"
+        );
+        // The repair made early is history now, not damage.
+        w.ok(who, who, &["verify"]);
+    }
+}

@@ -98,7 +98,9 @@ pub fn rebase(ds: &Dataset, identity: &Identity, progress: bool) -> Result<Optio
             epoch: v.epoch,
             dataset: ds.id,
         })?;
-        let seal = v.unseal(id, &k)?;
+        let seal = v
+            .unseal(id, &k)
+            .map_err(|e| epoch_reused(ds, identity, id, &v).unwrap_or(e))?;
         let reachable = reseal::reachable(ds, &w.keyring, &index, seal.root)?;
         let r = reseal::ensure_usable(ds, &w.keyring, &w.keys, &mut index, &reachable, progress)?;
         out.resealed.blobs += r.blobs;
@@ -140,4 +142,31 @@ pub fn rebase(ds: &Dataset, identity: &Identity, progress: bool) -> Result<Optio
         ds.store.delete(&crate::store::version_path(id))?;
     }
     Ok(Some(out))
+}
+
+/// Why the caller's own version `id` does not open under the keys in force, when the reason
+/// is known: the policy it was made under is the caller's own (a repair that did not settle
+/// its fork, spec §10.1c), whose secret for that epoch opens it, and the chain in force gave
+/// that epoch number another secret. The folder's files still hold the version's content.
+fn epoch_reused(ds: &Dataset, identity: &Identity, id: &Id, v: &Version) -> Option<Error> {
+    use crate::object::policy::Policy;
+    let bytes = ds.store.get(&crate::store::policy_path(&v.policy)).ok()??;
+    let p = Policy::open(&v.policy, &bytes).ok()?;
+    let me = identity.public();
+    if p.signer.0 != me.sign {
+        return None;
+    }
+    let (_, own) = p
+        .unwrap_for(&me.kx, identity.kx_secret())
+        .into_iter()
+        .find(|(e, _)| *e == v.epoch)?;
+    v.unseal(id, &crate::crypto::keys::EpochKeys::derive(v.epoch, &own))
+        .ok()?;
+    Some(Error::Usage(format!(
+        "your version {} was made under your policy {} (epoch {}), which did not become the policy in force (a side of the fork arrived as it was pushed); the repair in force started epoch {} again with another secret, so the version cannot be made again from this folder. Its files are still here: clone the dataset into a new folder, copy your changed files there, and commit them",
+        id.short(),
+        v.policy.short(),
+        v.epoch,
+        v.epoch
+    )))
 }
