@@ -574,3 +574,46 @@ fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
         w.ok(who, who, &["verify"]);
     }
 }
+
+/// Admin B's repair is made early (D's late side arrives with it); the owner settles the
+/// fork, then withdraws B, an ordinary change. The owner's folder now sets B's repair aside
+/// while the bucket's readers still count it: push must go through (the folder holds that
+/// repair), not ask for a pull that brings nothing, forever.
+#[test]
+fn withdrawing_the_signer_of_an_early_repair_does_not_block_push() {
+    let w = World::new(&[("a", "admin"), ("b", "admin"), ("d", "admin")]);
+    for n in ["na", "nb", "nd"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "d"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+    let bucket = w.bucket.to_str().unwrap();
+    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
+    w.ok("b", "bx", &["share", "repair"]);
+    w.ok("b", "bx", &["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+
+    w.ok(
+        "owner",
+        "",
+        &["clone", bucket, w.dir("f").to_str().unwrap()],
+    );
+    w.ok("owner", "f", &["share", "repair"]);
+    w.ok("owner", "f", &["push"]);
+    w.ok("owner", "f", &["share", "remove", "b"]);
+    std::fs::write(w.dir("f").join("after.csv"), b"after\n").unwrap();
+    w.ok("owner", "f", &["commit", "-m", "after removing b"]);
+    w.ok("owner", "f", &["push"]);
+    let fresh = w.members_in_force("g");
+    assert!(!lists(&fresh, "b"), "{fresh}");
+    assert_eq!(
+        std::fs::read_to_string(w.dir("g").join("after.csv"))
+            .ok()
+            .as_deref(),
+        Some("after\n")
+    );
+}

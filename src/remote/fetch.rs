@@ -91,6 +91,10 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
             None => break,
         }
     }
+    // What this dataset holds already, whatever it made of it: a policy it judges otherwise
+    // than the remote (a repair made early whose signer it has since withdrawn, say) is not
+    // news, and counting it would refuse every push.
+    let held: std::collections::HashSet<&Id> = local.refused.iter().map(|(i, _)| i).collect();
     // The accepted policies this dataset lacks, then the policies of an unrepaired fork or
     // of a repaired one's sides (so every reader sees the same fork, and judges its repair).
     let ahead = remote
@@ -99,12 +103,14 @@ pub(crate) fn policies_ahead(ds: &Dataset, r: &Remote, l: &Listing) -> Result<Ah
         .chain(remote.fork.iter().flatten())
         .map(|(id, _)| *id)
         .chain(remote.fork_related().copied())
-        .filter(|id| !known.contains(id) && !local.knows(id))
+        .filter(|id| !known.contains(id) && !local.knows(id) && !held.contains(id))
         .collect();
     let refused = remote
         .refused
         .into_iter()
-        .filter(|(id, r)| !known.contains(id) && r.rule != Rule::PolicyForkRepaired)
+        .filter(|(id, r)| {
+            !known.contains(id) && !held.contains(id) && r.rule != Rule::PolicyForkRepaired
+        })
         .collect();
     Ok((ahead, refused))
 }
