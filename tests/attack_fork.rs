@@ -617,3 +617,58 @@ fn withdrawing_the_signer_of_an_early_repair_does_not_block_push() {
         Some("after\n")
     );
 }
+
+/// C's side (withdrawing writer WR, so epoch 1) lands in the bucket after the owner pulled a
+/// two-sided fork and before it pushed its repair: the owner's repair (epoch 1 too) names two
+/// of three lines, and the owner commits under it before finding out. Its next repair starts
+/// epoch 2, above C's side; the owner's pull then opens that commit with its first repair's
+/// epoch-1 secret (which no accepted policy uses) and makes it again under the repair in
+/// force, so a fresh clone reads it and the owner's folder can push (spec §11.7).
+#[test]
+fn a_version_made_under_a_losing_repair_is_made_again_by_pull() {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("c", "admin"),
+        ("wr", "writer"),
+    ]);
+    for n in ["na", "nb"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "c"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+    w.e.ok(&["pull"]);
+    w.ok("c", "c", &["share", "remove", "wr"]);
+    w.sneak("c");
+    w.e.ok(&["share", "repair"]);
+    w.e.fails(&["push"], 2);
+    w.e.write("y.csv", b"made under the losing repair\n");
+    w.e.ok(&["commit", "-m", "y"]);
+
+    w.e.fails(&["pull"], 2);
+    let made: serde_json::Value =
+        serde_json::from_str(&w.e.ok(&["share", "repair", "--json"])).unwrap();
+    assert_eq!(made["epoch"], 2, "{made}");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["push"]);
+    let bucket = w.bucket.to_str().unwrap();
+    w.ok(
+        "owner",
+        "",
+        &["clone", bucket, w.dir("g").to_str().unwrap()],
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.dir("g").join("y.csv"))
+            .ok()
+            .as_deref(),
+        Some("made under the losing repair\n")
+    );
+    w.ok("owner", "g", &["verify"]);
+    for who in ["a", "c"] {
+        w.ok(who, who, &["pull"]);
+        assert!(w.dir(who).join("y.csv").exists(), "{who}");
+    }
+}

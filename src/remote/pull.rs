@@ -49,6 +49,11 @@ pub fn pull(
         .and_then(|h| hist.versions.get(&h))
         .is_some_and(|v| !keys.reads(&hist, v));
     if let (true, Some(h)) = (unread, before) {
+        // A version of the caller's own, under its own policy that did not come into force.
+        let lost = hist.versions.get(&h);
+        if let Some(e) = lost.and_then(|v| rebase::lost_own_version(ds, identity, &h, v)) {
+            return Err(e);
+        }
         if !ds.holds_nothing()? {
             return Err(crate::Error::Usage(format!(
                 "{} holds files but no checkout of the branch head {} (the clone could not read it): move the files out, then run `coffer pull` again",

@@ -225,7 +225,7 @@ pub fn keyring(dataset: &Id, chain: &Chain, identity: &Identity) -> Result<Keyri
         .member_by_sign_key(&public.sign)
         .map(|m| m.label().to_string())
         .unwrap_or_else(|| public.to_string());
-    let epochs: BTreeMap<u32, EpochKeys> = chain
+    let mut epochs: BTreeMap<u32, EpochKeys> = chain
         .secrets_for(identity)
         .iter()
         .map(|(e, s)| (*e, EpochKeys::derive(*e, s)))
@@ -236,6 +236,10 @@ pub fn keyring(dataset: &Id, chain: &Chain, identity: &Identity) -> Result<Keyri
             &public.sign,
             crate::rules::Needs::Read,
         ));
+    }
+    // Its own losing repair's epochs, for its own versions made under them (only to read).
+    for (e, s) in chain.own_aside_secrets(identity) {
+        epochs.entry(e).or_insert_with(|| EpochKeys::derive(e, &s));
     }
     Ok(Keyring {
         dataset: *dataset,

@@ -100,7 +100,7 @@ pub fn rebase(ds: &Dataset, identity: &Identity, progress: bool) -> Result<Optio
         })?;
         let seal = v
             .unseal(id, &k)
-            .map_err(|e| epoch_reused(ds, identity, id, &v).unwrap_or(e))?;
+            .map_err(|e| lost_own_version(ds, identity, id, &v).unwrap_or(e))?;
         let reachable = reseal::reachable(ds, &w.keyring, &index, seal.root)?;
         let r = reseal::ensure_usable(ds, &w.keyring, &w.keys, &mut index, &reachable, progress)?;
         out.resealed.blobs += r.blobs;
@@ -146,14 +146,20 @@ pub fn rebase(ds: &Dataset, identity: &Identity, progress: bool) -> Result<Optio
 
 /// Why the caller's own version `id` does not open under the keys in force, when the reason
 /// is known: the policy it was made under is the caller's own (a repair that did not settle
-/// its fork, spec §10.1c), whose secret for that epoch opens it, and the chain in force gave
-/// that epoch number another secret. The folder's files still hold the version's content.
-fn epoch_reused(ds: &Dataset, identity: &Identity, id: &Id, v: &Version) -> Option<Error> {
+/// its fork, spec §10.1c, §11.7), whose secret for that epoch opens it, and the chain in
+/// force gives no secret that does (none for that epoch number, or another one). The
+/// folder's files still hold the version's content.
+pub(crate) fn lost_own_version(
+    ds: &Dataset,
+    identity: &Identity,
+    id: &Id,
+    v: &Version,
+) -> Option<Error> {
     use crate::object::policy::Policy;
     let bytes = ds.store.get(&crate::store::policy_path(&v.policy)).ok()??;
     let p = Policy::open(&v.policy, &bytes).ok()?;
     let me = identity.public();
-    if p.signer.0 != me.sign {
+    if p.signer.0 != me.sign || v.author.0 != me.sign {
         return None;
     }
     let (_, own) = p
@@ -163,10 +169,9 @@ fn epoch_reused(ds: &Dataset, identity: &Identity, id: &Id, v: &Version) -> Opti
     v.unseal(id, &crate::crypto::keys::EpochKeys::derive(v.epoch, &own))
         .ok()?;
     Some(Error::Usage(format!(
-        "your version {} was made under your policy {} (epoch {}), which did not become the policy in force (a side of the fork arrived as it was pushed); the repair in force started epoch {} again with another secret, so the version cannot be made again from this folder. Its files are still here: clone the dataset into a new folder, copy your changed files there, and commit them",
+        "your version {} was made under your policy {} (epoch {}), which did not become the policy in force (another change to the members arrived as it was pushed), and the policy in force gives no key that opens it, so the version cannot be made again from this folder. Its files are still here: clone the dataset into a new folder, copy your changed files there, and commit them",
         id.short(),
         v.policy.short(),
         v.epoch,
-        v.epoch
     )))
 }

@@ -28,6 +28,8 @@ pub struct Chain {
     /// The policies, not in force, that judged the forks of this chain: see
     /// [`Chain::fork_related`].
     pub contested: Vec<Id>,
+    /// The bodies of the `contested` policies.
+    aside: Vec<(Id, Policy)>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -575,6 +577,13 @@ pub fn walk(
         }
     }
     let accepted: HashSet<Id> = policies.iter().map(|(i, _)| *i).collect();
+    contested.sort();
+    contested.dedup();
+    contested.retain(|id| !accepted.contains(id));
+    let aside: Vec<(Id, Policy)> = contested
+        .iter()
+        .filter_map(|id| all.get(id).map(|p| (*id, p.clone())))
+        .collect();
     for (id, p) in all {
         if p.previous.is_none() || accepted.contains(&id) {
             continue;
@@ -589,15 +598,13 @@ pub fn walk(
     }
     refused.sort_by_key(|r| r.0);
     refused.dedup_by(|a, b| a.0 == b.0);
-    contested.sort();
-    contested.dedup();
-    contested.retain(|id| !accepted.contains(id));
     Ok(Chain {
         dataset: *dataset,
         policies,
         refused,
         fork,
         contested,
+        aside,
     })
 }
 
@@ -1243,6 +1250,29 @@ impl Chain {
         out
     }
 
+    /// The epoch secrets that `identity`'s own policies among those that judged a fork (a
+    /// repair that lost, or was made early, and what it signed on that repair's line) gave
+    /// it, for epoch numbers below the one in force that no accepted policy uses: what its
+    /// folder may have sealed its own versions under before the fork was settled otherwise,
+    /// so that `pull` can open them and make them again under the policy in force (spec
+    /// §11.7). Epochs in the chain only go up, so no accepted policy will ever use such a
+    /// number, and the key can never be confused with one in force. No version under such an
+    /// epoch is ever history (rule V10): these keys only read.
+    pub fn own_aside_secrets(&self, identity: &Identity) -> BTreeMap<u32, EpochSecret> {
+        let me = identity.public();
+        let used: BTreeSet<u32> = self.policies.iter().map(|(_, p)| p.epoch).collect();
+        let now = self.tip().1.epoch;
+        let mut out = BTreeMap::new();
+        for (_, p) in self.aside.iter().filter(|(_, p)| p.signer.0 == me.sign) {
+            for (e, s) in p.unwrap_for(&me.kx, identity.kx_secret()) {
+                if e < now && !used.contains(&e) {
+                    out.entry(e).or_insert(s);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
     /// no unrepaired fork.
     pub fn may_write(&self, sign_key: &[u8; 32]) -> std::result::Result<&Member, Refusal> {
@@ -1283,6 +1313,7 @@ impl Chain {
             refused: Vec::new(),
             fork: Vec::new(),
             contested: Vec::new(),
+            aside: Vec::new(),
         }
     }
 
