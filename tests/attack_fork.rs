@@ -122,6 +122,37 @@ impl World {
         self.ok(who, dir, &args);
     }
 
+    /// A fork of two sides in the bucket: admins A and B (each with a folder) each add a
+    /// reader (NA, NB) at once, A by push and B copied in by hand. `others` are more members
+    /// (each with a folder).
+    fn two_sides(others: &[(&str, &str)]) -> World {
+        let mut members = vec![("a", "admin"), ("b", "admin")];
+        members.extend_from_slice(others);
+        let w = World::new(&members);
+        for n in ["na", "nb"] {
+            w.new_id(n);
+        }
+        let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+        w.clone_each(&names);
+        w.add_reader("a", "a", "na");
+        w.ok("a", "a", &["push"]);
+        w.add_reader("b", "b", "nb");
+        w.sneak("b");
+        w
+    }
+
+    /// The owner clones the bucket into `dir`, repairs the fork there and pushes.
+    fn repair_in_a_clone(&self, dir: &str) {
+        let to = self.dir(dir);
+        self.ok(
+            "owner",
+            "",
+            &["clone", self.bucket.to_str().unwrap(), to.to_str().unwrap()],
+        );
+        self.ok("owner", dir, &["share", "repair"]);
+        self.ok("owner", dir, &["push"]);
+    }
+
     /// Copy every policy `dir` holds into the bucket, bypassing push.
     fn sneak(&self, dir: &str) {
         sneak_policies(&self.dir(dir), &self.bucket);
@@ -521,15 +552,8 @@ fn a_fork_nested_on_a_side_is_judged_alike_by_every_reader() {
 /// settled no reader's `verify` finds anything wrong.
 #[test]
 fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
-    let w = World::new(&[("a", "admin"), ("b", "admin"), ("d", "admin")]);
-    for n in ["na", "nb", "nd"] {
-        w.new_id(n);
-    }
-    w.clone_each(&["a", "b", "d"]);
-    w.add_reader("a", "a", "na");
-    w.ok("a", "a", &["push"]);
-    w.add_reader("b", "b", "nb");
-    w.sneak("b");
+    let w = World::two_sides(&[("d", "admin")]);
+    w.new_id("nd");
     w.e.ok(&["pull"]);
     w.e.ok(&["share", "repair"]);
     w.e.ok(&["push"]);
@@ -539,13 +563,7 @@ fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
     w.e.ok(&["commit", "-m", "v2"]);
 
     let bucket = w.bucket.to_str().unwrap();
-    w.ok(
-        "owner",
-        "",
-        &["clone", bucket, w.dir("f").to_str().unwrap()],
-    );
-    w.ok("owner", "f", &["share", "repair"]);
-    w.ok("owner", "f", &["push"]);
+    w.repair_in_a_clone("f");
 
     let said = w.e.fails(&["pull"], 2);
     assert!(
@@ -581,15 +599,8 @@ fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
 /// repair), not ask for a pull that brings nothing, forever.
 #[test]
 fn withdrawing_the_signer_of_an_early_repair_does_not_block_push() {
-    let w = World::new(&[("a", "admin"), ("b", "admin"), ("d", "admin")]);
-    for n in ["na", "nb", "nd"] {
-        w.new_id(n);
-    }
-    w.clone_each(&["a", "b", "d"]);
-    w.add_reader("a", "a", "na");
-    w.ok("a", "a", &["push"]);
-    w.add_reader("b", "b", "nb");
-    w.sneak("b");
+    let w = World::two_sides(&[("d", "admin")]);
+    w.new_id("nd");
     let bucket = w.bucket.to_str().unwrap();
     w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
     w.ok("b", "bx", &["share", "repair"]);
@@ -597,13 +608,7 @@ fn withdrawing_the_signer_of_an_early_repair_does_not_block_push() {
     w.add_reader("d", "d", "nd");
     w.sneak("d");
 
-    w.ok(
-        "owner",
-        "",
-        &["clone", bucket, w.dir("f").to_str().unwrap()],
-    );
-    w.ok("owner", "f", &["share", "repair"]);
-    w.ok("owner", "f", &["push"]);
+    w.repair_in_a_clone("f");
     w.ok("owner", "f", &["share", "remove", "b"]);
     std::fs::write(w.dir("f").join("after.csv"), b"after\n").unwrap();
     w.ok("owner", "f", &["commit", "-m", "after removing b"]);
@@ -626,20 +631,7 @@ fn withdrawing_the_signer_of_an_early_repair_does_not_block_push() {
 /// force, so a fresh clone reads it and the owner's folder can push (spec §11.7).
 #[test]
 fn a_version_made_under_a_losing_repair_is_made_again_by_pull() {
-    let w = World::new(&[
-        ("a", "admin"),
-        ("b", "admin"),
-        ("c", "admin"),
-        ("wr", "writer"),
-    ]);
-    for n in ["na", "nb"] {
-        w.new_id(n);
-    }
-    w.clone_each(&["a", "b", "c"]);
-    w.add_reader("a", "a", "na");
-    w.ok("a", "a", &["push"]);
-    w.add_reader("b", "b", "nb");
-    w.sneak("b");
+    let w = World::two_sides(&[("c", "admin"), ("wr", "writer")]);
     w.e.ok(&["pull"]);
     w.ok("c", "c", &["share", "remove", "wr"]);
     w.sneak("c");
