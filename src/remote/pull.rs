@@ -51,7 +51,7 @@ pub fn pull(
     if let (true, Some(h)) = (unread, before) {
         // A version of the caller's own, under its own policy that did not come into force.
         let lost = hist.versions.get(&h);
-        if let Some(e) = lost.and_then(|v| rebase::lost_own_version(ds, identity, &h, v)) {
+        if let Some(e) = lost.and_then(|v| rebase::lost_own_version(&hist.chain, identity, &h, v)) {
             return Err(e);
         }
         if !ds.holds_nothing()? {

@@ -100,7 +100,7 @@ pub fn rebase(ds: &Dataset, identity: &Identity, progress: bool) -> Result<Optio
         })?;
         let seal = v
             .unseal(id, &k)
-            .map_err(|e| lost_own_version(ds, identity, id, &v).unwrap_or(e))?;
+            .map_err(|e| lost_own_version(&hist.chain, identity, id, &v).unwrap_or(e))?;
         let reachable = reseal::reachable(ds, &w.keyring, &index, seal.root)?;
         let r = reseal::ensure_usable(ds, &w.keyring, &w.keys, &mut index, &reachable, progress)?;
         out.resealed.blobs += r.blobs;
@@ -150,22 +150,15 @@ pub fn rebase(ds: &Dataset, identity: &Identity, progress: bool) -> Result<Optio
 /// force gives no secret that does (none for that epoch number, or another one). The
 /// folder's files still hold the version's content.
 pub(crate) fn lost_own_version(
-    ds: &Dataset,
+    chain: &crate::rules::Chain,
     identity: &Identity,
     id: &Id,
     v: &Version,
 ) -> Option<Error> {
-    use crate::object::policy::Policy;
-    let bytes = ds.store.get(&crate::store::policy_path(&v.policy)).ok()??;
-    let p = Policy::open(&v.policy, &bytes).ok()?;
-    let me = identity.public();
-    if p.signer.0 != me.sign || v.author.0 != me.sign {
+    if v.author.0 != identity.public().sign {
         return None;
     }
-    let (_, own) = p
-        .unwrap_for(&me.kx, identity.kx_secret())
-        .into_iter()
-        .find(|(e, _)| *e == v.epoch)?;
+    let own = chain.own_aside_secret(identity, &v.policy, v.epoch)?;
     v.unseal(id, &crate::crypto::keys::EpochKeys::derive(v.epoch, &own))
         .ok()?;
     Some(Error::Usage(format!(

@@ -799,12 +799,9 @@ fn judge_repairs_once(
         let n = named(r);
         let prefixes: Option<Vec<Vec<(Id, Policy)>>> = lines
             .iter()
-            .map(|l| {
-                let on: Vec<usize> = (0..l.len()).filter(|i| n.contains(&l[*i].0)).collect();
-                match on.as_slice() {
-                    [pos] => Some(l[..=*pos].to_vec()),
-                    _ => None,
-                }
+            .map(|l| match named_on(l, &n).as_slice() {
+                [pos] => Some(l[..=*pos].to_vec()),
+                _ => None,
             })
             .collect();
         let Some(mut prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
@@ -908,8 +905,7 @@ fn made_early(
 ) -> bool {
     let mut seen: Vec<Vec<(Id, Policy)>> = Vec::new();
     for l in lines {
-        let on: Vec<usize> = (0..l.len()).filter(|i| named.contains(&l[*i].0)).collect();
-        match on.as_slice() {
+        match named_on(l, named).as_slice() {
             [] => {}
             [pos] => seen.push(l[..=*pos].to_vec()),
             _ => return false,
@@ -921,6 +917,13 @@ fn made_early(
         && seen.len() == named.len()
         && u64::from(r.epoch) <= u64::from(top) + repairs as u64
         && check_repair(base, r, &seen).is_ok()
+}
+
+/// Where on `line` a repair naming `named` names a policy.
+fn named_on(line: &[(Id, Policy)], named: &BTreeSet<Id>) -> Vec<usize> {
+    (0..line.len())
+        .filter(|i| named.contains(&line[*i].0))
+        .collect()
 }
 
 /// How much `key` could do in `base` if it was an owner or admin there (owner 3, admin 2);
@@ -1250,27 +1253,54 @@ impl Chain {
         out
     }
 
-    /// The epoch secrets that `identity`'s own policies among those that judged a fork (a
-    /// repair that lost, or was made early, and what it signed on that repair's line) gave
-    /// it, for epoch numbers below the one in force that no accepted policy uses: what its
-    /// folder may have sealed its own versions under before the fork was settled otherwise,
-    /// so that `pull` can open them and make them again under the policy in force (spec
-    /// §11.7). Epochs in the chain only go up, so no accepted policy will ever use such a
-    /// number, and the key can never be confused with one in force. No version under such an
-    /// epoch is ever history (rule V10): these keys only read.
-    pub fn own_aside_secrets(&self, identity: &Identity) -> BTreeMap<u32, EpochSecret> {
+    /// `identity`'s own policies among those that judged a fork (a repair that lost, or was
+    /// made early, and what it signed on that repair's line), each with the epoch secrets it
+    /// wrapped to `identity`: the one place that takes keys from policies not in force.
+    fn own_aside<'a>(
+        &'a self,
+        identity: &'a Identity,
+    ) -> impl Iterator<Item = (&'a Id, u32, EpochSecret)> + 'a {
         let me = identity.public();
+        self.aside
+            .iter()
+            .filter(move |(_, p)| p.signer.0 == me.sign)
+            .flat_map(move |(id, p)| {
+                let wrapped = p.unwrap_for(&me.kx, identity.kx_secret());
+                wrapped.into_iter().map(move |(e, s)| (id, e, s))
+            })
+    }
+
+    /// The epoch secrets of [`Chain::own_aside`], for epoch numbers below the one in force
+    /// that no accepted policy uses: what its folder may have sealed its own versions under
+    /// before the fork was settled otherwise, so that `pull` can open them and make them
+    /// again under the policy in force (spec §11.7). Epochs in the chain only go up, so no
+    /// accepted policy will ever use such a number, and the key can never be confused with
+    /// one in force. No version under such an epoch is ever history (rule V10): these keys
+    /// only read.
+    pub fn own_aside_secrets(&self, identity: &Identity) -> BTreeMap<u32, EpochSecret> {
         let used: BTreeSet<u32> = self.policies.iter().map(|(_, p)| p.epoch).collect();
         let now = self.tip().1.epoch;
         let mut out = BTreeMap::new();
-        for (_, p) in self.aside.iter().filter(|(_, p)| p.signer.0 == me.sign) {
-            for (e, s) in p.unwrap_for(&me.kx, identity.kx_secret()) {
-                if e < now && !used.contains(&e) {
-                    out.entry(e).or_insert(s);
-                }
+        for (_, e, s) in self.own_aside(identity) {
+            if e < now && !used.contains(&e) {
+                out.entry(e).or_insert(s);
             }
         }
         out
+    }
+
+    /// The secret for `epoch` that `identity`'s own policy `policy`, one of
+    /// [`Chain::own_aside`], wrapped to it, whether or not the chain in force uses that
+    /// number (to explain why a version made under it does not open; never to read).
+    pub fn own_aside_secret(
+        &self,
+        identity: &Identity,
+        policy: &Id,
+        epoch: u32,
+    ) -> Option<EpochSecret> {
+        self.own_aside(identity)
+            .find(|(id, e, _)| *id == policy && *e == epoch)
+            .map(|(_, _, s)| s)
     }
 
     /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
