@@ -546,16 +546,17 @@ fn a_fork_nested_on_a_side_is_judged_alike_by_every_reader() {
 
 /// The owner repairs a fork and pushes, while admin D, stale at the base, adds a reader: the
 /// two arrive together, so the owner's repair names two of three lines (made early). The
-/// owner, not knowing, commits v2 under it. A fresh clone repairs again, and that repair
-/// starts the same epoch number with another secret (a known limit, spec §10.1c): the
-/// owner's pull says so and what to do, doing it publishes v2's files, and once the fork is
-/// settled no reader's `verify` finds anything wrong.
+/// owner, not knowing, commits v2 under it. A fresh clone, which holds that repair, repairs
+/// again and starts an epoch above it (spec §10.1c): the owner's pull opens v2 with its own
+/// early repair's key and makes it again under the repair in force, and every reader gets
+/// it and verifies clean (the early repair is history, not damage).
 #[test]
-fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
+fn a_version_made_under_a_repair_made_early_is_made_again_by_pull() {
     let w = World::two_sides(&[("d", "admin")]);
     w.new_id("nd");
     w.e.ok(&["pull"]);
-    w.e.ok(&["share", "repair"]);
+    let early: serde_json::Value =
+        serde_json::from_str(&w.e.ok(&["share", "repair", "--json"])).unwrap();
     w.e.ok(&["push"]);
     w.add_reader("d", "d", "nd");
     w.sneak("d");
@@ -563,7 +564,51 @@ fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
     w.e.ok(&["commit", "-m", "v2"]);
 
     let bucket = w.bucket.to_str().unwrap();
+    w.ok(
+        "owner",
+        "",
+        &["clone", bucket, w.dir("f").to_str().unwrap()],
+    );
+    let settling: serde_json::Value =
+        serde_json::from_str(&w.ok("owner", "f", &["share", "repair", "--json"])).unwrap();
+    assert!(
+        settling["epoch"].as_u64() > early["epoch"].as_u64(),
+        "{early} {settling}"
+    );
+    w.ok("owner", "f", &["push"]);
+
+    w.e.ok(&["pull"]);
+    w.e.ok(&["push"]);
+    for who in ["a", "d"] {
+        w.ok(who, who, &["pull"]);
+        assert_eq!(
+            std::fs::read_to_string(w.dir(who).join("v2.csv"))
+                .ok()
+                .as_deref(),
+            Some("made under the repair made early\n"),
+            "{who}"
+        );
+        w.ok(who, who, &["verify"]);
+    }
+}
+
+/// As above, but the owner's early repair never reached the bucket before another folder
+/// settled the fork, so that repair starts the same epoch number with another secret (a
+/// known limit, spec §11.7): the owner's pull says so and what to do, and doing it publishes
+/// v2's files.
+#[test]
+fn a_version_made_under_an_unseen_early_repair_is_explained_and_recovered() {
+    let w = World::two_sides(&[("d", "admin")]);
+    w.new_id("nd");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    w.e.write("v2.csv", b"made under the repair made early\n");
+    w.e.ok(&["commit", "-m", "v2"]);
     w.repair_in_a_clone("f");
+    // The early repair arrives after the settling one.
+    sneak_policies(&w.e.data, &w.bucket);
 
     let said = w.e.fails(&["pull"], 2);
     assert!(
@@ -571,6 +616,7 @@ fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
             && said.contains("clone the dataset into a new folder"),
         "{said}"
     );
+    let bucket = w.bucket.to_str().unwrap();
     w.ok(
         "owner",
         "",
@@ -588,9 +634,36 @@ fn a_version_made_under_a_repair_made_early_is_explained_and_recovered() {
             Some("made under the repair made early\n"),
             "{who}"
         );
-        // The repair made early is history now, not damage.
         w.ok(who, who, &["verify"]);
     }
+}
+
+/// The owner's repair is made early (D's late side arrives with it), and the owner then
+/// withdraws reader M on top of it. The repair that settles the fork, made in a fresh clone,
+/// keeps M out: a withdrawal is never undone by the race.
+#[test]
+fn a_withdrawal_on_top_of_an_early_repair_survives_the_settling_repair() {
+    let w = World::two_sides(&[("d", "admin"), ("m", "reader")]);
+    w.new_id("nd");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    w.e.ok(&["share", "remove", "m"]);
+    w.e.ok(&["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+
+    w.repair_in_a_clone("f");
+    let list = w.ok("owner", "f", &["share", "list"]);
+    assert!(
+        !lists(&list, "m "),
+        "M is back after the settling repair: {list}"
+    );
+    std::fs::write(w.dir("f").join("after.csv"), b"after M left\n").unwrap();
+    w.ok("owner", "f", &["commit", "-m", "after"]);
+    w.ok("owner", "f", &["push"]);
+    assert_eq!(reads(&w, "m", "m2", "after.csv"), None);
+    w.ok("owner", "f", &["verify"]);
 }
 
 /// Admin B's repair is made early (D's late side arrives with it); the owner settles the

@@ -940,6 +940,15 @@ fn a_repair_made_early_is_history_once_the_fork_is_settled() {
         p.wraps.retain(|w| w.1 < 3);
         p.wraps.extend(wraps_for(&p.members, 1000, s));
     });
+    // Naming a repair whose epoch is past the limit would carry this one's up with it.
+    let names_far = repair(&e, base, &sides, "camden", |p, s| {
+        p.epoch = 1001;
+        p.wraps.retain(|w| w.1 < 3);
+        p.wraps.extend(wraps_for(&p.members, 1001, s));
+        let named = p.repairs.as_mut().unwrap();
+        named.push(far);
+        named.sort();
+    });
     e.new_identity("late");
     let late = ident(t(&e), "late");
     let f = Forge::open(&e.data);
@@ -952,7 +961,7 @@ fn a_repair_made_early_is_history_once_the_fork_is_settled() {
     });
     // Three lines now: no repair settles, and the fork is open.
     let open = policy_findings(&e);
-    for id in [early, keeps_gla, far] {
+    for id in [early, keeps_gla, far, names_far] {
         assert!(
             open.contains(&("policy-repair".into(), id.to_hex(), "warning".into())),
             "{open:?}"
@@ -964,7 +973,7 @@ fn a_repair_made_early_is_history_once_the_fork_is_settled() {
         f.contains(&("policy-fork-repaired".into(), early.to_hex(), "info".into())),
         "{f:?}"
     );
-    for id in [keeps_gla, far] {
+    for id in [keeps_gla, far, names_far] {
         assert!(
             f.contains(&("policy-repair".into(), id.to_hex(), "warning".into())),
             "{f:?}"
@@ -973,6 +982,19 @@ fn a_repair_made_early_is_history_once_the_fork_is_settled() {
     assert!(!f.iter().any(|(r, _, _)| r == "policy-fork"), "{f:?}");
     let list: Value = serde_json::from_str(&e.ok(&["share", "list", "--json"])).unwrap();
     assert_eq!(list["policy"], made["policy"]);
+    // `share repair` named the repair made early (only that one) and started above its
+    // epoch 3, skipping no number it needs.
+    assert_eq!(made["epoch"], 4, "{made}");
+    let id = Id::from_hex(made["policy"].as_str().unwrap()).unwrap();
+    let bytes = std::fs::read(e.data.join(".coffer/store/policy").join(id.to_hex())).unwrap();
+    let named = coffer::object::policy::Policy::open(&id, &bytes)
+        .unwrap()
+        .repairs
+        .unwrap();
+    assert!(named.contains(&early), "{named:?}");
+    for other in [keeps_gla, far, names_far] {
+        assert!(!named.contains(&other), "{named:?}");
+    }
 }
 
 /// Each repair that breaks one condition of spec §10.1c is refused by name (policy-repair)

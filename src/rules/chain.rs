@@ -30,6 +30,8 @@ pub struct Chain {
     pub contested: Vec<Id>,
     /// The bodies of the `contested` policies.
     aside: Vec<(Id, Policy)>,
+    /// While the fork after the tip stands: its repairs made early (spec §10.1c).
+    early: BTreeSet<Id>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -225,6 +227,24 @@ pub fn check_successor(
 
 /// Load every policy of `store` and walk the chain of `dataset` from its genesis.
 pub fn load(store: &Store, dataset: &Id) -> Result<Chain> {
+    let (all, refused) = load_all(store, dataset)?;
+    walk(dataset, all, refused)
+}
+
+/// Whether the rules would put the policy `id` (signed, as `bytes`) in force if `store`
+/// held it too: a writer checks a policy before it publishes it.
+pub fn would_be_in_force(store: &Store, dataset: &Id, id: &Id, bytes: &[u8]) -> Result<bool> {
+    let policy = Policy::open(id, bytes)?;
+    let (mut all, refused) = load_all(store, dataset)?;
+    all.insert(*id, policy);
+    Ok(walk(dataset, all, refused)?.tip().0 == *id)
+}
+
+/// Opened policies by id, and those refused before the walk.
+type Loaded = (BTreeMap<Id, Policy>, Vec<(Id, Refusal)>);
+
+/// Every policy `store` holds, opened, and those that do not open, refused.
+fn load_all(store: &Store, dataset: &Id) -> Result<Loaded> {
     let mut all: BTreeMap<Id, Policy> = BTreeMap::new();
     let mut refused = Vec::new();
     let names: Vec<String> = store
@@ -246,7 +266,7 @@ pub fn load(store: &Store, dataset: &Id) -> Result<Chain> {
             Err(e) => refused.push((id, Refusal::of_error(&e))),
         }
     }
-    walk(dataset, all, refused)
+    Ok((all, refused))
 }
 
 /// The line of policies starting at `side`: each next one the only valid successor of the
@@ -341,6 +361,7 @@ pub fn walk(
     let mut fork = Vec::new();
     let mut contested: Vec<Id> = Vec::new();
     let mut memo = HashMap::new();
+    let mut open_early = BTreeSet::new();
     loop {
         let (cur_id, cur) = &policies[policies.len() - 1];
         let mut sides = Vec::new();
@@ -403,6 +424,13 @@ pub fn walk(
                     .as_ref()
                     .is_some_and(|named| named.iter().any(|n| lines[i].contains(n)))
             };
+            let names_id = |j: usize, n: &Id| {
+                sides[j]
+                    .1
+                    .repairs
+                    .as_ref()
+                    .is_some_and(|named| named.contains(n))
+            };
             let whole = lines.clone();
             let lines = cut_late(cur, &lines, &all);
             let mut keep = judge(cur, &lines, &all, names);
@@ -439,6 +467,14 @@ pub fn walk(
                     }
                     let named = sides[i].1.repairs.iter().flatten();
                     contested.extend(named.filter(|n| lines.iter().any(|l| l.contains(n))));
+                    // And the whole line of another repair it names: its withdrawals and
+                    // epochs count in judging this one.
+                    for (j, l) in whole.iter().enumerate() {
+                        let first = l.first();
+                        if j != i && is_repair(&j) && first.is_some_and(|f| names_id(i, f)) {
+                            contested.extend(l);
+                        }
+                    }
                 }
             }
             keep
@@ -483,10 +519,10 @@ pub fn walk(
             let every_plain = to_lines(&plain_all);
             // Each standing repair's line: what was done after it (a withdrawal on top of a
             // repair that then lost) still applies to whatever repairs it.
-            let repair_lines: HashMap<Id, Vec<(Id, Policy)>> = keep
-                .iter()
+            // Every candidate repair's, standing or not: a repair may name one set aside.
+            let repair_lines: HashMap<Id, Vec<(Id, Policy)>> = (0..sides.len())
                 .filter(|i| is_repair(i))
-                .map(|i| (sides[*i].0, to_lines(&[*i]).remove(0)))
+                .map(|i| (sides[i].0, to_lines(&[i]).remove(0)))
                 .collect();
             let (found, others, bad, early) =
                 judge_repairs(cur, &fork_lines, &every_plain, &repairs, &repair_lines);
@@ -519,9 +555,25 @@ pub fn walk(
                             rid.short()
                         )
                     };
-                    let ids = ids.chain(others.iter().map(|(i, _)| *i));
-                    for id in ids.chain(early.iter().copied()) {
-                        let why = what(early.contains(&id));
+                    let ids = ids.chain(others.iter().flat_map(|(i, _)| {
+                        let line = repair_lines.get(i).into_iter().flatten();
+                        std::iter::once(*i).chain(line.map(|(l, _)| *l))
+                    }));
+                    // A repair made early with its line: what its signer did on top of it
+                    // (a withdrawal, say) is history too.
+                    // So is any other repair the settling one names, with its line.
+                    let named_by = rp.repairs.iter().flatten().filter(|n| {
+                        repair_lines.contains_key(*n) && !others.iter().any(|(o, _)| o == *n)
+                    });
+                    let early_lines: BTreeSet<Id> = early
+                        .iter()
+                        .chain(named_by)
+                        .flat_map(|i| repair_lines.get(i).into_iter().flatten())
+                        .map(|(i, _)| *i)
+                        .chain(early.iter().copied())
+                        .collect();
+                    for id in ids.chain(early_lines.iter().copied()) {
+                        let why = what(early_lines.contains(&id));
                         refused.push((id, Refusal::new(Rule::PolicyForkRepaired, why)));
                     }
                     repaired = Some((rid, rp));
@@ -564,6 +616,7 @@ pub fn walk(
                         fork_lines.push(repair_lines.get(id).cloned().unwrap_or_default());
                     }
                     fork = fork_lines;
+                    open_early = early;
                     break;
                 }
             }
@@ -605,6 +658,7 @@ pub fn walk(
         fork,
         contested,
         aside,
+        early: open_early,
     })
 }
 
@@ -673,7 +727,7 @@ pub(crate) fn power(role: &str) -> usize {
 /// §10.1c): signed by an owner or admin whom no policy of any line withdraws or demotes;
 /// keeping out everyone a line's last policy no longer lists; giving nobody a higher role
 /// than the lowest a line lowered them to; and starting an epoch above every epoch of `base`
-/// and the lines (exactly which one, [`judge_repairs`] decides), so that epoch numbers stay
+/// and the lines (how far above, [`judge_repairs`] bounds), so that epoch numbers stay
 /// unique in the accepted chain.
 pub(crate) fn check_repair(
     base: &Policy,
@@ -738,9 +792,9 @@ pub(crate) fn check_repair(
 /// standing repairs. A repair is well-formed if it names exactly one policy on each standing
 /// line (the last its signer saw) and nothing but policies of `every` and repairs, and meets
 /// [`check_repair`] against the lines up to the policies it names (so a line extended later
-/// does not undo it); the one well-formed repair that names every other well-formed one (and
-/// no other repair) settles the fork, with an epoch one above every epoch of the lines and
-/// those repairs. Returns it, the other well-formed ones, the ill-formed ones refused, and
+/// does not undo it), with an epoch above every epoch of those lines and of the repairs it
+/// names and at most the number of standing repairs above them; the one well-formed repair
+/// that names every other well-formed one (and no other repair) settles the fork. Returns it, the other well-formed ones, the ill-formed ones refused, and
 /// which of those were made early ([`made_early`]).
 #[allow(clippy::type_complexity)]
 fn judge_repairs(
@@ -790,8 +844,12 @@ fn judge_repairs_once(
     BTreeSet<Id>,
 ) {
     let mut early = BTreeSet::new();
+    // Any repair of this fork may be named (readers hold what a standing repair names):
+    // naming one that is not well-formed (made early, say) only makes its line one more
+    // that this repair repairs.
     let mut allowed = plain_ids.clone();
     allowed.extend(repair_ids.iter().copied());
+    allowed.extend(repair_lines.keys().copied());
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
     let mut bad = Vec::new();
     let mut well = Vec::new();
@@ -821,10 +879,42 @@ fn judge_repairs_once(
             ));
             continue;
         };
-        // The whole line of every other repair it names: withdrawals and demotions made
-        // after that repair win too, and its epochs count.
-        for other in n.iter().filter(|o| *o != id && repair_ids.contains(*o)) {
-            prefixes.extend(repair_lines.get(other).cloned());
+        // The line of every other repair it names: withdrawals and demotions made after
+        // that repair win too, and its epochs count. A named repair starting an epoch above
+        // any a repair of this fork needs would raise this one's with it (until the numbers
+        // run out): naming one is ill-formed.
+        let plain_top = prefixes
+            .iter()
+            .flatten()
+            .map(|(_, p)| p.epoch)
+            .fold(base.epoch, u32::max);
+        let limit = u64::from(plain_top) + repairs.len() as u64;
+        let mut too_high = None;
+        for other in n
+            .iter()
+            .filter(|o| *o != id && repair_lines.contains_key(*o))
+        {
+            let line = repair_lines.get(other).cloned().unwrap_or_default();
+            if line
+                .first()
+                .is_some_and(|(_, p)| u64::from(p.epoch) > limit)
+            {
+                too_high = Some(*other);
+            }
+            prefixes.push(line);
+        }
+        if let Some(other) = too_high {
+            bad.push((
+                *id,
+                Refusal::new(
+                    Rule::PolicyRepair,
+                    format!(
+                        "names repair {}, which starts an epoch above any a repair of this fork needs (at most {limit})",
+                        other.short()
+                    ),
+                ),
+            ));
+            continue;
         }
         // No more epochs than a repair of this fork can need (one per repair), so nobody
         // can use up the epoch numbers and leave the fork unrepairable.
@@ -863,31 +953,11 @@ fn judge_repairs_once(
     });
     let found = found.map(|i| well.remove(i));
     let others: Vec<(Id, Policy)> = well.into_iter().map(|(i, p, _)| (i, p)).collect();
-    let Some((id, r, prefixes)) = found else {
-        return (None, others, bad, early);
-    };
-    // Its epoch: one above every epoch of the lines it settles and of the other repairs.
-    let floor = prefixes
-        .iter()
-        .flatten()
-        .map(|(_, p)| p.epoch)
-        .chain(others.iter().map(|(_, p)| p.epoch))
-        .fold(base.epoch, u32::max);
-    if floor.checked_add(1) != Some(r.epoch) {
-        bad.push((
-            id,
-            Refusal::new(
-                Rule::PolicyRepair,
-                format!(
-                    "starts epoch {}, not {} (one above every epoch of the fork's sides and of the repairs it names)",
-                    r.epoch,
-                    floor.saturating_add(1)
-                ),
-            ),
-        ));
-        return (None, others, bad, early);
-    }
-    (Some((id, r)), others, bad, early)
+    // Its epoch is above every epoch of the lines it settles and of the other repairs
+    // (check_repair, with their lines in its prefixes) and within the bound above; it need
+    // not be the next number: its signer starts above repairs made early that it saw, so
+    // that their epoch secrets are never confused with its own (spec §10.1c).
+    (found.map(|(id, r, _)| (id, r)), others, bad, early)
 }
 
 /// Whether repair `r`, naming `named`, was made early: pushed at the moment another side
@@ -1303,6 +1373,36 @@ impl Chain {
             .map(|(_, _, s)| s)
     }
 
+    /// The lines of the repairs made early of the fork after the policy in force (spec
+    /// §10.1c), as far as this store holds them: the repair, then its only successor, and
+    /// so on. A repair of the fork names them, starts above their epochs and keeps their
+    /// withdrawals.
+    pub fn early_repair_lines(&self) -> Vec<Vec<(Id, Policy)>> {
+        let next_of = |id: Id| -> Option<(Id, Policy)> {
+            match self
+                .aside
+                .iter()
+                .filter(|(_, q)| q.previous == Some(id))
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                [(i, q)] => Some((*i, q.clone())),
+                _ => None,
+            }
+        };
+        self.aside
+            .iter()
+            .filter(|(id, _)| self.early.contains(id))
+            .map(|(id, p)| {
+                let mut line = vec![(*id, p.clone())];
+                while let Some(n) = line.last().and_then(|(i, _)| next_of(*i)) {
+                    line.push(n);
+                }
+                line
+            })
+            .collect()
+    }
+
     /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
     /// no unrepaired fork.
     pub fn may_write(&self, sign_key: &[u8; 32]) -> std::result::Result<&Member, Refusal> {
@@ -1344,6 +1444,7 @@ impl Chain {
             fork: Vec::new(),
             contested: Vec::new(),
             aside: Vec::new(),
+            early: BTreeSet::new(),
         }
     }
 
