@@ -153,6 +153,22 @@ impl World {
         self.ok("owner", dir, &["push"]);
     }
 
+    /// Each of `who` pulls into its folder, finds the owner's v2 made under a repair made
+    /// early, and verifies clean (that repair is history, not damage).
+    fn everyone_pulls_v2_and_verifies(&self, who: &[&str]) {
+        for who in who {
+            self.ok(who, who, &["pull"]);
+            assert_eq!(
+                std::fs::read_to_string(self.dir(who).join("v2.csv"))
+                    .ok()
+                    .as_deref(),
+                Some("made under the repair made early\n"),
+                "{who}"
+            );
+            self.ok(who, who, &["verify"]);
+        }
+    }
+
     /// Copy every policy `dir` holds into the bucket, bypassing push.
     fn sneak(&self, dir: &str) {
         sneak_policies(&self.dir(dir), &self.bucket);
@@ -579,17 +595,7 @@ fn a_version_made_under_a_repair_made_early_is_made_again_by_pull() {
 
     w.e.ok(&["pull"]);
     w.e.ok(&["push"]);
-    for who in ["a", "d"] {
-        w.ok(who, who, &["pull"]);
-        assert_eq!(
-            std::fs::read_to_string(w.dir(who).join("v2.csv"))
-                .ok()
-                .as_deref(),
-            Some("made under the repair made early\n"),
-            "{who}"
-        );
-        w.ok(who, who, &["verify"]);
-    }
+    w.everyone_pulls_v2_and_verifies(&["a", "d"]);
 }
 
 /// As above, but the owner's early repair never reached the bucket before another folder
@@ -625,17 +631,7 @@ fn a_version_made_under_an_unseen_early_repair_is_explained_and_recovered() {
     std::fs::copy(w.e.data.join("v2.csv"), w.dir("again").join("v2.csv")).unwrap();
     w.ok("owner", "again", &["commit", "-m", "v2 again"]);
     w.ok("owner", "again", &["push"]);
-    for who in ["a", "d"] {
-        w.ok(who, who, &["pull"]);
-        assert_eq!(
-            std::fs::read_to_string(w.dir(who).join("v2.csv"))
-                .ok()
-                .as_deref(),
-            Some("made under the repair made early\n"),
-            "{who}"
-        );
-        w.ok(who, who, &["verify"]);
-    }
+    w.everyone_pulls_v2_and_verifies(&["a", "d"]);
 }
 
 /// The owner's repair is made early (D's late side arrives with it), and the owner then
