@@ -733,3 +733,121 @@ fn a_version_made_under_a_losing_repair_is_made_again_by_pull() {
         assert!(w.dir(who).join("y.csv").exists(), "{who}");
     }
 }
+
+/// The policy in force in `dir` and its epoch, as `share list --json` gives them.
+fn policy_of(w: &World, who: &str, dir: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(&w.ok(who, dir, &["share", "list", "--json"])).unwrap();
+    format!("{} epoch {}", v["policy"], v["epoch"])
+}
+
+/// Admin B's repair is made early (D's late side arrives with it); the owner settles the
+/// fork in a fresh clone "f" (naming B's repair), withdraws B, and commits after.csv.
+fn settled_then_b_withdrawn() -> World {
+    let w = World::two_sides(&[("d", "admin"), ("wr", "writer")]);
+    w.new_id("nd");
+    let bucket = w.bucket.to_str().unwrap();
+    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
+    w.ok("b", "bx", &["share", "repair"]);
+    w.ok("b", "bx", &["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    w.repair_in_a_clone("f");
+    w.ok("owner", "f", &["share", "remove", "b"]);
+    std::fs::write(w.dir("f").join("after.csv"), b"AFTER B LEFT\n").unwrap();
+    w.ok("owner", "f", &["commit", "-m", "after removing b"]);
+    w.ok("owner", "f", &["push"]);
+    w
+}
+
+/// Withdrawn B appends an ordinary policy (withdrawing admin D) to the line of its own early
+/// repair, which the settling repair names, from its stale folder. What the settling repair
+/// names is judged as its signer saw it: the fork stays settled, B stays out, D stays in,
+/// and the owner's commit stays the head (review of the sixth amendment, finding 1).
+#[test]
+fn a_withdrawn_admin_appending_to_a_named_early_repair_changes_nothing() {
+    let w = settled_then_b_withdrawn();
+    w.ok("b", "bx", &["share", "remove", "d"]);
+    w.sneak("bx");
+    let list = w.members_in_force("g1");
+    assert!(!lists(&list, "b ") && lists(&list, "d "), "{list}");
+    assert!(w.dir("g1").join("after.csv").exists());
+    w.ok("owner", "g1", &["commit", "-m", "x", "--allow-empty"]);
+    w.ok("owner", "f", &["pull"]);
+    assert_eq!(policy_of(&w, "owner", "f"), policy_of(&w, "owner", "g1"));
+}
+
+/// As above, then B adds a second successor of its early repair from an older copy of its
+/// folder, after a member's folder pulled the first: that folder and a fresh clone agree on
+/// the policy in force (finding 4).
+#[test]
+fn two_successors_of_a_named_early_repair_do_not_split_readers() {
+    let w = settled_then_b_withdrawn();
+    w.ok("wr", "wr", &["pull"]);
+    copy_dir(&w.dir("bx"), &w.dir("bx2"));
+    w.ok("b", "bx", &["share", "remove", "d"]);
+    w.sneak("bx");
+    w.ok("wr", "wr", &["pull"]);
+    w.new_id("nb2");
+    w.add_reader("b", "bx2", "nb2");
+    w.sneak("bx2");
+    w.ok("wr", "wr", &["pull"]);
+    let _ = w.members_in_force("g2");
+    assert_eq!(policy_of(&w, "wr", "wr"), policy_of(&w, "owner", "g2"));
+    w.ok("owner", "g2", &["commit", "-m", "x", "--allow-empty"]);
+}
+
+/// Honest race: B, not yet pulled, withdraws reader M on top of its own early repair after
+/// the owner settled the fork naming that repair; the fork stays settled (finding 5).
+#[test]
+fn an_honest_change_on_top_of_a_named_early_repair_does_not_reopen_the_fork() {
+    let w = World::two_sides(&[("d", "admin"), ("m", "reader")]);
+    w.new_id("nd");
+    let bucket = w.bucket.to_str().unwrap();
+    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
+    w.ok("b", "bx", &["share", "repair"]);
+    w.ok("b", "bx", &["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    w.repair_in_a_clone("f");
+    std::fs::write(w.dir("f").join("after.csv"), b"AFTER THE REPAIR\n").unwrap();
+    w.ok("owner", "f", &["commit", "-m", "after"]);
+    w.ok("owner", "f", &["push"]);
+    w.ok("b", "bx", &["share", "remove", "m"]);
+    w.sneak("bx");
+    assert!(w.clone("owner", "g1").0);
+    assert!(w.dir("g1").join("after.csv").exists());
+    w.ok("owner", "g1", &["commit", "-m", "x", "--allow-empty"]);
+}
+
+/// The owner's repair is made early; the owner commits v2 under it and withdraws co-owner O2
+/// on top of it. Admin B may not drop an owner, so B's `share repair` is refused with the
+/// reason, rather than bringing O2 back or reusing the early repair's epoch (finding 2);
+/// the owner's own repair keeps O2 out, and the owner's pull makes v2 again (finding 3).
+#[test]
+fn only_an_owner_repairs_when_an_early_repair_line_withdrew_an_owner() {
+    let w = World::two_sides(&[("o2", "owner"), ("d", "admin")]);
+    w.new_id("nd");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    w.e.write("v2.csv", b"made under the repair made early\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    w.e.ok(&["share", "remove", "o2"]);
+    w.e.ok(&["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    let bucket = w.bucket.to_str().unwrap();
+    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
+    let (made, said) = w.run("b", "bx", &["share", "repair"]);
+    assert!(
+        !made && said.contains("only an owner may add, remove or change an owner"),
+        "{said}"
+    );
+    w.repair_in_a_clone("f");
+    let list = w.ok("owner", "f", &["share", "list"]);
+    assert!(!lists(&list, "o2"), "{list}");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["push"]);
+    w.everyone_pulls_v2_and_verifies(&["a", "d"]);
+}

@@ -467,12 +467,14 @@ pub fn walk(
                     }
                     let named = sides[i].1.repairs.iter().flatten();
                     contested.extend(named.filter(|n| lines.iter().any(|l| l.contains(n))));
-                    // And the whole line of another repair it names: its withdrawals and
-                    // epochs count in judging this one.
+                    // And the whole line of another repair it names, with what else
+                    // follows its policies (a fork nested on it): its withdrawals and epochs
+                    // count in judging this one, up to the policy it names there.
                     for (j, l) in whole.iter().enumerate() {
                         let first = l.first();
                         if j != i && is_repair(&j) && first.is_some_and(|f| names_id(i, f)) {
                             contested.extend(l);
+                            contested.extend(descendants(l, &by_prev));
                         }
                     }
                 }
@@ -849,7 +851,7 @@ fn judge_repairs_once(
     // that this repair repairs.
     let mut allowed = plain_ids.clone();
     allowed.extend(repair_ids.iter().copied());
-    allowed.extend(repair_lines.keys().copied());
+    allowed.extend(repair_lines.values().flatten().map(|(i, _)| *i));
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
     let mut bad = Vec::new();
     let mut well = Vec::new();
@@ -901,7 +903,10 @@ fn judge_repairs_once(
             {
                 too_high = Some(*other);
             }
-            prefixes.push(line);
+            // Up to the last policy it names on that line (the last its signer saw): what
+            // is appended later does not change the judgement.
+            let end = named_on(&line, &n).into_iter().max().unwrap_or(0);
+            prefixes.push(line.into_iter().take(end + 1).collect());
         }
         if let Some(other) = too_high {
             bad.push((

@@ -396,27 +396,22 @@ fn repair(
     };
     // Repairs of this fork that are not its sides (one made early, pushed as another side
     // arrived): what their lines withdrew or lowered stays so, or this repair would give
-    // back what, say, the owner withdrew on top of its own earlier repair. Only an owner
-    // may drop or lower an owner.
+    // back what, say, the owner withdrew on top of its own earlier repair (so where that
+    // was an owner, only an owner can repair).
     let early = chain.early_repair_lines();
     let early_tips: Vec<&Policy> = early
         .iter()
         .filter_map(|l| l.last())
         .map(|(_, p)| p)
         .collect();
-    let am_owner = base
-        .member_by_sign_key(&me.sign)
-        .is_some_and(|m| m.role() == "owner");
     let mut members: Vec<Member> = Vec::new();
     for m in &base.members {
         let now: Vec<Option<&Member>> = tips
             .iter()
             .map(|t| t.members.iter().find(|n| n.same_identity(m)))
             .collect();
-        let binding = am_owner || m.role() != "owner";
         let early_now: Vec<Option<&Member>> = early_tips
             .iter()
-            .filter(|_| binding)
             .map(|t| t.members.iter().find(|n| n.same_identity(m)))
             .collect();
         if now.iter().chain(&early_now).any(Option::is_none) {
@@ -481,9 +476,8 @@ fn repair(
         }
     }
     let top = sides.iter().map(|p| p.epoch).fold(base.epoch, u32::max);
-    // Above the epochs of repairs made early too, where the rules allow it (at most one per
-    // standing repair above the sides'): a version its signer made under one of them then
-    // opens with that key, never with this repair's (spec §10.1c, §11.7).
+    // Above the epochs of repairs made early too: a version its signer made under one of
+    // them then opens with that key, never with this repair's (spec §10.1c, §11.7).
     let seen = early
         .iter()
         .flatten()
@@ -498,64 +492,46 @@ fn repair(
         .filter_map(|l| l.last())
         .map(|(i, _)| *i)
         .collect();
-    for l in lines {
-        if let Some((id, p)) = l.first() {
+    // Every other repair of the fork it holds: the well-formed ones (lines of the fork) and
+    // those made early, each with the last policy of its line, so that what is appended to
+    // that line later does not change how readers judge this repair.
+    for l in lines.iter().chain(&early) {
+        if let (Some((id, p)), Some((last, _))) = (l.first(), l.last()) {
             if p.repairs.is_some() && p.previous == Some(*base_id) {
                 repairs.push(*id);
+                repairs.push(*last);
             }
         }
     }
     repairs.sort();
     repairs.dedup();
-    // First naming the repairs made early too (their lines then count as lines this one
-    // repairs, for every reader, whatever later changes), above their epochs; failing that
-    // (one withdrew this signer, say), as before.
-    let mut tries = Vec::new();
-    if !early.is_empty() {
-        let mut named = repairs.clone();
-        named.extend(early.iter().filter_map(|l| l.first()).map(|(i, _)| *i));
-        named.sort();
-        named.dedup();
-        let mut all_lines = lines.clone();
-        all_lines.extend(early.iter().cloned());
-        tries.push((next_epoch(seen)?, named, all_lines));
-    }
-    tries.push((next_epoch(top)?, repairs, lines.clone()));
-    let mut refusal = None;
-    let mut chosen = None;
-    for (epoch, repairs, lines) in tries {
-        let next = next_policy(
-            ds,
-            (base_id, base),
-            hist,
-            &me,
-            (epoch, &secret),
-            members.clone(),
-            extra.clone(),
-            Some(repairs),
-        )?;
-        if let Err(r) = check_successor(&ds.id, base_id, base, &next)
-            .and_then(|()| check_repair(base, &next, &lines))
-        {
-            refusal = Some(r);
-            continue;
-        }
-        let (id, bytes) = next.sign(identity.signing_key());
-        if crate::rules::chain::would_be_in_force(&ds.store, &ds.id, &id, &bytes)? {
-            chosen = Some((id, bytes, next));
-            break;
-        }
-    }
-    let Some((id, bytes, next)) = chosen else {
-        let why = refusal.map_or_else(
-            || "the rules would not put it in force".to_string(),
-            |r| r.message,
-        );
-        return Err(Error::Usage(format!(
+    let mut all_lines = lines.clone();
+    all_lines.extend(early.iter().cloned());
+    let next = next_policy(
+        ds,
+        (base_id, base),
+        hist,
+        &me,
+        (next_epoch(seen)?, &secret),
+        members,
+        extra,
+        Some(repairs),
+    )?;
+    let not_allowed = |why: String| {
+        Error::Usage(format!(
             "the repair is not allowed: {why} (ask {})",
             chain.who_to_ask()
-        )));
+        ))
     };
+    if let Err(r) = check_successor(&ds.id, base_id, base, &next)
+        .and_then(|()| check_repair(base, &next, &all_lines))
+    {
+        return Err(not_allowed(r.message));
+    }
+    let (id, bytes) = next.sign(identity.signing_key());
+    if !crate::rules::chain::would_be_in_force(&ds.store, &ds.id, &id, &bytes)? {
+        return Err(not_allowed("the rules would not put it in force".into()));
+    }
     ds.store.put_new(&store::policy_path(&id), bytes)?;
     // The walk must now accept it: anything else is a bug to report, not a state to leave.
     let after = ds.chain()?;
