@@ -690,6 +690,10 @@ fn withdrawing_the_signer_of_an_early_repair_does_not_block_push() {
             .as_deref(),
         Some("after\n")
     );
+    // The settling repair names B's: withdrawing B afterwards does not set it aside, so
+    // neither folder's `verify` raises an alarm over an honest race.
+    w.ok("owner", "f", &["verify"]);
+    w.ok("owner", "g", &["verify"]);
 }
 
 /// C's side (withdrawing writer WR, so epoch 1) lands in the bucket after the owner pulled a
