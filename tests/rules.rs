@@ -995,6 +995,18 @@ fn a_repair_made_early_is_history_once_the_fork_is_settled() {
     for other in [keeps_gla, far, names_far] {
         assert!(!named.contains(&other), "{named:?}");
     }
+    // Epoch 3 is skipped in the chain in force: no later policy may wrap a secret for it
+    // (that number's only secret is the early repair's, for its signer's own versions).
+    let camden = ident(t(&e), "camden");
+    let fills_gap = Forge::open(&e.data).policy(&camden, |p, s| {
+        p.wraps.extend(wraps_for(&p.members, 3, s));
+        p.sort_wraps();
+    });
+    let f = policy_findings(&e);
+    assert!(
+        f.contains(&("policy-wraps".into(), fills_gap.to_hex(), "warning".into())),
+        "{f:?}"
+    );
 }
 
 /// Each repair that breaks one condition of spec §10.1c is refused by name (policy-repair)

@@ -225,6 +225,27 @@ pub fn check_successor(
     check_members(next)
 }
 
+/// P8, against the chain: every epoch secret `p` wraps is for its own epoch or one the
+/// accepted chain before it started. So a key from the chain in force is never for a number
+/// the chain skipped (a repair may start above a repair made early, §10.1c), which only that
+/// repair's own secret may fill, for its signer's own versions (§11.7).
+fn check_wrapped_epochs(started: &BTreeSet<u32>, p: &Policy) -> std::result::Result<(), Refusal> {
+    match p
+        .wraps
+        .iter()
+        .find(|w| w.1 != p.epoch && !started.contains(&w.1))
+    {
+        Some(w) => Err(Refusal::new(
+            Rule::PolicyWraps,
+            format!(
+                "wraps a secret for epoch {}, which no policy before it in force started",
+                w.1
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Load every policy of `store` and walk the chain of `dataset` from its genesis.
 pub fn load(store: &Store, dataset: &Id) -> Result<Chain> {
     let (all, refused) = load_all(store, dataset)?;
@@ -357,6 +378,9 @@ pub fn walk(
             )),
         }
     }
+    // Epoch numbers the accepted chain has started: a policy may wrap only these and its
+    // own (P8), never a number the chain skipped.
+    let mut started: BTreeSet<u32> = BTreeSet::from([genesis.epoch]);
     let mut policies = vec![(*dataset, genesis)];
     let mut fork = Vec::new();
     let mut contested: Vec<Id> = Vec::new();
@@ -369,7 +393,9 @@ pub fn walk(
         candidates.sort();
         for id in candidates {
             let Some(p) = all.get(&id) else { continue };
-            match check_successor(dataset, cur_id, cur, p) {
+            match check_successor(dataset, cur_id, cur, p)
+                .and_then(|()| check_wrapped_epochs(&started, p))
+            {
                 Ok(()) => sides.push((id, p.clone())),
                 Err(r) => refused.push((id, r)),
             }
@@ -626,6 +652,7 @@ pub fn walk(
         match repaired.or(single) {
             Some((id, p)) => {
                 all.remove(&id);
+                started.insert(p.epoch);
                 policies.push((id, p));
             }
             None => break,
