@@ -855,3 +855,31 @@ fn only_an_owner_repairs_when_an_early_repair_line_withdrew_an_owner() {
     w.e.ok(&["push"]);
     w.everyone_pulls_v2_and_verifies(&["a", "d"]);
 }
+
+/// Writer M is withdrawn by the owner on top of the owner's repair made early; M, on a stale
+/// folder, commits and copies its version into the bucket by hand while the fork is open.
+/// The withdrawal on the early repair's line applies while the fork stands, so the version
+/// is refused then, the settling repair does not acknowledge it, and it never becomes
+/// history.
+#[test]
+fn a_writer_withdrawn_on_an_early_repair_cannot_slip_in_a_version_while_the_fork_is_open() {
+    let w = World::two_sides(&[("d", "admin"), ("m", "writer")]);
+    w.new_id("nd");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    w.e.ok(&["share", "remove", "m"]);
+    w.e.ok(&["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    std::fs::write(w.dir("m").join("m.csv"), b"written after M was withdrawn\n").unwrap();
+    w.ok("m", "m", &["commit", "-m", "m"]);
+    let store = w.dir("m").join(".coffer/store");
+    for kind in ["versions", "packs"] {
+        copy_dir(&store.join(kind), &w.bucket.join(kind));
+    }
+    w.repair_in_a_clone("f");
+    assert!(w.clone("owner", "g").0);
+    assert!(!w.dir("g").join("m.csv").exists(), "M's version is history");
+    assert!(!w.dir("f").join("m.csv").exists(), "M's version is history");
+}

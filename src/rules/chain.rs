@@ -30,8 +30,9 @@ pub struct Chain {
     pub contested: Vec<Id>,
     /// The bodies of the `contested` policies.
     aside: Vec<(Id, Policy)>,
-    /// While the fork after the tip stands: its repairs made early (spec §10.1c).
-    early: BTreeSet<Id>,
+    /// While the fork after the tip stands: the lines of its repairs made early (spec
+    /// §10.1c), each the repair and the policies that follow it.
+    early: Vec<Vec<(Id, Policy)>>,
 }
 
 /// A policy that takes away someone's access, as the version rules V8 and V9 see it.
@@ -385,7 +386,7 @@ pub fn walk(
     let mut fork = Vec::new();
     let mut contested: Vec<Id> = Vec::new();
     let mut memo = HashMap::new();
-    let mut open_early = BTreeSet::new();
+    let mut open_early = Vec::new();
     loop {
         let (cur_id, cur) = &policies[policies.len() - 1];
         let mut sides = Vec::new();
@@ -644,7 +645,10 @@ pub fn walk(
                         fork_lines.push(repair_lines.get(id).cloned().unwrap_or_default());
                     }
                     fork = fork_lines;
-                    open_early = early;
+                    open_early = early
+                        .iter()
+                        .filter_map(|i| repair_lines.get(i).cloned())
+                        .collect();
                     break;
                 }
             }
@@ -1314,7 +1318,7 @@ impl Chain {
             .windows(2)
             .enumerate()
             .map(|(i, w)| (i + 1, &w[0].1, &w[1]))
-            .chain(self.fork.iter().flat_map(|line| {
+            .chain(self.fork.iter().chain(&self.early).flat_map(|line| {
                 let before = std::iter::once(&self.tip().1).chain(line.iter().map(|(_, p)| p));
                 before
                     .zip(line.iter())
@@ -1406,33 +1410,11 @@ impl Chain {
     }
 
     /// The lines of the repairs made early of the fork after the policy in force (spec
-    /// §10.1c), as far as this store holds them: the repair, then its only successor, and
-    /// so on. A repair of the fork names them, starts above their epochs and keeps their
-    /// withdrawals.
-    pub fn early_repair_lines(&self) -> Vec<Vec<(Id, Policy)>> {
-        let next_of = |id: Id| -> Option<(Id, Policy)> {
-            match self
-                .aside
-                .iter()
-                .filter(|(_, q)| q.previous == Some(id))
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                [(i, q)] => Some((*i, q.clone())),
-                _ => None,
-            }
-        };
-        self.aside
-            .iter()
-            .filter(|(id, _)| self.early.contains(id))
-            .map(|(id, p)| {
-                let mut line = vec![(*id, p.clone())];
-                while let Some(n) = line.last().and_then(|(i, _)| next_of(*i)) {
-                    line.push(n);
-                }
-                line
-            })
-            .collect()
+    /// §10.1c): the repair and the policies that follow it. A repair of the fork names them,
+    /// starts above their epochs and keeps their withdrawals, and their withdrawals apply
+    /// while the fork stands, as the sides' do.
+    pub fn early_repair_lines(&self) -> &[Vec<(Id, Policy)>] {
+        &self.early
     }
 
     /// Whether `sign_key` may sign a new version now: a writer of the policy in force, and
@@ -1476,7 +1458,7 @@ impl Chain {
             fork: Vec::new(),
             contested: Vec::new(),
             aside: Vec::new(),
-            early: BTreeSet::new(),
+            early: Vec::new(),
         }
     }
 

@@ -495,7 +495,7 @@ fn repair(
     // Every other repair of the fork it holds: the well-formed ones (lines of the fork) and
     // those made early, each with the last policy of its line, so that what is appended to
     // that line later does not change how readers judge this repair.
-    for l in lines.iter().chain(&early) {
+    for l in lines.iter().chain(early) {
         if let (Some((id, p)), Some((last, _))) = (l.first(), l.last()) {
             if p.repairs.is_some() && p.previous == Some(*base_id) {
                 repairs.push(*id);
