@@ -883,3 +883,245 @@ fn a_writer_withdrawn_on_an_early_repair_cannot_slip_in_a_version_while_the_fork
     assert!(!w.dir("g").join("m.csv").exists(), "M's version is history");
     assert!(!w.dir("f").join("m.csv").exists(), "M's version is history");
 }
+
+/// Honest race, two levels deep. B's repair R1 is made early (D's late side arrives with it).
+/// Admin C clones, holds R1, runs `share repair` (R1b: names A, B, D and R1, epoch 2), pushes,
+/// commits under it and withdraws reader M on top of it; meanwhile E's late side arrives, so
+/// R1b is made early too. The owner's repair, in a fresh clone, names both: M stays out.
+#[test]
+fn a_withdrawal_on_a_raced_repair_that_named_an_early_one_survives() {
+    let w = World::two_sides(&[
+        ("c", "admin"),
+        ("d", "admin"),
+        ("e2", "admin"),
+        ("m", "reader"),
+    ]);
+    w.new_id("nd");
+    w.new_id("ne");
+    let bucket = w.bucket.to_str().unwrap();
+    // B's repair, made early: D's late side arrives with it.
+    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
+    w.ok("b", "bx", &["share", "repair"]);
+    w.ok("b", "bx", &["push"]);
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    // C repairs, holding B's early repair; E's late side arrives with it.
+    w.ok("c", "", &["clone", bucket, w.dir("cx").to_str().unwrap()]);
+    let r1b = w.ok("c", "cx", &["share", "repair", "--json"]);
+    eprintln!("C's repair: {r1b}");
+    w.ok("c", "cx", &["push"]);
+    w.ok("c", "cx", &["share", "remove", "m"]);
+    std::fs::write(w.dir("cx").join("c.csv"), b"made by C under its repair\n").unwrap();
+    w.ok("c", "cx", &["commit", "-m", "c"]);
+    w.ok("c", "cx", &["push"]);
+    w.add_reader("e2", "e2", "ne");
+    w.sneak("e2");
+
+    // The owner settles the fork in a fresh clone.
+    w.ok(
+        "owner",
+        "",
+        &["clone", bucket, w.dir("f").to_str().unwrap()],
+    );
+    let (_, before) = w.run("owner", "f", &["verify"]);
+    eprintln!("verify before the owner's repair: {before}");
+    let (made, said) = w.run("owner", "f", &["share", "repair", "--json"]);
+    assert!(made, "the owner cannot repair: {said}");
+    {
+        let list = w.ok("owner", "f", &["share", "list"]);
+        eprintln!("{list}");
+        w.ok("owner", "f", &["push"]);
+        std::fs::write(w.dir("f").join("after.csv"), b"AFTER M LEFT\n").unwrap();
+        w.ok("owner", "f", &["commit", "-m", "after"]);
+        w.ok("owner", "f", &["push"]);
+        let (_, v) = w.run("owner", "f", &["verify", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&v).unwrap_or_default();
+        for f in v["findings"].as_array().into_iter().flatten() {
+            if f["level"] != "info" {
+                eprintln!(
+                    "verify after: {} {} {} {}",
+                    f["level"], f["rule"], f["id"], f["message"]
+                );
+            }
+        }
+        let (cpulled, csaid) = w.run("c", "cx", &["pull"]);
+        assert!(
+            cpulled,
+            "C cannot pull its own version made under its early repair: {csaid}"
+        );
+        assert_eq!(
+            reads(&w, "m", "m2", "after.csv"),
+            None,
+            "M reads after the repair: {list}"
+        );
+        assert!(!lists(&list, "m "), "M is back: {list}");
+    }
+}
+
+/// An identity file, opened.
+fn load_id(path: &Path) -> coffer::identity::Identity {
+    coffer::identity::Identity::load(path, &coffer::identity::Passphrase::None).unwrap()
+}
+
+/// A fork of A's and B's sides; A's line also withdraws admin Y, and Y, stale at the base,
+/// forks it with two policies of its own (Y1, Y2), which A's line sets aside. The owner
+/// repairs, naming A's and B's last policies and also Y2 (a policy of a plain side, which the
+/// rules allow). A fresh clone must be sent Y2 with Y1 before it, or Y2 is detached there and
+/// the clone sees an unrepaired fork the owner's folder sees settled (review finding).
+#[test]
+fn a_repair_naming_a_late_policy_of_a_set_aside_side_does_not_split_readers() {
+    use coffer::object::policy::Policy;
+    use util::forge::Forge;
+    let w = World::new(&[("a", "admin"), ("b", "admin"), ("y", "admin")]);
+    for n in ["na", "nb", "ny", "ny2"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "y"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["share", "remove", "y"]);
+    w.ok("a", "a", &["push"]);
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+    w.add_reader("y", "y", "ny");
+    w.add_reader("y", "y", "ny2");
+    w.sneak("y");
+    let y2 = Forge::open(&w.dir("y")).hist().chain.tip().0;
+
+    // The owner's folder holds everything (Y's line copied in by hand too).
+    let bucket = w.bucket.to_str().unwrap();
+    w.ok(
+        "owner",
+        "",
+        &["clone", bucket, w.dir("f").to_str().unwrap()],
+    );
+    sneak_policies(&w.dir("y"), &w.dir("f").join(".coffer/store"));
+    let f = Forge::open(&w.dir("f"));
+    let h = f.hist();
+    assert_eq!(h.chain.fork.len(), 2, "{:?}", h.chain.fork);
+    let mut names: Vec<coffer::id::Id> = h.chain.fork.iter().map(|l| l.last().unwrap().0).collect();
+    names.push(y2);
+    names.sort();
+    let base = h.chain.policies.len() - 1;
+    let owner = load_id(&w.e.id);
+    let r = f.after(base, &owner, |p: &mut Policy, s| {
+        p.members.retain(|m| m.label() != "y");
+        p.epoch = 1; // above A's withdrawal of Y (epoch 1)
+        Forge::rotate(p, s);
+        p.repairs = Some(names.clone());
+    });
+    let here = f.hist();
+    assert_eq!(
+        here.chain.tip().0,
+        r,
+        "the owner's folder does not accept the repair: {:?}",
+        here.chain.refused
+    );
+    w.sneak("f");
+    let in_f = policy_of(&w, "owner", "f");
+    let (_, vf) = w.run("owner", "f", &["verify"]);
+    let (cloned, said) = w.clone("owner", "g");
+    assert!(cloned, "{said}");
+    let in_g = policy_of(&w, "owner", "g");
+    let (_, vg) = w.run("owner", "g", &["verify"]);
+    eprintln!("folder f: {in_f}\n{vf}\nfresh clone g: {in_g}\n{vg}");
+    let (committed, csaid) = w.run("owner", "g", &["commit", "-m", "x", "--allow-empty"]);
+    eprintln!("commit in g: {committed} {csaid}");
+    // Pulling again changes nothing: the clone is never sent Y1.
+    w.ok("owner", "g", &["pull"]);
+    let in_g2 = policy_of(&w, "owner", "g");
+    eprintln!("fresh clone g after another pull: {in_g2}");
+    assert_eq!(in_f, in_g2, "the owner's folder and a fresh clone disagree");
+}
+
+/// After an early repair by the owner (epoch 1, the owner commits v2 under it) and the
+/// settling repair by another clone (epoch 2, skipping 1 in the accepted chain), admin A,
+/// in good standing, signs an ordinary policy that also wraps a made-up secret for epoch 1
+/// to the owner. P8 refuses it (no accepted policy started epoch 1), so the owner's pull
+/// still makes v2 again with its own early repair's key (review finding).
+#[test]
+fn a_made_up_secret_for_a_skipped_epoch_does_not_shadow_the_early_repair_key() {
+    use coffer::crypto::keys::EpochSecret;
+    use util::forge::{member, wraps_for, Forge};
+    for forge in [false, true] {
+        let w = World::two_sides(&[("d", "admin")]);
+        w.new_id("nd");
+        w.e.ok(&["pull"]);
+        w.e.ok(&["share", "repair"]);
+        w.e.ok(&["push"]);
+        w.add_reader("d", "d", "nd");
+        w.sneak("d");
+        w.e.write("v2.csv", b"made under the repair made early\n");
+        w.e.ok(&["commit", "-m", "v2"]);
+        w.repair_in_a_clone("f");
+        assert!(policy_of(&w, "owner", "f").ends_with(" epoch 2"));
+
+        w.ok("a", "a", &["pull"]);
+        if forge {
+            let fa = Forge::open(&w.dir("a"));
+            let a = load_id(&w.id("a"));
+            let owner = load_id(&w.e.id);
+            fa.policy(&a, |p, _| {
+                let me = member("owner", "owner", &owner);
+                p.wraps
+                    .extend(wraps_for(&[me], 1, &EpochSecret::generate()));
+            });
+        } else {
+            w.new_id("nz");
+            w.add_reader("a", "a", "nz");
+        }
+        w.ok("a", "a", &["push"]);
+        let (pulled, said) = w.run("owner", "", &["-C", w.e.data.to_str().unwrap(), "pull"]);
+        eprintln!("forge {forge}: owner's pull: {pulled}\n{said}");
+        assert!(
+            pulled,
+            "forge {forge}: the owner's pull cannot make v2 again: {said}"
+        );
+    }
+}
+
+/// Admin B, in good standing, writes two junk repairs (each names only A's side: ill-formed,
+/// but standing) and then a repair of A's and B's sides starting epoch 3 (skipping 1 and 2).
+/// When the bound counted standing repairs, the junk let it settle the fork, and the bucket
+/// operator deleting the junk then reopened the fork for fresh clones only (review finding).
+#[test]
+fn a_repair_skipping_epochs_is_refused_whatever_junk_stands_beside_it() {
+    use coffer::object::policy::Policy;
+    use util::forge::Forge;
+    let w = World::two_sides(&[]);
+    w.e.ok(&["pull"]);
+    let f = Forge::open(&w.e.data);
+    let h = f.hist();
+    assert_eq!(h.chain.fork.len(), 2);
+    let tips: Vec<coffer::id::Id> = h.chain.fork.iter().map(|l| l.last().unwrap().0).collect();
+    let base = h.chain.policies.len() - 1;
+    let b = load_id(&w.id("b"));
+    let mut junk = Vec::new();
+    for k in 0..2u64 {
+        let a_tip = h.chain.fork[0].last().unwrap().0;
+        junk.push(f.after(base, &b, |p: &mut Policy, s| {
+            p.time += 10 + k;
+            Forge::rotate(p, s);
+            p.repairs = Some(vec![a_tip]);
+        }));
+    }
+    let mut names = tips.clone();
+    names.sort();
+    let r = f.after(base, &b, |p: &mut Policy, s| {
+        p.epoch = 2;
+        Forge::rotate(p, s);
+        p.repairs = Some(names.clone());
+    });
+    // It skips epoch numbers that nothing it names started: refused from the start, so
+    // whether the junk beside it stands (or the bucket operator deletes it) changes nothing.
+    let h = f.hist();
+    assert_ne!(h.chain.tip().0, r);
+    assert!(
+        h.chain.refused.iter().any(|(id, why)| *id == r
+            && why
+                .message
+                .contains("one above every epoch of what it names")),
+        "{:?}",
+        h.chain.refused
+    );
+    let _ = junk;
+}

@@ -492,8 +492,16 @@ pub fn walk(
                     if !is_repair(&i) {
                         contested.extend(descendants(&whole[i], &by_prev));
                     }
-                    let named = sides[i].1.repairs.iter().flatten();
-                    contested.extend(named.filter(|n| lines.iter().any(|l| l.contains(n))));
+                    // Every policy it names, with its line up to there (on a side set
+                    // aside too): a reader holding the named policy without what leads to
+                    // it would not find it on a line of the fork.
+                    for n in sides[i].1.repairs.iter().flatten() {
+                        for l in &whole {
+                            if let Some(pos) = l.iter().position(|x| x == n) {
+                                contested.extend(&l[..=pos]);
+                            }
+                        }
+                    }
                     // And the whole line of another repair it names, with what else
                     // follows its policies (a fork nested on it): its withdrawals and epochs
                     // count in judging this one, up to the policy it names there.
@@ -822,13 +830,11 @@ pub(crate) fn check_repair(
 
 /// The repairs of the fork after `base`, judged (spec §10.1c). `lines` are the standing
 /// sides' lines, `every` the lines of every plain side (standing or ignored), `repairs` the
-/// standing repairs. A repair is well-formed if it names exactly one policy on each standing
-/// line (the last its signer saw) and nothing but policies of `every` and repairs, and meets
-/// [`check_repair`] against the lines up to the policies it names (so a line extended later
-/// does not undo it), with an epoch above every epoch of those lines and of the repairs it
-/// names and at most the number of standing repairs above them; the one well-formed repair
-/// that names every other well-formed one (and no other repair) settles the fork. Returns it, the other well-formed ones, the ill-formed ones refused, and
-/// which of those were made early ([`made_early`]).
+/// standing repairs, `repair_lines` every candidate repair's line. A repair is well-formed
+/// when [`what_it_repairs`] accepts it and it names a policy on each standing line; the one
+/// well-formed repair that names every other well-formed one settles the fork. Returns it,
+/// the other well-formed ones, the ill-formed ones refused, and which of those were made
+/// early (sound, naming at least two standing lines but not all).
 #[allow(clippy::type_complexity)]
 fn judge_repairs(
     base: &Policy,
@@ -842,139 +848,38 @@ fn judge_repairs(
     Vec<(Id, Refusal)>,
     BTreeSet<Id>,
 ) {
-    // A repair may name other repairs only if they are well-formed themselves (readers hold
-    // those; an ill-formed one may be missing from a reader's store): start from all, drop
-    // the ill-formed until nothing changes.
-    let mut repair_ids: BTreeSet<Id> = repairs.iter().map(|(i, _)| *i).collect();
     let plain_ids: BTreeSet<Id> = every.iter().flatten().map(|(i, _)| *i).collect();
-    loop {
-        let (_, _, bad, _) =
-            judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs, repair_lines);
-        let before = repair_ids.len();
-        for (id, _) in &bad {
-            repair_ids.remove(id);
-        }
-        if repair_ids.len() == before {
-            break;
-        }
-    }
-    judge_repairs_once(base, lines, &plain_ids, &repair_ids, repairs, repair_lines)
-}
-
-/// One pass of [`judge_repairs`], with `repair_ids` the repairs that may be named.
-#[allow(clippy::type_complexity)]
-fn judge_repairs_once(
-    base: &Policy,
-    lines: &[Vec<(Id, Policy)>],
-    plain_ids: &BTreeSet<Id>,
-    repair_ids: &BTreeSet<Id>,
-    repairs: &[(Id, Policy)],
-    repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
-) -> (
-    Option<(Id, Policy)>,
-    Vec<(Id, Policy)>,
-    Vec<(Id, Refusal)>,
-    BTreeSet<Id>,
-) {
     let mut early = BTreeSet::new();
     // Any repair of this fork may be named (readers hold what a standing repair names):
     // naming one that is not well-formed (made early, say) only makes its line one more
     // that this repair repairs.
-    let mut allowed = plain_ids.clone();
-    allowed.extend(repair_ids.iter().copied());
+    let mut allowed = plain_ids;
     allowed.extend(repair_lines.values().flatten().map(|(i, _)| *i));
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
     let mut bad = Vec::new();
     let mut well = Vec::new();
     for (id, r) in repairs {
         let n = named(r);
-        let prefixes: Option<Vec<Vec<(Id, Policy)>>> = lines
-            .iter()
-            .map(|l| match named_on(l, &n).as_slice() {
-                [pos] => Some(l[..=*pos].to_vec()),
-                _ => None,
-            })
-            .collect();
-        let Some(mut prefixes) = prefixes.filter(|_| n.is_subset(&allowed)) else {
-            if made_early(base, r, &n, lines, repairs.len()) {
-                early.insert(*id);
+        match what_it_repairs(base, id, r, &n, lines, repair_lines, &allowed) {
+            Ok((prefixes, on)) if on == lines.len() => well.push((*id, r.clone(), prefixes)),
+            Ok((_, on)) => {
+                // Sound against what it names, but it names too few lines: made early if
+                // at least two (pushed at the moment another side arrived).
+                if on >= 2 {
+                    early.insert(*id);
+                }
+                bad.push((
+                    *id,
+                    Refusal::new(
+                        Rule::PolicyRepair,
+                        format!(
+                            "names a policy on {on} of the {} lines of the fork after policy seq {}, not on each",
+                            lines.len(),
+                            base.seq
+                        ),
+                    ),
+                ));
             }
-            bad.push((
-                *id,
-                Refusal::new(
-                    Rule::PolicyRepair,
-                    format!(
-                        "does not name exactly one policy on each of the {} lines of the fork after policy seq {} (and nothing but those and other repairs of it)",
-                        lines.len(),
-                        base.seq
-                    ),
-                ),
-            ));
-            continue;
-        };
-        // The line of every other repair it names: withdrawals and demotions made after
-        // that repair win too, and its epochs count. A named repair starting an epoch above
-        // any a repair of this fork needs would raise this one's with it (until the numbers
-        // run out): naming one is ill-formed.
-        let plain_top = prefixes
-            .iter()
-            .flatten()
-            .map(|(_, p)| p.epoch)
-            .fold(base.epoch, u32::max);
-        let limit = u64::from(plain_top) + repairs.len() as u64;
-        let mut too_high = None;
-        for other in n
-            .iter()
-            .filter(|o| *o != id && repair_lines.contains_key(*o))
-        {
-            let line = repair_lines.get(other).cloned().unwrap_or_default();
-            if line
-                .first()
-                .is_some_and(|(_, p)| u64::from(p.epoch) > limit)
-            {
-                too_high = Some(*other);
-            }
-            // Up to the last policy it names on that line (the last its signer saw): what
-            // is appended later does not change the judgement.
-            let end = named_on(&line, &n).into_iter().max().unwrap_or(0);
-            prefixes.push(line.into_iter().take(end + 1).collect());
-        }
-        if let Some(other) = too_high {
-            bad.push((
-                *id,
-                Refusal::new(
-                    Rule::PolicyRepair,
-                    format!(
-                        "names repair {}, which starts an epoch above any a repair of this fork needs (at most {limit})",
-                        other.short()
-                    ),
-                ),
-            ));
-            continue;
-        }
-        // No more epochs than a repair of this fork can need (one per repair), so nobody
-        // can use up the epoch numbers and leave the fork unrepairable.
-        let top = prefixes
-            .iter()
-            .flatten()
-            .map(|(_, p)| p.epoch)
-            .fold(base.epoch, u32::max);
-        if u64::from(r.epoch) > u64::from(top) + repairs.len() as u64 {
-            bad.push((
-                *id,
-                Refusal::new(
-                    Rule::PolicyRepair,
-                    format!(
-                        "starts epoch {}, above any a repair of this fork needs (at most {})",
-                        r.epoch,
-                        u64::from(top) + repairs.len() as u64
-                    ),
-                ),
-            ));
-            continue;
-        }
-        match check_repair(base, r, &prefixes) {
-            Ok(()) => well.push((*id, r.clone(), prefixes)),
             Err(why) => bad.push((*id, why)),
         }
     }
@@ -982,47 +887,89 @@ fn judge_repairs_once(
     let found = well.iter().position(|(id, r, _)| {
         let want: BTreeSet<Id> = ids.iter().filter(|i| *i != id).copied().collect();
         named(r)
-            .intersection(repair_ids)
+            .intersection(&ids)
+            .filter(|i| *i != id)
             .copied()
             .collect::<BTreeSet<Id>>()
             == want
     });
     let found = found.map(|i| well.remove(i));
     let others: Vec<(Id, Policy)> = well.into_iter().map(|(i, p, _)| (i, p)).collect();
-    // Its epoch is above every epoch of the lines it settles and of the other repairs
-    // (check_repair, with their lines in its prefixes) and within the bound above; it need
-    // not be the next number: its signer starts above repairs made early that it saw, so
-    // that their epoch secrets are never confused with its own (spec §10.1c).
     (found.map(|(id, r, _)| (id, r)), others, bad, early)
 }
 
-/// Whether repair `r`, naming `named`, was made early: pushed at the moment another side
-/// arrived, it names exactly one policy on each of at least two of the fork's `lines` and on
-/// no other, nothing else, meets [`check_repair`] against the lines it names (up to those
-/// policies), and starts an epoch at most `repairs` (the standing repairs) above theirs, as
-/// a well-formed repair must. It is ill-formed, but once another repair settles the fork it
-/// is history, not damage (spec §10.1c).
-fn made_early(
+/// What repair `id` (`r`, naming `n`) repairs (spec §10.1c): each standing plain line it
+/// names a policy on, up to that policy, then the line of each other repair it names, up to
+/// the last policy it names there (the last its signer saw: what is appended later changes
+/// nothing); and on how many of the standing `lines` it names a policy. Refused where it
+/// names two policies on one line or anything but policies of this fork, names a repair
+/// whose epoch is above any a repair naming it could need (so naming cannot use up the
+/// epoch numbers), does not start exactly one above every epoch of what it names, or fails
+/// [`check_repair`] against it. Everything here is fixed by what `r` names.
+#[allow(clippy::type_complexity)]
+fn what_it_repairs(
     base: &Policy,
+    id: &Id,
     r: &Policy,
-    named: &BTreeSet<Id>,
+    n: &BTreeSet<Id>,
     lines: &[Vec<(Id, Policy)>],
-    repairs: usize,
-) -> bool {
-    let mut seen: Vec<Vec<(Id, Policy)>> = Vec::new();
+    repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
+    allowed: &BTreeSet<Id>,
+) -> std::result::Result<(Vec<Vec<(Id, Policy)>>, usize), Refusal> {
+    let no = |why: String| Err(Refusal::new(Rule::PolicyRepair, why));
+    let mut prefixes = Vec::new();
     for l in lines {
-        match named_on(l, named).as_slice() {
+        match named_on(l, n).as_slice() {
             [] => {}
-            [pos] => seen.push(l[..=*pos].to_vec()),
-            _ => return false,
+            [pos] => prefixes.push(l[..=*pos].to_vec()),
+            _ => return no("names two policies on one line of the fork".into()),
         }
     }
-    let top = seen.iter().flatten().map(|(_, p)| p.epoch);
-    let top = top.fold(base.epoch, u32::max);
-    seen.len() >= 2
-        && seen.len() == named.len()
-        && u64::from(r.epoch) <= u64::from(top) + repairs as u64
-        && check_repair(base, r, &seen).is_ok()
+    let on = prefixes.len();
+    if !n.is_subset(allowed) {
+        return no(format!(
+            "names a policy that is not part of the fork after policy seq {}",
+            base.seq
+        ));
+    }
+    let epochs = |ps: &[Vec<(Id, Policy)>]| {
+        ps.iter()
+            .flatten()
+            .map(|(_, p)| p.epoch)
+            .fold(base.epoch, u32::max)
+    };
+    let others: Vec<&Id> = n
+        .iter()
+        .filter(|o| *o != id && repair_lines.contains_key(*o))
+        .collect();
+    let limit = u64::from(epochs(&prefixes)) + 1 + others.len() as u64;
+    for other in others {
+        let line = repair_lines
+            .get(other)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if line
+            .first()
+            .is_some_and(|(_, p)| u64::from(p.epoch) > limit)
+        {
+            return no(format!(
+                "names repair {}, which starts an epoch above any a repair of this fork needs (at most {limit})",
+                other.short()
+            ));
+        }
+        let end = named_on(line, n).into_iter().max().unwrap_or(0);
+        prefixes.push(line.iter().take(end + 1).cloned().collect());
+    }
+    let top = epochs(&prefixes);
+    if top.checked_add(1) != Some(r.epoch) {
+        return no(format!(
+            "starts epoch {}, not {} (one above every epoch of what it names)",
+            r.epoch,
+            top.saturating_add(1)
+        ));
+    }
+    check_repair(base, r, &prefixes)?;
+    Ok((prefixes, on))
 }
 
 /// Where on `line` a repair naming `named` names a policy.
