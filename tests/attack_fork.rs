@@ -141,6 +141,21 @@ impl World {
         w
     }
 
+    /// The owner's repair is made early (admin D's late side arrives just after it): the
+    /// owner pushes it, withdraws member `who` (with `role`) on top of it and pushes that.
+    fn early_repair_then_withdraw(who: &str, role: &str) -> World {
+        let w = World::two_sides(&[("d", "admin"), (who, role)]);
+        w.new_id("nd");
+        w.e.ok(&["pull"]);
+        w.e.ok(&["share", "repair"]);
+        w.e.ok(&["push"]);
+        w.e.ok(&["share", "remove", who]);
+        w.e.ok(&["push"]);
+        w.add_reader("d", "d", "nd");
+        w.sneak("d");
+        w
+    }
+
     /// The owner clones the bucket into `dir`, repairs the fork there and pushes.
     fn repair_in_a_clone(&self, dir: &str) {
         let to = self.dir(dir);
@@ -639,15 +654,7 @@ fn a_version_made_under_an_unseen_early_repair_is_explained_and_recovered() {
 /// keeps M out: a withdrawal is never undone by the race.
 #[test]
 fn a_withdrawal_on_top_of_an_early_repair_survives_the_settling_repair() {
-    let w = World::two_sides(&[("d", "admin"), ("m", "reader")]);
-    w.new_id("nd");
-    w.e.ok(&["pull"]);
-    w.e.ok(&["share", "repair"]);
-    w.e.ok(&["push"]);
-    w.e.ok(&["share", "remove", "m"]);
-    w.e.ok(&["push"]);
-    w.add_reader("d", "d", "nd");
-    w.sneak("d");
+    let w = World::early_repair_then_withdraw("m", "reader");
 
     w.repair_in_a_clone("f");
     let list = w.ok("owner", "f", &["share", "list"]);
@@ -668,27 +675,14 @@ fn a_withdrawal_on_top_of_an_early_repair_survives_the_settling_repair() {
 /// repair), not ask for a pull that brings nothing, forever.
 #[test]
 fn withdrawing_the_signer_of_an_early_repair_does_not_block_push() {
-    let w = World::two_sides(&[("d", "admin")]);
-    w.new_id("nd");
-    let bucket = w.bucket.to_str().unwrap();
-    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
-    w.ok("b", "bx", &["share", "repair"]);
-    w.ok("b", "bx", &["push"]);
-    w.add_reader("d", "d", "nd");
-    w.sneak("d");
-
-    w.repair_in_a_clone("f");
-    w.ok("owner", "f", &["share", "remove", "b"]);
-    std::fs::write(w.dir("f").join("after.csv"), b"after\n").unwrap();
-    w.ok("owner", "f", &["commit", "-m", "after removing b"]);
-    w.ok("owner", "f", &["push"]);
+    let w = settled_then_b_withdrawn();
     let fresh = w.members_in_force("g");
     assert!(!lists(&fresh, "b"), "{fresh}");
     assert_eq!(
         std::fs::read_to_string(w.dir("g").join("after.csv"))
             .ok()
             .as_deref(),
-        Some("after\n")
+        Some("AFTER B LEFT\n")
     );
     // The settling repair names B's: withdrawing B afterwards does not set it aside, so
     // neither folder's `verify` raises an alarm over an honest race.
@@ -745,10 +739,12 @@ fn policy_of(w: &World, who: &str, dir: &str) -> String {
     format!("{} epoch {}", v["policy"], v["epoch"])
 }
 
-/// Admin B's repair is made early (D's late side arrives with it); the owner settles the
-/// fork in a fresh clone "f" (naming B's repair), withdraws B, and commits after.csv.
-fn settled_then_b_withdrawn() -> World {
-    let w = World::two_sides(&[("d", "admin"), ("wr", "writer")]);
+/// Admin B, in a fresh clone "bx", repairs the two-sided fork and pushes, just as admin D's
+/// late side arrives: B's repair is made early. `others` are more members.
+fn b_repairs_early(others: &[(&str, &str)]) -> World {
+    let mut members = vec![("d", "admin")];
+    members.extend_from_slice(others);
+    let w = World::two_sides(&members);
     w.new_id("nd");
     let bucket = w.bucket.to_str().unwrap();
     w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
@@ -756,6 +752,13 @@ fn settled_then_b_withdrawn() -> World {
     w.ok("b", "bx", &["push"]);
     w.add_reader("d", "d", "nd");
     w.sneak("d");
+    w
+}
+
+/// [`b_repairs_early`]; then the owner settles the fork in a fresh clone "f" (naming B's
+/// repair), withdraws B, and commits after.csv.
+fn settled_then_b_withdrawn() -> World {
+    let w = b_repairs_early(&[("wr", "writer")]);
     w.repair_in_a_clone("f");
     w.ok("owner", "f", &["share", "remove", "b"]);
     std::fs::write(w.dir("f").join("after.csv"), b"AFTER B LEFT\n").unwrap();
@@ -805,14 +808,7 @@ fn two_successors_of_a_named_early_repair_do_not_split_readers() {
 /// the owner settled the fork naming that repair; the fork stays settled (finding 5).
 #[test]
 fn an_honest_change_on_top_of_a_named_early_repair_does_not_reopen_the_fork() {
-    let w = World::two_sides(&[("d", "admin"), ("m", "reader")]);
-    w.new_id("nd");
-    let bucket = w.bucket.to_str().unwrap();
-    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
-    w.ok("b", "bx", &["share", "repair"]);
-    w.ok("b", "bx", &["push"]);
-    w.add_reader("d", "d", "nd");
-    w.sneak("d");
+    let w = b_repairs_early(&[("m", "reader")]);
     w.repair_in_a_clone("f");
     std::fs::write(w.dir("f").join("after.csv"), b"AFTER THE REPAIR\n").unwrap();
     w.ok("owner", "f", &["commit", "-m", "after"]);
@@ -863,15 +859,7 @@ fn only_an_owner_repairs_when_an_early_repair_line_withdrew_an_owner() {
 /// history.
 #[test]
 fn a_writer_withdrawn_on_an_early_repair_cannot_slip_in_a_version_while_the_fork_is_open() {
-    let w = World::two_sides(&[("d", "admin"), ("m", "writer")]);
-    w.new_id("nd");
-    w.e.ok(&["pull"]);
-    w.e.ok(&["share", "repair"]);
-    w.e.ok(&["push"]);
-    w.e.ok(&["share", "remove", "m"]);
-    w.e.ok(&["push"]);
-    w.add_reader("d", "d", "nd");
-    w.sneak("d");
+    let w = World::early_repair_then_withdraw("m", "writer");
     std::fs::write(w.dir("m").join("m.csv"), b"written after M was withdrawn\n").unwrap();
     w.ok("m", "m", &["commit", "-m", "m"]);
     let store = w.dir("m").join(".coffer/store");
@@ -890,21 +878,9 @@ fn a_writer_withdrawn_on_an_early_repair_cannot_slip_in_a_version_while_the_fork
 /// R1b is made early too. The owner's repair, in a fresh clone, names both: M stays out.
 #[test]
 fn a_withdrawal_on_a_raced_repair_that_named_an_early_one_survives() {
-    let w = World::two_sides(&[
-        ("c", "admin"),
-        ("d", "admin"),
-        ("e2", "admin"),
-        ("m", "reader"),
-    ]);
-    w.new_id("nd");
+    let w = b_repairs_early(&[("c", "admin"), ("e2", "admin"), ("m", "reader")]);
     w.new_id("ne");
     let bucket = w.bucket.to_str().unwrap();
-    // B's repair, made early: D's late side arrives with it.
-    w.ok("b", "", &["clone", bucket, w.dir("bx").to_str().unwrap()]);
-    w.ok("b", "bx", &["share", "repair"]);
-    w.ok("b", "bx", &["push"]);
-    w.add_reader("d", "d", "nd");
-    w.sneak("d");
     // C repairs, holding B's early repair; E's late side arrives with it.
     w.ok("c", "", &["clone", bucket, w.dir("cx").to_str().unwrap()]);
     let r1b = w.ok("c", "cx", &["share", "repair", "--json"]);
