@@ -6,7 +6,11 @@
 
 mod util;
 
+use coffer::crypto::keys::EpochSecret;
+use coffer::id::{Bytes32, Id};
+use coffer::object::policy::Policy;
 use std::path::{Path, PathBuf};
+use util::forge::{member, wraps_for, Forge};
 use util::*;
 
 /// The owner (the environment's identity) and named members, each with a folder.
@@ -1100,4 +1104,482 @@ fn a_repair_skipping_epochs_is_refused_whatever_junk_stands_beside_it() {
         h.chain.refused
     );
     let _ = junk;
+}
+
+// Found by the third review of the sixth amendment (rev18).
+
+fn findings(w: &World, who: &str, dir: &str, extra: &[&str]) -> Vec<(String, String, String)> {
+    let mut args = vec!["verify", "--json"];
+    args.extend(extra);
+    let (_, out) = w.run(who, dir, &args);
+    let v: serde_json::Value = serde_json::from_str(
+        out.lines()
+            .skip_while(|l| !l.starts_with('{'))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_str(),
+    )
+    .unwrap_or_default();
+    let mut f: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["kind"] == "policy")
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["id"].as_str().unwrap_or("").chars().take(8).collect(),
+                f["level"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    f.sort();
+    f
+}
+
+/// A policy following the stored policy `prev` (accepted or not), signed by `signer`,
+/// changed by `edit` (which gets a secret with the dataset's dedup key), stored in `f`.
+fn child(
+    f: &Forge,
+    prev: Id,
+    signer: &coffer::identity::Identity,
+    edit: impl FnOnce(&mut Policy, &EpochSecret),
+) -> Id {
+    let bytes =
+        f.ds.store
+            .get(&coffer::store::policy_path(&prev))
+            .unwrap()
+            .unwrap();
+    let tip = Policy::open(&prev, &bytes).unwrap();
+    let secret = f
+        .secrets(signer)
+        .into_values()
+        .next()
+        .unwrap_or_else(EpochSecret::generate);
+    let mut p = Policy {
+        seq: tip.seq + 1,
+        name: tip.name.clone(),
+        time: tip.time + 1,
+        audit: tip.audit.clone(),
+        epoch: tip.epoch,
+        heads: Some(f.hist().heads()),
+        wraps: tip.wraps.clone(),
+        signer: Bytes32(signer.public().sign),
+        dataset: Some(f.ds.id),
+        members: tip.members.clone(),
+        repairs: None,
+        previous: Some(prev),
+    };
+    edit(&mut p, &secret);
+    p.members
+        .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
+    p.sort_wraps();
+    f.store_policy(&p, signer)
+}
+
+/// Add `who` (identity) as a reader with `label`, wrapped the current epoch's `secret`.
+fn add(p: &mut Policy, label: &str, who: &coffer::identity::Identity, secret: &EpochSecret) {
+    let m = member(label, "reader", who);
+    p.wraps
+        .extend(wraps_for(std::slice::from_ref(&m), p.epoch, secret));
+    p.members.push(m);
+}
+
+/// Withdraw `label` and start a new epoch.
+fn drop_(p: &mut Policy, label: &str, secret: &EpochSecret) {
+    p.members.retain(|m| m.label() != label);
+    Forge::rotate(p, secret);
+}
+
+fn short(id: &Id) -> String {
+    id.to_string().chars().take(8).collect()
+}
+
+/// F2. Admin Y writes a junk repair RY (naming A's side, withdrawing admin A) that admin B's
+/// late side sets aside (B withdraws Y). A set-aside candidate "has no say", so fetch never
+/// sends it; but cut_late runs over every candidate repair before the judgement, so RY cuts
+/// A's line before A's own withdrawal of B. Whoever holds RY (the bucket itself, `verify
+/// --remote`, Y's folder) sees an unrepaired fork; a fresh clone sees A's line in force with
+/// B withdrawn. Promise 1.
+#[test]
+fn a_repair_set_aside_still_cuts_lines_for_every_reader() {
+    let w = World::new(&[("a", "admin"), ("b", "admin"), ("y", "admin")]);
+    w.new_id("na");
+    let f = Forge::open(&w.e.data);
+    let base = f.hist().chain.policies.len() - 1;
+    let (a, b, y, na) = (
+        load_id(&w.id("a")),
+        load_id(&w.id("b")),
+        load_id(&w.id("y")),
+        load_id(&w.id("na")),
+    );
+    // A's side: adds a reader; then A withdraws admin B on top of it.
+    let p1 = f.after(base, &a, |p, s| add(p, "na", &na, s));
+    let t = child(&f, p1, &a, |p, s| drop_(p, "b", s));
+    // B's late side: withdraws Y.
+    let _p2 = f.after(base, &b, |p, s| drop_(p, "y", s));
+    // Y's junk repair: names A's side, withdraws A.
+    let ry = f.after(base, &y, |p, s| {
+        drop_(p, "a", s);
+        p.repairs = Some(vec![p1]);
+    });
+    sneak_policies(&w.e.data, &w.bucket);
+
+    let here = f.hist().chain;
+    eprintln!(
+        "holder: tip {} fork lines {} refused RY as {:?}",
+        short(&here.tip().0),
+        here.fork.len(),
+        here.refused
+            .iter()
+            .find(|(i, _)| *i == ry)
+            .map(|(_, r)| r.rule)
+    );
+    let holder = policy_of_data(&w);
+    let remote = findings(&w, "owner", "", &["--remote", "origin"]);
+    let (cloned, said) = w.clone("owner", "g");
+    assert!(cloned, "{said}");
+    let fresh = policy_of(&w, "owner", "g");
+    let fresh_f = findings(&w, "owner", "g", &[]);
+    eprintln!("t = {}", short(&t));
+    eprintln!("owner's folder (holds RY): {holder}");
+    eprintln!("verify --remote origin: {remote:?}");
+    eprintln!("fresh clone: {fresh}\nfresh clone verify: {fresh_f:?}");
+    assert_eq!(
+        holder, fresh,
+        "a folder holding the set-aside repair and a fresh clone disagree"
+    );
+}
+
+fn policy_of_data(w: &World) -> String {
+    let v: serde_json::Value = serde_json::from_str(&w.e.ok(&["share", "list", "--json"])).unwrap();
+    format!("{} epoch {}", v["policy"], v["epoch"])
+}
+
+/// F1. Honest race on top of an early repair nobody has named yet. The owner's repair R is
+/// made early (D's late side arrives with it); the owner withdraws reader M on top of it (X1),
+/// and admin A, also holding R, withdraws writer WR on top of it at the same moment (X2,
+/// copied in by hand). A folder "o" that cloned between X1 and X2 holds X1 and is never sent
+/// X2 (R's line is not contested beyond R once it forks, and R is named by no standing
+/// repair, so its descendants are not sent either). "o" sees R's line as [R, X1]; every
+/// fresh clone as [R]. o's `share repair` names X1, which fresh clones do not count as part
+/// of the fork: the fork is settled in "o" and open everywhere else. Promise 1.
+#[test]
+fn a_nested_fork_on_an_early_repair_does_not_split_readers() {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("d", "admin"),
+        ("m", "reader"),
+        ("wr", "writer"),
+    ]);
+    for n in ["na", "nb", "nd"] {
+        w.new_id(n);
+    }
+    let f = Forge::open(&w.e.data);
+    let base = f.hist().chain.policies.len() - 1;
+    let (a, b, d) = (
+        load_id(&w.id("a")),
+        load_id(&w.id("b")),
+        load_id(&w.id("d")),
+    );
+    let (na, nb, nd) = (
+        load_id(&w.id("na")),
+        load_id(&w.id("nb")),
+        load_id(&w.id("nd")),
+    );
+    let owner = load_id(&w.id("owner"));
+    let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
+    let pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
+    let _pd = f.after(base, &d, |p, s| add(p, "nd", &nd, s));
+    let mut named = vec![pa, pb];
+    named.sort();
+    let r = f.after(base, &owner, |p, s| {
+        p.members.push(member("na", "reader", &na));
+        p.members.push(member("nb", "reader", &nb));
+        Forge::rotate(p, s);
+        p.repairs = Some(named.clone());
+    });
+    let x1 = child(&f, r, &owner, |p, s| drop_(p, "m", s));
+    sneak_policies(&w.e.data, &w.bucket);
+    let (cloned, said) = w.clone("owner", "o");
+    assert!(cloned, "{said}");
+    let x2 = child(&f, r, &a, |p, s| drop_(p, "wr", s));
+    sneak_policies(&w.e.data, &w.bucket);
+    eprintln!("R {} X1 {} X2 {}", short(&r), short(&x1), short(&x2));
+    w.ok("owner", "o", &["pull"]);
+    let o_has_x2 = w
+        .dir("o")
+        .join(".coffer/store/policy")
+        .join(x2.to_string())
+        .exists();
+    eprintln!("o holds X2 after pull: {o_has_x2}");
+    let (cloned, said) = w.clone("owner", "g");
+    assert!(cloned, "{said}");
+    eprintln!("o verify: {:?}", findings(&w, "owner", "o", &[]));
+    eprintln!("g verify: {:?}", findings(&w, "owner", "g", &[]));
+
+    // o repairs, naming R and X1 (the last policy of R's line as o sees it), and pushes.
+    let said = w.ok("owner", "o", &["share", "repair", "--json"]);
+    eprintln!("o's repair: {said}");
+    let (pushed, said) = w.run("owner", "o", &["push"]);
+    eprintln!("o's push: {pushed} {said}");
+    let in_o = policy_of(&w, "owner", "o");
+    let (cloned, said) = w.clone("owner", "h");
+    assert!(cloned, "{said}");
+    let in_h = policy_of(&w, "owner", "h");
+    eprintln!("o: {in_o}\nfresh clone h: {in_h}");
+    eprintln!("o verify: {:?}", findings(&w, "owner", "o", &[]));
+    eprintln!("h verify: {:?}", findings(&w, "owner", "h", &[]));
+    assert_eq!(
+        in_o, in_h,
+        "o and a fresh clone disagree on the policy in force"
+    );
+    assert!(o_has_x2, "the folder that pulled X1 is never sent X2");
+}
+
+/// F1b. Same race, seen from a fresh clone: R's line ends at R (two successors stand), so a
+/// repair made there names R only and keeps reader M and writer WR, whom the owner and admin
+/// A withdrew on top of R. Promise 3.
+#[test]
+fn withdrawals_made_at_once_on_an_early_repair_are_kept() {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("d", "admin"),
+        ("m", "reader"),
+        ("wr", "writer"),
+    ]);
+    for n in ["na", "nb", "nd"] {
+        w.new_id(n);
+    }
+    let f = Forge::open(&w.e.data);
+    let base = f.hist().chain.policies.len() - 1;
+    let (a, b, d) = (
+        load_id(&w.id("a")),
+        load_id(&w.id("b")),
+        load_id(&w.id("d")),
+    );
+    let (na, nb, nd) = (
+        load_id(&w.id("na")),
+        load_id(&w.id("nb")),
+        load_id(&w.id("nd")),
+    );
+    let owner = load_id(&w.id("owner"));
+    let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
+    let pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
+    let _pd = f.after(base, &d, |p, s| add(p, "nd", &nd, s));
+    let mut named = vec![pa, pb];
+    named.sort();
+    let r = f.after(base, &owner, |p, s| {
+        p.members.push(member("na", "reader", &na));
+        p.members.push(member("nb", "reader", &nb));
+        Forge::rotate(p, s);
+        p.repairs = Some(named.clone());
+    });
+    let _x1 = child(&f, r, &owner, |p, s| drop_(p, "m", s));
+    let _x2 = child(&f, r, &a, |p, s| drop_(p, "wr", s));
+    sneak_policies(&w.e.data, &w.bucket);
+    let (cloned, said) = w.clone("owner", "g");
+    assert!(cloned, "{said}");
+    w.ok("owner", "g", &["share", "repair"]);
+    let list = w.ok("owner", "g", &["share", "list"]);
+    eprintln!("{list}");
+    let lists = |who: &str| list.lines().any(|l| l.trim_start().starts_with(who));
+    assert!(
+        !lists("m ") && !lists("wr "),
+        "the repair gives back what was withdrawn on top of R: {list}"
+    );
+}
+
+/// F3. A nested fork on a side: A's side P_A has two successors, A1 (the owner withdraws
+/// admin B) and A2 (admin C adds a reader). Both stand, so A's line ends at P_A and B's late
+/// side stands too; the owner repairs (naming P_A and P_B), commits and pushes. The bucket
+/// operator deletes A2, which the repair does not name: a fresh clone then sees A's line go
+/// on to A1, which sets B's side aside, so there is no fork, the repair is `policy-repair`,
+/// A1 is in force and the owner's commit is refused. Promise 2 (and 1).
+#[test]
+#[ignore = "finding (spec §10.1c, open): a repair naming a side's policy where two successors stand is judged by rule 1 on the line the store shows; deleting one successor extends the line and can set the other side aside"]
+fn deleting_a_nested_sibling_the_repair_does_not_name_unsettles_the_fork() {
+    let w = World::new(&[("a", "admin"), ("b", "admin"), ("c", "admin")]);
+    for n in ["na", "nb", "nc"] {
+        w.new_id(n);
+    }
+    let f = Forge::open(&w.e.data);
+    let base = f.hist().chain.policies.len() - 1;
+    let (a, b, c) = (
+        load_id(&w.id("a")),
+        load_id(&w.id("b")),
+        load_id(&w.id("c")),
+    );
+    let (na, nb, nc) = (
+        load_id(&w.id("na")),
+        load_id(&w.id("nb")),
+        load_id(&w.id("nc")),
+    );
+    let owner = load_id(&w.id("owner"));
+    let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
+    let _pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
+    let a1 = child(&f, pa, &owner, |p, s| drop_(p, "b", s));
+    let a2 = child(&f, pa, &c, |p, s| add(p, "nc", &nc, s));
+    sneak_policies(&w.e.data, &w.bucket);
+    let (cloned, said) = w.clone("owner", "f");
+    assert!(cloned, "{said}");
+    w.ok("owner", "f", &["share", "repair"]);
+    w.ok("owner", "f", &["push"]);
+    std::fs::write(w.dir("f").join("after.csv"), b"AFTER THE REPAIR\n").unwrap();
+    w.ok("owner", "f", &["commit", "-m", "after"]);
+    w.ok("owner", "f", &["push"]);
+    let in_f = policy_of(&w, "owner", "f");
+    assert!(w.clone("owner", "g1").0);
+    let in_g1 = policy_of(&w, "owner", "g1");
+    assert_eq!(in_f, in_g1);
+    // The bucket operator deletes A2.
+    std::fs::remove_file(w.bucket.join("policy").join(a2.to_string())).unwrap();
+    let (cloned, said) = w.clone("owner", "g2");
+    eprintln!("clone g2: {cloned} {said}");
+    let in_g2 = policy_of(&w, "owner", "g2");
+    let (pulled, said) = w.run("owner", "f", &["pull"]);
+    eprintln!("f's pull: {pulled} {said}");
+    let in_f2 = policy_of(&w, "owner", "f");
+    eprintln!(
+        "A1 = {}\nf: {in_f2}\ng2 (after deleting A2): {in_g2}",
+        short(&a1)
+    );
+    eprintln!(
+        "g2 has after.csv: {}",
+        w.dir("g2").join("after.csv").exists()
+    );
+    eprintln!("g2 verify: {:?}", findings(&w, "owner", "g2", &[]));
+    assert_eq!(
+        in_f2, in_g2,
+        "deleting a policy the repair does not name changed the policy in force"
+    );
+}
+
+/// F1c. The same race through the binary. The owner repairs a two-sided fork (R) and pushes;
+/// admin A pulls R. The owner withdraws reader M on top of R (X1, epoch 2), commits v2 under
+/// it and pushes; A, not yet pulled, withdraws writer WR on top of R (X2, epoch 2, copied in
+/// by hand); admin D's late side arrives, so R was made early. A fresh clone's `share repair`
+/// sees R's line end at R (X1 and X2 both stand), names R alone, starts epoch 2 again with
+/// another secret and keeps M and WR. Promises 3, 4, 5.
+#[test]
+fn racing_changes_on_an_early_repair_are_kept_and_their_epochs_skipped() {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("d", "admin"),
+        ("m", "reader"),
+        ("wr", "writer"),
+    ]);
+    for n in ["na", "nb", "nd"] {
+        w.new_id(n);
+    }
+    w.clone_each(&["a", "b", "d"]);
+    w.add_reader("a", "a", "na");
+    w.ok("a", "a", &["push"]);
+    w.add_reader("b", "b", "nb");
+    w.sneak("b");
+    w.e.ok(&["pull"]);
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    w.ok("a", "a", &["pull"]);
+    w.e.ok(&["share", "remove", "m"]);
+    w.e.write("v2.csv", b"made under X1\n");
+    w.e.ok(&["commit", "-m", "v2"]);
+    w.e.ok(&["push"]);
+    w.ok("a", "a", &["share", "remove", "wr"]);
+    w.sneak("a");
+    w.add_reader("d", "d", "nd");
+    w.sneak("d");
+    assert!(w.clone("owner", "g").0);
+    let made = w.ok("owner", "g", &["share", "repair", "--json"]);
+    eprintln!("g's repair: {made}");
+    let list = w.ok("owner", "g", &["share", "list"]);
+    eprintln!("{list}");
+    w.ok("owner", "g", &["push"]);
+    let (pulled, said) = w.run("owner", "", &["-C", w.e.data.to_str().unwrap(), "pull"]);
+    eprintln!("owner's pull: {pulled}\n{said}");
+    let lists = |who: &str| list.lines().any(|l| l.trim_start().starts_with(who));
+    assert!(
+        !lists("m ") && !lists("wr "),
+        "withdrawn members are back: {list}"
+    );
+    assert!(pulled, "the owner's pull cannot make v2 again: {said}");
+}
+
+/// F5. Admin C, in good standing, writes a junk repair J (names A's side only; withdraws
+/// admin Z), which sets aside Z's late side (C outranks nobody, but Z cannot answer). The
+/// owner settles the fork of A's and B's sides (S names both; J is neither well-formed nor
+/// made early, so S need not name it), then withdraws C: an ordinary change. S's line now
+/// sets J aside, so Z's side stands again, S names two of three standing lines and is only
+/// "made early": the fork reopens and the owner's change is no longer in force. Promise 2.
+#[test]
+#[ignore = "finding (spec §10.1c, open): the settling repair's line, with what follows it, is weighed in rule 1, so withdrawing an admin whose junk repair set a late side aside lets that side stand again"]
+fn an_ordinary_change_by_the_owner_reopens_a_settled_fork() {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("c", "admin"),
+        ("z", "admin"),
+    ]);
+    for n in ["na", "nb", "nz"] {
+        w.new_id(n);
+    }
+    let f = Forge::open(&w.e.data);
+    let base = f.hist().chain.policies.len() - 1;
+    let (a, b, c, z) = (
+        load_id(&w.id("a")),
+        load_id(&w.id("b")),
+        load_id(&w.id("c")),
+        load_id(&w.id("z")),
+    );
+    let (na, nb, nz) = (
+        load_id(&w.id("na")),
+        load_id(&w.id("nb")),
+        load_id(&w.id("nz")),
+    );
+    let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
+    let _pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
+    let pz = f.after(base, &z, |p, s| add(p, "nz", &nz, s));
+    let j = f.after(base, &c, |p, s| {
+        drop_(p, "z", s);
+        p.repairs = Some(vec![pa]);
+    });
+    sneak_policies(&w.e.data, &w.bucket);
+    let h = f.hist().chain;
+    eprintln!(
+        "before: fork lines {}; Z {:?}; J {:?}",
+        h.fork.len(),
+        h.refused
+            .iter()
+            .find(|(i, _)| *i == pz)
+            .map(|(_, r)| r.rule),
+        h.refused.iter().find(|(i, _)| *i == j).map(|(_, r)| r.rule)
+    );
+    w.e.ok(&["share", "repair"]);
+    w.e.ok(&["push"]);
+    std::fs::write(w.e.data.join("after.csv"), b"AFTER THE REPAIR\n").unwrap();
+    w.e.ok(&["commit", "-m", "after"]);
+    w.e.ok(&["push"]);
+    let settled = policy_of_data(&w);
+    let (done, said) = w.run("owner", "", &["share", "remove", "c"]);
+    eprintln!("share remove c: {done} {said}");
+    let now = policy_of_data(&w);
+    let (pushed, said) = w.run("owner", "", &["push"]);
+    eprintln!("push: {pushed} {said}");
+    let (_, v) = w.run("owner", "", &["verify"]);
+    eprintln!("settled: {settled}\nafter withdrawing C: {now}\nverify: {v}");
+    assert!(w.clone("owner", "g").0);
+    let in_g = policy_of(&w, "owner", "g");
+    eprintln!(
+        "fresh clone: {in_g}, has after.csv {}",
+        w.dir("g").join("after.csv").exists()
+    );
+    let tip = f.hist().chain;
+    assert!(
+        tip.fork.is_empty(),
+        "withdrawing C reopened the fork ({} lines); in force: {now}",
+        tip.fork.len()
+    );
 }

@@ -483,15 +483,19 @@ pub fn walk(
                 // What judged this fork: the lines of the candidates that stand, and any
                 // policy a standing repair names. A candidate set aside has no say over the
                 // others.
+                // Every candidate repair's whole line, standing or not: a repair set aside
+                // still cuts the lines it names (rule 1), so every reader must hold it.
+                for i in (0..sides.len()).filter(|i| is_repair(i)) {
+                    contested.extend(&whole[i]);
+                }
                 for &i in &keep {
                     // The whole line: a repair may name a policy past where it is cut.
                     contested.extend(&whole[i]);
-                    // And, on a side's line, whatever else follows its policies: a line
-                    // ends where it forks again, and a reader holding only one of those
-                    // successors would see the line go on, and name its repair differently.
-                    if !is_repair(&i) {
-                        contested.extend(descendants(&whole[i], &by_prev));
-                    }
+                    // And, on a side's or a repair's line, whatever else follows its
+                    // policies: a line ends where it forks again, and a reader holding only
+                    // one of those successors would see the line go on, and name its repair
+                    // differently.
+                    contested.extend(descendants(&whole[i], &by_prev));
                     // Every policy it names, with its line up to there (on a side set
                     // aside too): a reader holding the named policy without what leads to
                     // it would not find it on a line of the fork.
@@ -561,8 +565,17 @@ pub fn walk(
                 .filter(|i| is_repair(i))
                 .map(|i| (sides[i].0, to_lines(&[i]).remove(0)))
                 .collect();
+            // And everything that validly follows each candidate repair, on its line or not
+            // (two policies made at once on top of it): what a repair naming it may name.
+            let trees: HashMap<Id, RepairTree> = (0..sides.len())
+                .filter(|i| is_repair(i))
+                .map(|i| {
+                    let t = RepairTree::grow(dataset, &sides[i], &all, &by_prev);
+                    (sides[i].0, t)
+                })
+                .collect();
             let (found, others, bad, early) =
-                judge_repairs(cur, &fork_lines, &every_plain, &repairs, &repair_lines);
+                judge_repairs(cur, &fork_lines, &every_plain, &repairs, &trees);
             // Once the fork is settled, a repair made early is history (below), like the
             // sides; until then it is refused as ill-formed.
             let settled = found.is_some();
@@ -599,14 +612,14 @@ pub fn walk(
                     // A repair made early with its line: what its signer did on top of it
                     // (a withdrawal, say) is history too.
                     // So is any other repair the settling one names, with its line.
-                    let named_by = rp.repairs.iter().flatten().filter(|n| {
-                        repair_lines.contains_key(*n) && !others.iter().any(|(o, _)| o == *n)
-                    });
+                    let named_by =
+                        rp.repairs.iter().flatten().filter(|n| {
+                            trees.contains_key(*n) && !others.iter().any(|(o, _)| o == *n)
+                        });
                     let early_lines: BTreeSet<Id> = early
                         .iter()
                         .chain(named_by)
-                        .flat_map(|i| repair_lines.get(i).into_iter().flatten())
-                        .map(|(i, _)| *i)
+                        .flat_map(|i| trees.get(i).into_iter().flat_map(RepairTree::ids))
                         .chain(early.iter().copied())
                         .collect();
                     for id in ids.chain(early_lines.iter().copied()) {
@@ -655,7 +668,8 @@ pub fn walk(
                     fork = fork_lines;
                     open_early = early
                         .iter()
-                        .filter_map(|i| repair_lines.get(i).cloned())
+                        .filter_map(|i| trees.get(i))
+                        .flat_map(RepairTree::leaf_paths)
                         .collect();
                     break;
                 }
@@ -830,7 +844,7 @@ pub(crate) fn check_repair(
 
 /// The repairs of the fork after `base`, judged (spec §10.1c). `lines` are the standing
 /// sides' lines, `every` the lines of every plain side (standing or ignored), `repairs` the
-/// standing repairs, `repair_lines` every candidate repair's line. A repair is well-formed
+/// standing repairs, `trees` what follows every candidate repair. A repair is well-formed
 /// when [`what_it_repairs`] accepts it and it names a policy on each standing line; the one
 /// well-formed repair that names every other well-formed one settles the fork. Returns it,
 /// the other well-formed ones, the ill-formed ones refused, and which of those were made
@@ -841,7 +855,7 @@ fn judge_repairs(
     lines: &[Vec<(Id, Policy)>],
     every: &[Vec<(Id, Policy)>],
     repairs: &[(Id, Policy)],
-    repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
+    trees: &HashMap<Id, RepairTree>,
 ) -> (
     Option<(Id, Policy)>,
     Vec<(Id, Policy)>,
@@ -854,13 +868,13 @@ fn judge_repairs(
     // naming one that is not well-formed (made early, say) only makes its line one more
     // that this repair repairs.
     let mut allowed = plain_ids;
-    allowed.extend(repair_lines.values().flatten().map(|(i, _)| *i));
+    allowed.extend(trees.values().flat_map(RepairTree::ids));
     let named = |p: &Policy| -> BTreeSet<Id> { p.repairs.iter().flatten().copied().collect() };
     let mut bad = Vec::new();
     let mut well = Vec::new();
     for (id, r) in repairs {
         let n = named(r);
-        match what_it_repairs(base, id, r, &n, lines, repair_lines, &allowed) {
+        match what_it_repairs(base, id, r, &n, lines, trees, &allowed) {
             Ok((prefixes, on)) if on == lines.len() => well.push((*id, r.clone(), prefixes)),
             Ok((_, on)) => {
                 // Sound against what it names, but it names too few lines: made early if
@@ -898,6 +912,75 @@ fn judge_repairs(
     (found.map(|(id, r, _)| (id, r)), others, bad, early)
 }
 
+/// A candidate repair and every policy that follows it, directly or not, each a valid
+/// successor (P1-P8) of the one before: what a repair naming it may name. Each policy is
+/// kept with its parent, so a path is rebuilt on demand and the tree costs one entry a
+/// policy, however deep.
+pub(crate) struct RepairTree {
+    root: (Id, Policy),
+    /// Every policy after the repair: its body and the policy it follows.
+    nodes: HashMap<Id, (Policy, Id)>,
+}
+
+impl RepairTree {
+    fn grow(
+        dataset: &Id,
+        root: &(Id, Policy),
+        all: &BTreeMap<Id, Policy>,
+        by_prev: &HashMap<Id, Vec<Id>>,
+    ) -> RepairTree {
+        let mut nodes: HashMap<Id, (Policy, Id)> = HashMap::new();
+        let mut todo = vec![root.0];
+        while let Some(id) = todo.pop() {
+            let Some(p) = all.get(&id).or((id == root.0).then_some(&root.1)) else {
+                continue;
+            };
+            for c in by_prev.get(&id).into_iter().flatten() {
+                let Some(q) = all.get(c) else { continue };
+                if *c == root.0 || nodes.contains_key(c) {
+                    continue;
+                }
+                if check_successor(dataset, &id, p, q).is_ok() {
+                    nodes.insert(*c, (q.clone(), id));
+                    todo.push(*c);
+                }
+            }
+        }
+        RepairTree {
+            root: root.clone(),
+            nodes,
+        }
+    }
+
+    /// Every policy of the tree, the repair first.
+    fn ids(&self) -> impl Iterator<Item = Id> + '_ {
+        std::iter::once(self.root.0).chain(self.nodes.keys().copied())
+    }
+
+    /// The policies from the repair to `to`, if `to` is in the tree.
+    fn path(&self, to: &Id) -> Option<Vec<(Id, Policy)>> {
+        let mut out = Vec::new();
+        let mut cur = *to;
+        while cur != self.root.0 {
+            let (p, prev) = self.nodes.get(&cur)?;
+            out.push((cur, p.clone()));
+            cur = *prev;
+        }
+        out.push(self.root.clone());
+        out.reverse();
+        Some(out)
+    }
+
+    /// The path from the repair to every policy nothing in the tree follows.
+    fn leaf_paths(&self) -> Vec<Vec<(Id, Policy)>> {
+        let inner: HashSet<Id> = self.nodes.values().map(|(_, prev)| *prev).collect();
+        self.ids()
+            .filter(|i| !inner.contains(i))
+            .filter_map(|i| self.path(&i))
+            .collect()
+    }
+}
+
 /// What repair `id` (`r`, naming `n`) repairs (spec §10.1c): each standing plain line it
 /// names a policy on, up to that policy, then the line of each other repair it names, up to
 /// the last policy it names there (the last its signer saw: what is appended later changes
@@ -913,7 +996,7 @@ fn what_it_repairs(
     r: &Policy,
     n: &BTreeSet<Id>,
     lines: &[Vec<(Id, Policy)>],
-    repair_lines: &HashMap<Id, Vec<(Id, Policy)>>,
+    trees: &HashMap<Id, RepairTree>,
     allowed: &BTreeSet<Id>,
 ) -> std::result::Result<(Vec<Vec<(Id, Policy)>>, usize), Refusal> {
     let no = |why: String| Err(Refusal::new(Rule::PolicyRepair, why));
@@ -938,27 +1021,30 @@ fn what_it_repairs(
             .map(|(_, p)| p.epoch)
             .fold(base.epoch, u32::max)
     };
-    let others: Vec<&Id> = n
+    let others: Vec<(&Id, &RepairTree)> = n
         .iter()
-        .filter(|o| *o != id && repair_lines.contains_key(*o))
+        .filter(|o| *o != id)
+        .filter_map(|o| Some((o, trees.get(o)?)))
         .collect();
     let limit = u64::from(epochs(&prefixes)) + 1 + others.len() as u64;
-    for other in others {
-        let line = repair_lines
-            .get(other)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        if line
-            .first()
-            .is_some_and(|(_, p)| u64::from(p.epoch) > limit)
-        {
+    for (other, tree) in others {
+        if u64::from(tree.root.1.epoch) > limit {
             return no(format!(
                 "names repair {}, which starts an epoch above any a repair of this fork needs (at most {limit})",
                 other.short()
             ));
         }
-        let end = named_on(line, n).into_iter().max().unwrap_or(0);
-        prefixes.push(line.iter().take(end + 1).cloned().collect());
+        // The path from that repair to each policy it names after it (the last its signer
+        // saw on each branch: what is appended later changes nothing), or the repair alone.
+        let paths: Vec<Vec<(Id, Policy)>> = n
+            .iter()
+            .filter(|x| *x != other)
+            .filter_map(|x| tree.path(x))
+            .collect();
+        if paths.is_empty() {
+            prefixes.push(vec![tree.root.clone()]);
+        }
+        prefixes.extend(paths);
     }
     let top = epochs(&prefixes);
     if top.checked_add(1) != Some(r.epoch) {
@@ -1357,7 +1443,8 @@ impl Chain {
     }
 
     /// The lines of the repairs made early of the fork after the policy in force (spec
-    /// §10.1c): the repair and the policies that follow it. A repair of the fork names them,
+    /// §10.1c): for each, the path from the repair to each policy at the end of a branch
+    /// that follows it (one path where nothing was made at once on top of it). A repair of the fork names them,
     /// starts above their epochs and keeps their withdrawals, and their withdrawals apply
     /// while the fork stands, as the sides' do.
     pub fn early_repair_lines(&self) -> &[Vec<(Id, Policy)>] {
