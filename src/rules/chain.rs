@@ -1077,15 +1077,7 @@ fn base_power(base: &Policy, key: &[u8; 32]) -> Option<usize> {
 /// least as high as every one of them that was (an admin's line cannot set aside what an
 /// owner signed), and `q` withdraws or demotes one of them.
 fn weighs(base: &Policy, q: &Policy, of: &[&Policy], all: &BTreeMap<Id, Policy>) -> bool {
-    // A signer the policy before the fork does not name weighs with the role the policy
-    // before its own gives it (a co-owner added on this line can withdraw the owner who
-    // added it); it is never weighed on, and never counts as withdrawn by another line.
-    let mine = base_power(base, &q.signer.0).or_else(|| {
-        let prev = all.get(&q.previous?)?;
-        let m = prev.member_by_sign_key(&q.signer.0)?;
-        m.can_administer().then(|| power(m.role()))
-    });
-    let Some(mine) = mine else {
+    let Some(mine) = weight(base, q, all) else {
         return false;
     };
     let theirs: Vec<(&Policy, usize)> = of
@@ -1094,6 +1086,18 @@ fn weighs(base: &Policy, q: &Policy, of: &[&Policy], all: &BTreeMap<Id, Policy>)
         .collect();
     theirs.iter().all(|(_, p)| *p <= mine)
         && theirs.iter().any(|(t, _)| lowers(base, q, &t.signer.0))
+}
+
+/// The weight of `q`'s signer in rule 1 ([`weighs`]). A signer the policy before the fork
+/// does not name weighs with the role the policy before its own gives it (a co-owner added
+/// on this line can withdraw the owner who added it); it is never weighed on, and never
+/// counts as withdrawn by another line.
+fn weight(base: &Policy, q: &Policy, all: &BTreeMap<Id, Policy>) -> Option<usize> {
+    base_power(base, &q.signer.0).or_else(|| {
+        let prev = all.get(&q.previous?)?;
+        let m = prev.member_by_sign_key(&q.signer.0)?;
+        m.can_administer().then(|| power(m.role()))
+    })
 }
 
 /// Whether `target` withdraws or demotes `key` by a policy whose signer `from` (another
@@ -1152,13 +1156,39 @@ fn cut_late(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec
                 continue;
             };
             let whole = get(li);
-            for m in k + 1..li.len() {
-                let Some(late) = all.get(&li[m]) else { break };
-                let tail = get(&li[m..]);
-                let cut = repair_line.iter().any(|q| {
-                    weighs(base, q, &tail, all)
+            let present: Vec<&Policy> = li.iter().map_while(|id| all.get(id)).collect();
+            // [`weighs`] of each tail `li[m..]` at once, so the work is linear in the line
+            // (a crafted set of long lines must not make every reader's walk cubic): the
+            // highest weight among the tail's signers, and where each signer last signs.
+            let mut top: Vec<Option<usize>> = vec![None; present.len() + 1];
+            let mut last: HashMap<[u8; 32], usize> = HashMap::new();
+            for (m, p) in present.iter().enumerate().rev() {
+                top[m] = top[m + 1].max(base_power(base, &p.signer.0));
+                last.entry(p.signer.0).or_insert(m);
+            }
+            // Each policy of the repair's line that can cut: its weight, and where the
+            // signers it withdraws or demotes last sign on this line.
+            let cutters: Vec<(usize, &Policy, Vec<usize>)> = repair_line
+                .iter()
+                .filter_map(|q| {
+                    let mine = weight(base, q, all)?;
+                    if withdraws(base, whole.iter().copied(), &q.signer.0) {
+                        return None;
+                    }
+                    let lowered = last
+                        .iter()
+                        .filter(|(s, _)| base_power(base, s).is_some() && lowers(base, q, s))
+                        .map(|(_, m)| *m)
+                        .collect();
+                    Some((mine, *q, lowered))
+                })
+                .collect();
+            for m in k + 1..present.len() {
+                let late = present[m];
+                let cut = cutters.iter().any(|(mine, q, lowered)| {
+                    top[m].is_none_or(|t| t <= *mine)
+                        && lowered.iter().any(|at| *at >= m)
                         && lowers(base, q, &late.signer.0)
-                        && !withdraws(base, whole.iter().copied(), &q.signer.0)
                 });
                 if cut {
                     out[i].truncate(m);
