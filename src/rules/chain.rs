@@ -1072,23 +1072,10 @@ fn base_power(base: &Policy, key: &[u8; 32]) -> Option<usize> {
         .then(|| base.member_by_sign_key(key).map_or(0, |m| power(m.role())))
 }
 
-/// Whether policy `q` of one line withdraws or demotes, with weight, the signers of the
-/// policies `of` (rule 1 of spec §10.1c): `q`'s signer was an owner or admin in `base`, at
-/// least as high as every one of them that was (an admin's line cannot set aside what an
-/// owner signed), and `q` withdraws or demotes one of them.
-fn weighs(base: &Policy, q: &Policy, of: &[&Policy], all: &BTreeMap<Id, Policy>) -> bool {
-    let Some(mine) = weight(base, q, all) else {
-        return false;
-    };
-    let theirs: Vec<(&Policy, usize)> = of
-        .iter()
-        .filter_map(|t| Some((*t, base_power(base, &t.signer.0)?)))
-        .collect();
-    theirs.iter().all(|(_, p)| *p <= mine)
-        && theirs.iter().any(|(t, _)| lowers(base, q, &t.signer.0))
-}
-
-/// The weight of `q`'s signer in rule 1 ([`weighs`]). A signer the policy before the fork
+/// The weight of `q`'s signer in rule 1 of spec §10.1c. Policy `q` of one line *weighs on*
+/// the policies of another when its signer was an owner or admin in `base`, at least as high
+/// as every signer of theirs that was (an admin's line cannot set aside what an owner
+/// signed), and `q` withdraws or demotes one of those. A signer the policy before the fork
 /// does not name weighs with the role the policy before its own gives it (a co-owner added
 /// on this line can withdraw the owner who added it); it is never weighed on, and never
 /// counts as withdrawn by another line.
@@ -1100,38 +1087,76 @@ fn weight(base: &Policy, q: &Policy, all: &BTreeMap<Id, Policy>) -> Option<usize
     })
 }
 
-/// Whether `target` withdraws or demotes `key` by a policy whose signer `from` (another
-/// line) does not withdraw: a withdrawal by someone that line left standing.
-fn withdrawn_by(base: &Policy, target: &[&Policy], key: &[u8; 32], from: &[&Policy]) -> bool {
-    target.iter().any(|p| {
-        lowers(base, p, key)
-            && base_power(base, &p.signer.0).is_some()
-            && !withdraws(base, from.iter().copied(), &p.signer.0)
-    })
-}
-
 /// Whether `line` (a candidate's line) sets aside candidate line `target` by rule 1 of spec
-/// §10.1c: some policy of `line` weighs on the signers of `target` ([`weighs`]), and
-/// `target` does not withdraw or demote that policy's signer by a policy whose signer `line`
-/// leaves standing. So a withdrawal confirmed on its line by someone the forker did not (or
-/// could not) withdraw counts, while two admins who withdraw each other at once set neither
-/// aside.
+/// §10.1c: some policy `q` of `line` weighs on the signers of `target` ([`weight`]), and
+/// `target` does not withdraw or demote `q`'s signer by a policy whose signer `line` leaves
+/// standing. So a withdrawal confirmed on its line by someone the forker did not (or could
+/// not) withdraw counts, while two admins who withdraw each other at once set neither aside.
+/// The work is done once per distinct signer, not per policy, so crafted long lines cost
+/// every reader time linear in their length.
 fn sets_aside(
     base: &Policy,
     line: &[&Policy],
     target: &[&Policy],
     all: &BTreeMap<Id, Policy>,
 ) -> bool {
-    line.iter().any(|q| {
-        weighs(base, q, target, all)
-            && (base_power(base, &q.signer.0).is_none()
-                || !withdrawn_by(base, target, &q.signer.0, line))
-    })
+    // What weighing on `target` needs of it: its signers that `base` names as owner or admin,
+    // once each, and the highest of their weights.
+    let mut top = None;
+    let mut signers: Vec<&[u8; 32]> = Vec::new();
+    for t in target {
+        if let Some(p) = base_power(base, &t.signer.0) {
+            top = top.max(Some(p));
+            if !signers.contains(&&t.signer.0) {
+                signers.push(&t.signer.0);
+            }
+        }
+    }
+    // Whether `line` withdraws or demotes each of them (one pass each, remembered).
+    let mut line_lowers: HashMap<[u8; 32], bool> = HashMap::new();
+    // Whether `target` withdraws `key` by a policy whose signer `line` leaves standing.
+    let mut withdrawn: HashMap<[u8; 32], bool> = HashMap::new();
+    for q in line {
+        let Some(mine) = weight(base, q, all) else {
+            continue;
+        };
+        if top.is_none_or(|t| t > mine) || !signers.iter().any(|s| lowers(base, q, s)) {
+            continue;
+        }
+        if base_power(base, &q.signer.0).is_none() {
+            return true;
+        }
+        let key = q.signer.0;
+        let by_target = match withdrawn.get(&key) {
+            Some(w) => *w,
+            None => {
+                let mut w = false;
+                for p in target {
+                    if !lowers(base, p, &key) || base_power(base, &p.signer.0).is_none() {
+                        continue;
+                    }
+                    let lowered = *line_lowers
+                        .entry(p.signer.0)
+                        .or_insert_with(|| withdraws(base, line.iter().copied(), &p.signer.0));
+                    if !lowered {
+                        w = true;
+                        break;
+                    }
+                }
+                withdrawn.insert(key, w);
+                w
+            }
+        };
+        if !by_target {
+            return true;
+        }
+    }
+    false
 }
 
 /// The candidates' lines as rule 1 judges them (spec §10.1c): where a repair names a policy
 /// `n` of a line, that line ends before the first later policy that the repair's line weighs
-/// on, together with all after it ([`weighs`]), unless the whole line withdraws or demotes
+/// on, together with all after it ([`weight`]), unless the whole line withdraws or demotes
 /// that policy's signer (whoever signed that: then the lines are weighed whole, and two that
 /// withdraw each other are a fork). Appended after the repair's
 /// signer saw the line, by someone the repair left out, it cannot turn what the repair
@@ -1157,7 +1182,7 @@ fn cut_late(base: &Policy, lines: &[Vec<Id>], all: &BTreeMap<Id, Policy>) -> Vec
             };
             let whole = get(li);
             let present: Vec<&Policy> = li.iter().map_while(|id| all.get(id)).collect();
-            // [`weighs`] of each tail `li[m..]` at once, so the work is linear in the line
+            // Weighing on each tail `li[m..]`, all at once, so the work is linear in the line
             // (a crafted set of long lines must not make every reader's walk cubic): the
             // highest weight among the tail's signers, and where each signer last signs.
             let mut top: Vec<Option<usize>> = vec![None; present.len() + 1];
