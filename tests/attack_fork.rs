@@ -7,7 +7,7 @@
 mod util;
 
 use coffer::crypto::keys::EpochSecret;
-use coffer::id::{Bytes32, Id};
+use coffer::id::Id;
 use coffer::object::policy::Policy;
 use std::path::{Path, PathBuf};
 use util::forge::{member, wraps_for, Forge};
@@ -43,6 +43,11 @@ impl World {
         ]);
         e.ok(&["push"]);
         World { e, bucket }
+    }
+
+    /// The identities of `names`, opened.
+    fn idents<const N: usize>(&self, names: [&str; N]) -> [coffer::identity::Identity; N] {
+        names.map(|n| load_id(&self.id(n)))
     }
 
     /// An identity that is not a member.
@@ -1137,44 +1142,37 @@ fn findings(w: &World, who: &str, dir: &str, extra: &[&str]) -> Vec<(String, Str
     f
 }
 
-/// A policy following the stored policy `prev` (accepted or not), signed by `signer`,
-/// changed by `edit` (which gets a secret with the dataset's dedup key), stored in `f`.
-fn child(
-    f: &Forge,
-    prev: Id,
-    signer: &coffer::identity::Identity,
-    edit: impl FnOnce(&mut Policy, &EpochSecret),
-) -> Id {
-    let bytes =
-        f.ds.store
-            .get(&coffer::store::policy_path(&prev))
-            .unwrap()
-            .unwrap();
-    let tip = Policy::open(&prev, &bytes).unwrap();
-    let secret = f
-        .secrets(signer)
-        .into_values()
-        .next()
-        .unwrap_or_else(EpochSecret::generate);
-    let mut p = Policy {
-        seq: tip.seq + 1,
-        name: tip.name.clone(),
-        time: tip.time + 1,
-        audit: tip.audit.clone(),
-        epoch: tip.epoch,
-        heads: Some(f.hist().heads()),
-        wraps: tip.wraps.clone(),
-        signer: Bytes32(signer.public().sign),
-        dataset: Some(f.ds.id),
-        members: tip.members.clone(),
-        repairs: None,
-        previous: Some(prev),
-    };
-    edit(&mut p, &secret);
-    p.members
-        .sort_by(|a, b| a.label().as_bytes().cmp(b.label().as_bytes()));
-    p.sort_wraps();
-    f.store_policy(&p, signer)
+/// Admins A and B each add a reader at once, admin D adds one too (a late side), all forged
+/// after the tip; the owner's repair R names only A's and B's sides (made early). Returns
+/// the world, a forge on the owner's folder, and R.
+fn forged_early_repair() -> (World, Forge, Id) {
+    let w = World::new(&[
+        ("a", "admin"),
+        ("b", "admin"),
+        ("d", "admin"),
+        ("m", "reader"),
+        ("wr", "writer"),
+    ]);
+    for n in ["na", "nb", "nd"] {
+        w.new_id(n);
+    }
+    let f = Forge::open(&w.e.data);
+    let base = f.hist().chain.policies.len() - 1;
+    let [a, b, d] = w.idents(["a", "b", "d"]);
+    let [na, nb, nd] = w.idents(["na", "nb", "nd"]);
+    let owner = load_id(&w.id("owner"));
+    let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
+    let pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
+    let _pd = f.after(base, &d, |p, s| add(p, "nd", &nd, s));
+    let mut named = vec![pa, pb];
+    named.sort();
+    let r = f.after(base, &owner, |p, s| {
+        p.members.push(member("na", "reader", &na));
+        p.members.push(member("nb", "reader", &nb));
+        Forge::rotate(p, s);
+        p.repairs = Some(named.clone());
+    });
+    (w, f, r)
 }
 
 /// Add `who` (identity) as a reader with `label`, wrapped the current epoch's `secret`.
@@ -1207,15 +1205,10 @@ fn a_repair_set_aside_still_cuts_lines_for_every_reader() {
     w.new_id("na");
     let f = Forge::open(&w.e.data);
     let base = f.hist().chain.policies.len() - 1;
-    let (a, b, y, na) = (
-        load_id(&w.id("a")),
-        load_id(&w.id("b")),
-        load_id(&w.id("y")),
-        load_id(&w.id("na")),
-    );
+    let [a, b, y, na] = w.idents(["a", "b", "y", "na"]);
     // A's side: adds a reader; then A withdraws admin B on top of it.
     let p1 = f.after(base, &a, |p, s| add(p, "na", &na, s));
-    let t = child(&f, p1, &a, |p, s| drop_(p, "b", s));
+    let t = f.child(p1, &a, |p, s| drop_(p, "b", s));
     // B's late side: withdraws Y.
     let _p2 = f.after(base, &b, |p, s| drop_(p, "y", s));
     // Y's junk repair: names A's side, withdraws A.
@@ -1266,45 +1259,13 @@ fn policy_of_data(w: &World) -> String {
 /// of the fork: the fork is settled in "o" and open everywhere else. Promise 1.
 #[test]
 fn a_nested_fork_on_an_early_repair_does_not_split_readers() {
-    let w = World::new(&[
-        ("a", "admin"),
-        ("b", "admin"),
-        ("d", "admin"),
-        ("m", "reader"),
-        ("wr", "writer"),
-    ]);
-    for n in ["na", "nb", "nd"] {
-        w.new_id(n);
-    }
-    let f = Forge::open(&w.e.data);
-    let base = f.hist().chain.policies.len() - 1;
-    let (a, b, d) = (
-        load_id(&w.id("a")),
-        load_id(&w.id("b")),
-        load_id(&w.id("d")),
-    );
-    let (na, nb, nd) = (
-        load_id(&w.id("na")),
-        load_id(&w.id("nb")),
-        load_id(&w.id("nd")),
-    );
-    let owner = load_id(&w.id("owner"));
-    let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
-    let pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
-    let _pd = f.after(base, &d, |p, s| add(p, "nd", &nd, s));
-    let mut named = vec![pa, pb];
-    named.sort();
-    let r = f.after(base, &owner, |p, s| {
-        p.members.push(member("na", "reader", &na));
-        p.members.push(member("nb", "reader", &nb));
-        Forge::rotate(p, s);
-        p.repairs = Some(named.clone());
-    });
-    let x1 = child(&f, r, &owner, |p, s| drop_(p, "m", s));
+    let (w, f, r) = forged_early_repair();
+    let (owner, a) = (load_id(&w.id("owner")), load_id(&w.id("a")));
+    let x1 = f.child(r, &owner, |p, s| drop_(p, "m", s));
     sneak_policies(&w.e.data, &w.bucket);
     let (cloned, said) = w.clone("owner", "o");
     assert!(cloned, "{said}");
-    let x2 = child(&f, r, &a, |p, s| drop_(p, "wr", s));
+    let x2 = f.child(r, &a, |p, s| drop_(p, "wr", s));
     sneak_policies(&w.e.data, &w.bucket);
     eprintln!("R {} X1 {} X2 {}", short(&r), short(&x1), short(&x2));
     w.ok("owner", "o", &["pull"]);
@@ -1343,42 +1304,10 @@ fn a_nested_fork_on_an_early_repair_does_not_split_readers() {
 /// A withdrew on top of R. Promise 3.
 #[test]
 fn withdrawals_made_at_once_on_an_early_repair_are_kept() {
-    let w = World::new(&[
-        ("a", "admin"),
-        ("b", "admin"),
-        ("d", "admin"),
-        ("m", "reader"),
-        ("wr", "writer"),
-    ]);
-    for n in ["na", "nb", "nd"] {
-        w.new_id(n);
-    }
-    let f = Forge::open(&w.e.data);
-    let base = f.hist().chain.policies.len() - 1;
-    let (a, b, d) = (
-        load_id(&w.id("a")),
-        load_id(&w.id("b")),
-        load_id(&w.id("d")),
-    );
-    let (na, nb, nd) = (
-        load_id(&w.id("na")),
-        load_id(&w.id("nb")),
-        load_id(&w.id("nd")),
-    );
-    let owner = load_id(&w.id("owner"));
-    let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
-    let pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
-    let _pd = f.after(base, &d, |p, s| add(p, "nd", &nd, s));
-    let mut named = vec![pa, pb];
-    named.sort();
-    let r = f.after(base, &owner, |p, s| {
-        p.members.push(member("na", "reader", &na));
-        p.members.push(member("nb", "reader", &nb));
-        Forge::rotate(p, s);
-        p.repairs = Some(named.clone());
-    });
-    let _x1 = child(&f, r, &owner, |p, s| drop_(p, "m", s));
-    let _x2 = child(&f, r, &a, |p, s| drop_(p, "wr", s));
+    let (w, f, r) = forged_early_repair();
+    let (owner, a) = (load_id(&w.id("owner")), load_id(&w.id("a")));
+    let _x1 = f.child(r, &owner, |p, s| drop_(p, "m", s));
+    let _x2 = f.child(r, &a, |p, s| drop_(p, "wr", s));
     sneak_policies(&w.e.data, &w.bucket);
     let (cloned, said) = w.clone("owner", "g");
     assert!(cloned, "{said}");
@@ -1407,21 +1336,13 @@ fn deleting_a_nested_sibling_the_repair_does_not_name_unsettles_the_fork() {
     }
     let f = Forge::open(&w.e.data);
     let base = f.hist().chain.policies.len() - 1;
-    let (a, b, c) = (
-        load_id(&w.id("a")),
-        load_id(&w.id("b")),
-        load_id(&w.id("c")),
-    );
-    let (na, nb, nc) = (
-        load_id(&w.id("na")),
-        load_id(&w.id("nb")),
-        load_id(&w.id("nc")),
-    );
+    let [a, b, c] = w.idents(["a", "b", "c"]);
+    let [na, nb, nc] = w.idents(["na", "nb", "nc"]);
     let owner = load_id(&w.id("owner"));
     let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
     let _pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
-    let a1 = child(&f, pa, &owner, |p, s| drop_(p, "b", s));
-    let a2 = child(&f, pa, &c, |p, s| add(p, "nc", &nc, s));
+    let a1 = f.child(pa, &owner, |p, s| drop_(p, "b", s));
+    let a2 = f.child(pa, &c, |p, s| add(p, "nc", &nc, s));
     sneak_policies(&w.e.data, &w.bucket);
     let (cloned, said) = w.clone("owner", "f");
     assert!(cloned, "{said}");
@@ -1528,17 +1449,8 @@ fn an_ordinary_change_by_the_owner_reopens_a_settled_fork() {
     }
     let f = Forge::open(&w.e.data);
     let base = f.hist().chain.policies.len() - 1;
-    let (a, b, c, z) = (
-        load_id(&w.id("a")),
-        load_id(&w.id("b")),
-        load_id(&w.id("c")),
-        load_id(&w.id("z")),
-    );
-    let (na, nb, nz) = (
-        load_id(&w.id("na")),
-        load_id(&w.id("nb")),
-        load_id(&w.id("nz")),
-    );
+    let [a, b, c, z] = w.idents(["a", "b", "c", "z"]);
+    let [na, nb, nz] = w.idents(["na", "nb", "nz"]);
     let pa = f.after(base, &a, |p, s| add(p, "na", &na, s));
     let _pb = f.after(base, &b, |p, s| add(p, "nb", &nb, s));
     let pz = f.after(base, &z, |p, s| add(p, "nz", &nz, s));

@@ -152,9 +152,40 @@ impl Forge {
     ) -> Id {
         let hist = self.hist();
         let (tip_id, tip) = &hist.chain.policies[pos];
-        let secret = self
-            .secrets(signer)
+        self.follow(*tip_id, tip, signer, edit)
+    }
+
+    /// [`Forge::policy`], following the stored policy `prev`, in force or not (a side, a
+    /// repair that is not in force, a policy on top of one).
+    pub fn child(
+        &self,
+        prev: Id,
+        signer: &Identity,
+        edit: impl FnOnce(&mut Policy, &EpochSecret),
+    ) -> Id {
+        let bytes = self
+            .ds
+            .store
+            .get(&store::policy_path(&prev))
+            .unwrap()
+            .unwrap();
+        let tip = Policy::open(&prev, &bytes).unwrap();
+        self.follow(prev, &tip, signer, edit)
+    }
+
+    /// A successor of `tip` (named `tip_id`) as `signer` makes it, changed by `edit` (which
+    /// gets `signer`'s secret for `tip`'s epoch, or its first, or a fresh one), stored.
+    fn follow(
+        &self,
+        tip_id: Id,
+        tip: &Policy,
+        signer: &Identity,
+        edit: impl FnOnce(&mut Policy, &EpochSecret),
+    ) -> Id {
+        let mut secrets = self.secrets(signer);
+        let secret = secrets
             .remove(&tip.epoch)
+            .or_else(|| secrets.into_values().next())
             .unwrap_or_else(EpochSecret::generate);
         let mut p = Policy {
             seq: tip.seq + 1,
@@ -162,13 +193,13 @@ impl Forge {
             time: tip.time + 1,
             audit: tip.audit.clone(),
             epoch: tip.epoch,
-            heads: Some(hist.heads()),
+            heads: Some(self.hist().heads()),
             wraps: tip.wraps.clone(),
             signer: Bytes32(signer.public().sign),
             dataset: Some(self.ds.id),
             members: tip.members.clone(),
             repairs: None,
-            previous: Some(*tip_id),
+            previous: Some(tip_id),
         };
         edit(&mut p, &secret);
         p.members
